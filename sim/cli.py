@@ -1,0 +1,206 @@
+"""The `ladder` command. Data goes to stdout, diagnostics to stderr, one plain line per error.
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid scenario, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+
+from . import __version__
+from .errors import ScenarioError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ladder", description="Escalation Ladder: crises on the Korean Peninsula.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    play = sub.add_parser("play", help="play in the terminal (the default command)")
+    play.add_argument("scenario", nargs="?", help="bundled name or path")
+
+    sub.add_parser("list", help="the bundled scenarios")
+
+    show = sub.add_parser("show", help="actors, the ladder with its options, doctrines")
+    show.add_argument("scenario")
+    show.add_argument("--json", action="store_true", help="the validated, normalised scenario")
+
+    val = sub.add_parser("validate", help="check scenario files; every problem located")
+    val.add_argument("paths", nargs="+", metavar="PATH")
+
+    run = sub.add_parser("run", help="one game, headless")
+    run.add_argument("scenario")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    run.add_argument("--run", type=_seed, default=0, dest="run_index", help="run index within the seed (default 0)")
+    _doctrine_arg(run)
+    run.add_argument("--json", action="store_true", help="the game as JSON")
+
+    bench = sub.add_parser("bench", help="measure the engine against a bare SimPy floor")
+    bench.add_argument("scenario", nargs="?", default="korea-2019")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="smaller samples (a smoke test, noisier)")
+    return p
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
+    return value
+
+
+def _doctrine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--doctrine", action="append", default=[], metavar="ACTOR=PRESET", help="override an actor's doctrine"
+    )
+
+
+def doctrines(specs: list[str], scenario) -> dict[str, str]:
+    """Parse --doctrine ACTOR=PRESET flags against a scenario."""
+    out = {}
+    for spec in specs:
+        actor, sep, preset = spec.partition("=")
+        if not sep or not actor or not preset:
+            raise UsageError(f"--doctrine {spec!r}: expected ACTOR=PRESET, e.g. US=dove")
+        if actor not in scenario.actors:
+            raise UsageError(f"--doctrine {spec!r}: unknown actor '{actor}'{_hint(actor, scenario.actors)}")
+        if preset not in scenario.doctrines:
+            raise UsageError(f"--doctrine {spec!r}: unknown doctrine '{preset}'{_hint(preset, scenario.doctrines)}")
+        out[actor] = preset
+    return out
+
+
+def _hint(word, pool) -> str:
+    close = difflib.get_close_matches(word, list(pool), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (one of: {', '.join(pool)})"
+
+
+def cmd_list(args) -> int:
+    from .catalog import bundled
+    from .scenario import load
+
+    for name, path in bundled().items():
+        s = load(path).scenario
+        line = f"{name:<12} {s.title} -- {s.description.strip().splitlines()[0]}"
+        print(line if len(line) <= 80 or not sys.stdout.isatty() else line[:77] + "...")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .catalog import open_scenario
+    from .show import describe
+
+    loaded = open_scenario(args.scenario)
+    if args.json:
+        json.dump(loaded.scenario.model_dump(mode="json", by_alias=True), sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(describe(loaded)))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .scenario import load
+
+    failed = False
+    for path in args.paths:
+        try:
+            load(path)
+            print(f"{path}: ok")
+        except ScenarioError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_run(args) -> int:
+    from .catalog import open_scenario
+    from .engine import Engine
+    from .narrative import game_record, narrate
+    from .rules import Rules
+
+    loaded = open_scenario(args.scenario)
+    chosen = doctrines(args.doctrine, loaded.scenario)
+    engine = Engine(Rules(loaded.scenario, loaded.name), seed=args.seed, runs=[args.run_index], doctrines=chosen)
+    engine.run()
+    if args.json:
+        json.dump(game_record(engine, loaded.name), sys.stdout, indent=1)
+        print()
+        return 0
+    s = loaded.scenario
+    print(f"{s.title} -- seed {args.seed}, run {args.run_index}")
+    print("Doctrines: " + ", ".join(f"{a} {d}" for a, d in engine.doctrine_names.items()))
+    print()
+    print("\n".join(narrate(engine)))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench, report
+
+    figures = bench(args.scenario, quick=args.quick)
+    if args.json:
+        json.dump(figures, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(report(figures)))
+    return 0
+
+
+def cmd_play(args) -> int:
+    from tui.app import run_app
+
+    return run_app(args.scenario)
+
+
+COMMANDS = {
+    "play": cmd_play,
+    "list": cmd_list,
+    "show": cmd_show,
+    "validate": cmd_validate,
+    "run": cmd_run,
+    "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        command = args.command or "play"
+        if command == "play" and not hasattr(args, "scenario"):
+            args.scenario = None
+        return COMMANDS[command](args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"ladder: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ladder: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit when piped to `head`
+        return 0
+    except Exception as exc:  # a bug, not bad input: one line, the traceback on request
+        if os.environ.get("LADDER_DEBUG"):
+            raise
+        print(f"ladder: internal error: {type(exc).__name__}: {exc} (set LADDER_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Doctrines: how a bot scores the moves open to it and picks one (softmax over scores).
+
+score(option) =  values x sum_v weight_v * E[change of v] / span_v * 10
+               + escalation * level / L
+               + reciprocity * (1 - |level - opponents' position| / L)
+               - risk_aversion * (added war hazard, in percentage points)
+               + habits (category, tags, option)
+and passing scores `pass`. L is the highest |level| on the ladder. Once a red line the actor
+owns is crossed, the doctrine's `after_red_line` terms are added. Every doctrine is one instance
+of this class with different numbers from the scenario file; there is no per-doctrine code.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import rng
+from .model import Doctrine as DoctrineSpec
+from .model import DoctrineTerms
+from .rules import Rules
+
+
+class _Terms:
+    """One set of doctrine terms, pre-computed for one actor's options."""
+
+    def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms, overlay: bool):
+        given = terms.model_fields_set if overlay else set(type(terms).model_fields)
+        get = lambda name: getattr(terms, name) if name in given else 0.0  # noqa: E731
+        idx = rules.by_actor[actor]
+        opts = [rules.options[i] for i in idx]
+        weights = np.zeros(len(rules.var_names))
+        if "values" in given:
+            for var, w in rules.scenario.actors[rules.actors[actor]].values.items():
+                weights[rules.var_index[var]] += w * terms.values
+        for var, w in terms.weights.items():
+            weights[rules.var_index[var]] += w
+        per_unit = weights / rules.span * 10.0
+
+        plain = np.zeros(len(idx))  # expected value of state-independent changes
+        self.sanction = np.zeros(len(idx))  # value of sanctions before the enforcement scale
+        self.sets: list[tuple[int, int, float, float]] = []  # (column, var, value, probability)
+        self.d_tension = np.zeros(len(idx))
+        for k, (i, o) in enumerate(zip(idx, opts)):
+            for e in rules.effects[i]:
+                p = {"success": o.success, "failure": 1 - o.success, "always": 1.0}[e.when]
+                if e.set is not None:
+                    self.sets.append((k, e.var, e.set, p))
+                    continue
+                value = p * e.delta * per_unit[e.var]
+                if e.sanction:
+                    self.sanction[k] += value
+                else:
+                    plain[k] += value
+                if e.var == rules.tension:
+                    self.d_tension[k] += p * e.delta
+        self.per_unit = per_unit
+        habits = np.array(
+            [
+                terms.categories.get(o.category, 0.0)
+                + sum(terms.tags.get(t, 0.0) for t in o.tags)
+                + terms.options.get(o.id, 0.0)
+                for o in opts
+            ]
+        )
+        level = rules.level[idx]
+        self.level = level
+        self.static = plain + get("escalation") * level / rules.top_level + habits
+        self.reciprocity = get("reciprocity")
+        self.risk = get("risk_aversion")
+        self.war_odds = np.array([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
+        self.pass_score = terms.pass_ if "pass_" in given else 0.0
+        self.top = rules.top_level
+
+    def scores(self, rules: Rules, state, opponents_position: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """[W, K + 1] scores; the last column is passing."""
+        s = self.static[None, :] + self.sanction[None, :] * scale[:, None]
+        for k, var, value, p in self.sets:
+            s[:, k] += p * (value - state.vars[:, var]) * self.per_unit[var]
+        if self.reciprocity:
+            gap = np.abs(self.level[None, :] - opponents_position[:, None]) / self.top
+            s += self.reciprocity * (1.0 - gap)
+        if self.risk:
+            tension = state.vars[:, rules.tension]
+            now = rules.hazard(tension)
+            later = rules.hazard(tension[:, None] + self.d_tension[None, :])
+            added = (later - now[:, None]) + self.war_odds[None, :] * (1.0 - now[:, None])
+            s -= self.risk * 100.0 * added
+        return np.concatenate([s, np.full((len(s), 1), self.pass_score)], axis=1)
+
+
+class Doctrine:
+    """A doctrine preset bound to one actor of one scenario."""
+
+    def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec):
+        self.name, self.actor, self.spec = name, actor, spec
+        self.base = _Terms(rules, actor, spec, overlay=False)
+        self.after = None if spec.after_red_line is None else _Terms(rules, actor, spec.after_red_line, overlay=True)
+        self.owned_lines = np.flatnonzero(rules.red_line_owner == actor)
+        self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
+
+    def choose(self, rules: Rules, state, available: np.ndarray, turn: int) -> np.ndarray:
+        """Local option index per world (K means pass), sampled by softmax(score / temperature)."""
+        scores = self.scores(rules, state, turn)
+        logits = np.where(available, scores / self.spec.temperature, -np.inf)
+        u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor, shape_tail=logits.shape[1])
+        gumbel = -np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+        return np.argmax(logits + gumbel, axis=1)
+
+    def scores(self, rules: Rules, state, turn: int) -> np.ndarray:
+        opp = state.position[:, self.opponents].max(axis=1) if self.opponents else np.zeros(state.size)
+        scale = state.sanction_scale(turn)
+        s = self.base.scores(rules, state, opp, scale)
+        if self.after is not None and len(self.owned_lines):
+            crossed = state.red_line[:, self.owned_lines].any(axis=1)
+            if crossed.any():
+                s += crossed[:, None] * self.after.scores(rules, state, opp, scale)
+        return s

@@ -1,0 +1,554 @@
+"""The engine: SimPy processes advancing a batch of worlds held in NumPy arrays.
+
+A game is a batch of one. Every process acts on all worlds at once, so one set of rules serves
+play, Monte Carlo batches, forecasts and replays. Within a turn the processes run in phases:
+
+    turn + 0.05  injects (scheduled events of the scenario)
+    turn + 0.10  lagged effects land, preparations complete, durations end
+    turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
+    turn + 0.30  actors decide, one after another in the scenario's order
+    turn + 0.90  the world: drift, cooling positions, the hazard of miscalculation, outcomes
+
+Effects in flight, preparations, durations and proposals are `Flight` records, each carried
+by a small process; because the record holds all the process needs, `fork` can restart it in
+a new environment for every rollout.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import simpy
+
+from . import rng
+from .doctrine import Doctrine
+from .events import EventLog
+from .rules import CompiledEffect, Rules
+
+INJECT, LAND, RESOLVE, DECIDE, END = 0.05, 0.10, 0.20, 0.30, 0.90
+NEVER = -(10**6)
+
+
+class State:
+    """The world state: arrays with a leading axis of worlds."""
+
+    def __init__(self, rules: Rules, streams: np.ndarray, runs: np.ndarray):
+        W, A, O, V, T = len(runs), len(rules.actors), len(rules.options), len(rules.var_names), len(rules.topics)
+        self.rules = rules
+        self.size = W
+        self.run = np.asarray(runs, dtype=np.int64)
+        self.stream = streams
+        self.vars = np.tile(rules.initial, (W, 1))
+        self.position = np.zeros((W, A))
+        self.peak = np.zeros((W, A))
+        self.last_used = np.full((W, O), NEVER)
+        self.year_count = np.zeros((W, O), dtype=np.int32)
+        self.counts = np.zeros((W, O), dtype=np.int32)
+        self.preparing = np.zeros((W, O), dtype=bool)
+        self.pend_until = np.full((W, T), -1)  # turn a pending proposal resolves, -1 if none
+        self.pend_option = np.full((W, T), -1)
+        self.pend_to = np.zeros((W, T, A), dtype=bool)  # who may answer
+        self.pend_answered = np.zeros((W, T, A), dtype=bool)
+        self.pend_answer = np.zeros((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
+        self.red_line = np.zeros((W, len(rules.red_lines)), dtype=bool)
+        self.red_line_turn = np.full((W, len(rules.red_lines)), -1)
+        self.threshold_turn = np.full((W, len(rules.threshold_levels)), -1)
+        self.outcome = np.full(W, -1)
+        self.end_turn = np.full(W, -1)
+        self.tension_history = np.full((rules.horizon, W), np.nan)
+        self.position_history = np.full((rules.horizon, W, A), np.nan)
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.outcome < 0
+
+    def names(self, turn: int) -> dict:
+        """What expressions read: the variables, the turn and the red lines."""
+        env = {name: self.vars[:, i] for i, name in enumerate(self.rules.var_names)}
+        env["turn"] = float(turn)
+        for j, line in enumerate(self.rules.red_lines):
+            env[f"redline.{line.id}"] = self.red_line[:, j]
+        return env
+
+    def sanction_scale(self, turn: int) -> np.ndarray:
+        scale = self.rules.sanction_scale(self.names(turn))
+        return np.broadcast_to(np.asarray(scale, dtype=float), (self.size,))
+
+    def take(self, index: np.ndarray) -> State:
+        """A new state made of the given worlds (repeats allowed)."""
+        new = object.__new__(State)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                value = value[:, index] if name.endswith("_history") else value[index]
+            setattr(new, name, value)
+        new.size = len(index)
+        return new
+
+
+@dataclass
+class Flight:
+    """Something in flight: a lagged effect, a preparation, a duration or a proposal."""
+
+    kind: str  # "effect" | "prepare" | "expire" | "proposal"
+    turn: int  # when it (next) lands
+    worlds: np.ndarray
+    option: int = -1
+    actor: str | None = None
+    subject: str | None = None
+    effect: CompiledEffect | None = None
+    deltas: np.ndarray | None = None  # per world, per installment
+    remaining: int = 1
+    part: int = 1
+    reverts: list = field(default_factory=list)  # (var, worlds, deltas) undone when a duration ends
+    topic: int = -1
+
+    def remap(self, copies: int) -> Flight:
+        """The same flight for `copies` rollouts of every world."""
+        worlds = (self.worlds[:, None] * copies + np.arange(copies)).ravel()
+        rep = lambda a: None if a is None else np.repeat(a, copies)  # noqa: E731
+        reverts = [(v, (w[:, None] * copies + np.arange(copies)).ravel(), rep(d)) for v, w, d in self.reverts]
+        return replace(self, worlds=worlds, deltas=rep(self.deltas), reverts=reverts)
+
+
+@dataclass
+class Decision:
+    """A human actor must choose: `Engine.submit(actor, option_id or None)` answers."""
+
+    actor: str
+    turn: int
+    event: simpy.Event
+
+
+class Engine:
+    def __init__(
+        self,
+        rules: Rules,
+        seed: int = 0,
+        runs: int | np.ndarray = 1,
+        humans=(),
+        doctrines: dict[str, str] | None = None,
+        record: bool = True,
+    ):
+        runs = np.arange(runs) if np.isscalar(runs) else np.asarray(runs)
+        self._setup(rules, seed, State(rules, rng.streams(seed, runs), runs), humans, doctrines, record, 0.0)
+        for i, turn in enumerate(rules.inject_turn):
+            if turn < rules.horizon:
+                self.env.process(self._inject(i, turn))
+        self._start_actors(force=None)
+
+    def _setup(self, rules, seed, state, humans, doctrines, record, now):
+        self.rules, self.seed, self.state = rules, seed, state
+        self.humans = {rules.actor_index[a] for a in humans}
+        choice = {a: spec.doctrine for a, spec in rules.scenario.actors.items()} | dict(doctrines or {})
+        self.doctrine_names = choice
+        self.doctrines = [
+            Doctrine(rules, i, choice[a], rules.scenario.doctrines[choice[a]]) for i, a in enumerate(rules.actors)
+        ]
+        self.record = record
+        self.log = EventLog()
+        self.env = simpy.Environment(initial_time=now)
+        self.flights: dict[int, Flight] = {}
+        self._ids = itertools.count()
+        self.waiting: Decision | None = None
+        self.env.process(self._world())
+
+    def _start_actors(self, force):
+        for a in range(len(self.rules.actors)):
+            self.env.process(self._actor(a, force))
+
+    # --- stepping -------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return not self.state.active.any()
+
+    @property
+    def turn(self) -> int:
+        return min(int(self.env.now), self.rules.horizon - 1)
+
+    def advance(self, until_turn: int | None = None) -> Decision | None:
+        """Run until a human must decide (returned), the games end, or `until_turn` begins."""
+        stop = np.inf if until_turn is None else until_turn
+        while self.waiting is None and not self.finished and self.env.peek() < stop:
+            self.env.step()
+        return self.waiting
+
+    def run(self) -> Engine:
+        if self.advance() is not None:
+            raise RuntimeError("a human actor must decide; use advance() and submit()")
+        return self
+
+    def submit(self, actor: str, option: str | None) -> None:
+        """The waiting human's move (None passes). Raises ValueError for a move not available now."""
+        if self.waiting is None or self.waiting.actor != actor:
+            raise ValueError(f"it is not {actor}'s turn to decide")
+        if option is not None:
+            why = dict(self.why_not(actor)).get(option, "no such option for this actor")
+            if why:
+                raise ValueError(f"{option}: {why}")
+        decision, self.waiting = self.waiting, None
+        decision.event.succeed(option)
+
+    def fork(self, copies: int, force: dict[str, str | None] | None = None, humans=(), record=False) -> Engine:
+        """`copies` rollouts of every world from now on, each with its own luck.
+
+        Rollout r of world w is world w * copies + r. A pending human decision is taken by
+        `force[actor]` if given, else by the actor's doctrine.
+        """
+        new = object.__new__(Engine)
+        index = np.repeat(np.arange(self.state.size), copies)
+        state = self.state.take(index)
+        state.stream = rng.fork_streams(self.state.stream, self.turn, copies)
+        new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
+        for flight in self.flights.values():
+            new._fly(flight.remap(copies))
+        for i, turn in enumerate(self.rules.inject_turn):
+            if turn + INJECT >= self.env.now and turn < self.rules.horizon:
+                new.env.process(new._inject(i, turn))
+        waiting = self.waiting
+        new._start_actors(None if waiting is None else (waiting.actor, waiting.turn, (force or {}).get(waiting.actor)))
+        return new
+
+    # --- processes --------------------------------------------------------------------------
+
+    def _first(self, phase: float) -> int:
+        """The first turn whose `phase` has not passed yet."""
+        return int(np.ceil(self.env.now - phase - 1e-9))
+
+    def _world(self):
+        env = self.env
+        for turn in range(max(self._first(END), 0), self.rules.horizon):
+            yield env.timeout(turn + END - env.now)
+            self._end_of_turn(turn)
+            if self.finished:
+                return
+
+    def _actor(self, a: int, force):
+        env, rules = self.env, self.rules
+        phase = DECIDE + 0.5 * a / len(rules.actors)
+        name = rules.actors[a]
+        for turn in range(max(self._first(phase), 0), rules.horizon):
+            yield env.timeout(turn + phase - env.now)
+            if self.finished:
+                return
+            mask = self._due(a, turn)
+            if not mask.any():
+                continue
+            if force is not None and force[:2] == (name, turn):
+                self._choose(a, turn, mask, force[2])
+            elif a in self.humans:
+                self.waiting = Decision(name, turn, env.event())
+                option = yield self.waiting.event
+                self._choose(a, turn, mask, option)
+            else:
+                self._decide(a, turn, mask)
+
+    def _inject(self, i: int, turn: int):
+        yield self.env.timeout(turn + INJECT - self.env.now)
+        worlds = np.flatnonzero(self.state.active)
+        cond = self.rules.inject_when[i]
+        if cond is not None:
+            worlds = worlds[cond.mask(self.state.names(turn))[worlds]]
+        inject = self.rules.scenario.injects[i]
+        changes = self._effects(self.rules.inject_effects[i], worlds, np.ones(len(worlds), bool), turn, None, inject.id)
+        self._log(turn, "inject", worlds, subject=inject.id, data={"changes": changes})
+
+    def _fly(self, flight: Flight) -> None:
+        fid = next(self._ids)
+        self.flights[fid] = flight
+        self.env.process(self._flight(fid, flight))
+
+    def _flight(self, fid: int, f: Flight):
+        phase = RESOLVE if f.kind == "proposal" else LAND
+        while f.remaining > 0:
+            yield self.env.timeout(f.turn + phase - self.env.now)
+            self._land(f)
+            f.turn, f.remaining, f.part = f.turn + 1, f.remaining - 1, f.part + 1
+        del self.flights[fid]
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def _due(self, a: int, turn: int) -> np.ndarray:
+        mask = self.state.active.copy()
+        if turn % self.rules.scenario.actors[self.rules.actors[a]].decides_every:
+            mask[:] = False
+        cond = self.rules.acts_when[a]
+        if cond is not None and mask.any():
+            mask &= cond.mask(self.state.names(turn))
+        return mask
+
+    def _checks(self, a: int, turn: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(reason, local option indices, [W, k] allowed) for each rule an option must pass."""
+        rules, st = self.rules, self.state
+        idx = rules.by_actor[a]
+        env = st.names(turn)
+        checks = []
+        for k, i in enumerate(idx):
+            req = rules.requires[i]
+            if req is not None:
+                checks.append((f"requires {req.text}", np.array([k]), req.mask(env)[:, None]))
+        allk = np.arange(len(idx))
+        since = turn - st.last_used[:, idx]
+        checks.append(("cooling down", allk, since > rules.cooldown[idx]))
+        checks.append(("yearly limit reached", allk, st.year_count[:, idx] < rules.max_per_year[idx]))
+        checks.append(("in preparation", allk, ~st.preparing[:, idx]))
+        for k, i in enumerate(idx):
+            o = rules.options[i]
+            if o.proposes:
+                j = rules.topic_index[o.proposes.topic]
+                checks.append((f"a {o.proposes.topic} proposal is already pending", np.array([k]), (st.pend_until[:, j] < 0)[:, None]))
+            if o.answers:
+                j = rules.topic_index[o.answers.topic]
+                open_ = (st.pend_until[:, j] >= 0) & st.pend_to[:, j, a] & ~st.pend_answered[:, j, a]
+                checks.append((f"no {o.answers.topic} proposal to answer", np.array([k]), open_[:, None]))
+        return checks
+
+    def _available(self, a: int, turn: int, mask: np.ndarray) -> np.ndarray:
+        """[W, K + 1] moves open to actor a (the last column, passing, is open wherever it decides)."""
+        K = len(self.rules.by_actor[a])
+        ok = np.repeat(mask[:, None], K + 1, axis=1)
+        for _, cols, allowed in self._checks(a, turn):
+            ok[:, cols] &= allowed
+        return ok
+
+    def why_not(self, actor: str, world: int = 0) -> list[tuple[str, str | None]]:
+        """For each of the actor's options in one world: None if available now, else the reason."""
+        a = self.rules.actor_index[actor]
+        idx = self.rules.by_actor[a]
+        reasons: list[str | None] = [None] * len(idx)
+        due = self._due(a, self.turn)[world]
+        for why, cols, allowed in self._checks(a, self.turn):
+            for c, ok in zip(cols, allowed[world]):
+                if not ok and reasons[c] is None:
+                    reasons[c] = why
+        if not due:
+            reasons = [r or "does not decide this turn" for r in reasons]
+        return [(self.rules.options[i].id, r) for i, r in zip(idx, reasons)]
+
+    def _decide(self, a: int, turn: int, mask: np.ndarray) -> None:
+        available = self._available(a, turn, mask)
+        choice = self.doctrines[a].choose(self.rules, self.state, available, turn)
+        self._take_choices(a, turn, np.where(mask, choice, available.shape[1] - 1))
+
+    def _choose(self, a: int, turn: int, mask: np.ndarray, option: str | None) -> None:
+        idx = self.rules.by_actor[a]
+        K = len(idx)
+        if option is None:
+            return
+        k = int(np.flatnonzero(idx == self.rules.option_index[option])[0])
+        allowed = self._available(a, turn, mask)[:, k]
+        self._take_choices(a, turn, np.where(allowed, k, K))
+
+    def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> None:
+        idx = self.rules.by_actor[a]
+        for k in np.unique(choice):
+            if k < len(idx):
+                self._take(int(idx[k]), np.flatnonzero(choice == k), turn)
+
+    # --- moves ------------------------------------------------------------------------------
+
+    def _take(self, i: int, worlds: np.ndarray, turn: int) -> None:
+        rules, st = self.rules, self.state
+        o = rules.options[i]
+        st.counts[worlds, i] += 1
+        st.last_used[worlds, i] = turn
+        st.year_count[worlds, i] += 1
+        if o.prepare:
+            st.preparing[worlds, i] = True
+            self._log(turn, "prepare", worlds, actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
+            self._fly(Flight("prepare", turn + o.prepare, worlds, option=i, actor=o.actor, subject=o.id))
+        else:
+            self._execute(i, worlds, turn)
+
+    def _execute(self, i: int, worlds: np.ndarray, turn: int) -> None:
+        rules, st = self.rules, self.state
+        o = rules.options[i]
+        a = rules.actor_index[o.actor]
+        st.preparing[worlds, i] = False
+        worlds = worlds[st.active[worlds]]
+        if not len(worlds):
+            return
+        self._move_position(a, rules.level[i], worlds, turn)
+        if o.proposes:
+            self._propose(i, worlds, turn)
+            return
+        if o.answers:
+            self._answer(a, o.answers.topic, o.answers.accept, worlds, turn)
+        success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rng.key(o.id)) < o.success
+        reverts: list = []
+        changes = self._effects(rules.effects[i], worlds, success, turn, o.actor, o.id, reverts)
+        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes})
+        if o.duration and reverts:
+            self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
+        lines = np.flatnonzero(rules.crosses[i])
+        for j in lines:
+            new = worlds[success & ~st.red_line[worlds, j]]
+            st.red_line[new, j] = True
+            st.red_line_turn[new, j] = turn
+            self._log(turn, "red_line", new, actor=rules.red_lines[j].owner, subject=rules.red_lines[j].id, data={"by": o.id})
+        if rules.ends_game[i] >= 0:
+            self._end(worlds[success], rules.ends_game[i], turn, cause=o.id)
+
+    def _move_position(self, a: int, level: float, worlds: np.ndarray, turn: int) -> None:
+        st = self.state
+        pos = st.position[worlds, a]
+        st.position[worlds, a] = np.maximum(pos, level) if level >= 0 else np.minimum(pos, level)
+        st.peak[worlds, a] = np.maximum(st.peak[worlds, a], st.position[worlds, a])
+        for j, threshold in enumerate(self.rules.scenario.ladder.thresholds):
+            new = worlds[(st.position[worlds, a] >= threshold.level) & (st.threshold_turn[worlds, j] < 0)]
+            st.threshold_turn[new, j] = turn
+            self._log(turn, "threshold", new, actor=self.rules.actors[a], subject=threshold.id)
+
+    def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:
+        """Apply what happens now, schedule the rest; returns the immediate changes per variable."""
+        st, rules = self.state, self.rules
+        changes: dict[str, np.ndarray] = {}
+        for e in effects:
+            sel = success if e.when == "success" else ~success if e.when == "failure" else np.ones(len(worlds), bool)
+            w = worlds[sel]
+            if not len(w):
+                continue
+            name = rules.var_names[e.var]
+            if e.set is not None:
+                before = st.vars[w, e.var].copy()
+                st.vars[w, e.var] = e.set
+                changes.setdefault(name, np.zeros(len(worlds)))[sel] += e.set - before
+                continue
+            deltas = np.full(len(w), e.delta)
+            if e.uncertainty:
+                deltas *= 1.0 + e.uncertainty * rng.normal(st.stream[w], rng.key("effect"), turn, e.key)
+            if e.revert and reverts is not None:
+                reverts.append((e.var, w, -deltas))
+            per = deltas / e.over
+            first, remaining = (turn, e.over) if e.lag else (turn + 1, e.over - 1)
+            if not e.lag:
+                applied = self._apply(e.var, w, per * self._scale(e, w, turn))
+                changes.setdefault(name, np.zeros(len(worlds)))[sel] += applied
+            if remaining:
+                self._fly(Flight("effect", first + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per,
+                                 remaining=remaining, part=e.over - remaining + 1))
+        return changes
+
+    def _scale(self, e: CompiledEffect, worlds: np.ndarray, turn: int):
+        return self.state.sanction_scale(turn)[worlds] if e.sanction else 1.0
+
+    def _apply(self, var: int, worlds: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+        st, rules = self.state, self.rules
+        before = st.vars[worlds, var]
+        after = np.clip(before + deltas, rules.vmin[var], rules.vmax[var])
+        st.vars[worlds, var] = after
+        return after - before
+
+    def _land(self, f: Flight) -> None:
+        st = self.state
+        live = st.active[f.worlds]
+        worlds = f.worlds[live]
+        if f.kind == "effect":
+            applied = self._apply(f.effect.var, worlds, f.deltas[live] * self._scale(f.effect, worlds, f.turn))
+            data = {"var": self.rules.var_names[f.effect.var], "delta": applied, "part": f.part, "parts": f.effect.over}
+            self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+        elif f.kind == "prepare":
+            self._execute(f.option, f.worlds, f.turn)
+        elif f.kind == "expire":
+            changes = {}
+            for var, w, d in f.reverts:
+                keep = st.active[w]
+                applied = np.zeros(len(worlds))
+                applied[np.isin(worlds, w[keep])] = self._apply(var, w[keep], d[keep])
+                changes[self.rules.var_names[var]] = applied
+            self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes})
+        elif f.kind == "proposal":
+            self._resolve(f, worlds)
+
+    # --- proposals ----------------------------------------------------------------------------
+
+    def _propose(self, i: int, worlds: np.ndarray, turn: int) -> None:
+        rules, st = self.rules, self.state
+        o = rules.options[i]
+        j = rules.topic_index[o.proposes.topic]
+        topic = rules.scenario.mechanics.proposals[o.proposes.topic]
+        window = topic.window
+        st.pend_until[worlds, j] = turn + window
+        st.pend_option[worlds, j] = i
+        st.pend_answer[worlds, j] = 0
+        st.pend_answered[worlds, j, :] = False
+        st.pend_to[worlds, j, :] = False
+        if topic.rule == "consent":
+            addressees = [rules.actor_index[t] for t in o.proposes.to]
+        else:
+            addressees = [m for m in rules.veto_actors if m != rules.actor_index[o.actor]]
+        for m in addressees:
+            st.pend_to[worlds, j, m] = True
+        to = [rules.actors[m] for m in addressees]
+        self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to})
+        self._fly(Flight("proposal", turn + window, worlds, option=i, actor=o.actor, subject=o.id, topic=j))
+
+    def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:
+        st = self.state
+        j = self.rules.topic_index[topic]
+        st.pend_answered[worlds, j, a] = True
+        if accept:
+            st.pend_answer[worlds, j] = np.where(st.pend_answer[worlds, j] < 0, -1, 1)
+        elif self.rules.scenario.mechanics.proposals[topic].rule == "veto":
+            st.pend_answer[worlds, j] = -1
+        self._log(turn, "answer", worlds, actor=self.rules.actors[a], subject=topic, data={"accept": accept})
+
+    def _resolve(self, f: Flight, worlds: np.ndarray) -> None:
+        rules, st = self.rules, self.state
+        j, turn = f.topic, f.turn
+        topic = rules.topics[j]
+        rule = rules.scenario.mechanics.proposals[topic].rule
+        answer = st.pend_answer[worlds, j]
+        if rule == "consent":
+            passed = answer > 0
+            by = np.where(passed, "", "refused")
+        else:
+            passed = answer >= 0
+            by = np.where(passed, "", "vetoed by an actor")
+            for member, odds in rules.veto_odds.items():
+                veto = passed & (rng.uniform(st.stream[worlds], rng.key("veto"), turn, rng.key(member)) < odds)
+                by = np.where(veto, f"vetoed by {member}", by)
+                passed &= ~veto
+        st.pend_until[worlds, j] = -1
+        st.pend_option[worlds, j] = -1
+        changes = self._effects(rules.effects[f.option], worlds, passed, turn, f.actor, f.subject)
+        data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
+        self._log(turn, "resolved", worlds, actor=f.actor, subject=f.subject, data=data)
+
+    # --- the world ----------------------------------------------------------------------------
+
+    def _end_of_turn(self, turn: int) -> None:
+        rules, st = self.rules, self.state
+        act = np.flatnonzero(st.active)
+        v = st.vars[act]
+        v += rules.drift * (rules.baseline - v)
+        st.vars[act] = np.clip(v, rules.vmin, rules.vmax)
+        pos = st.position[act]
+        cooling = rules.scenario.ladder.cooling
+        st.position[act] = np.sign(pos) * np.maximum(np.abs(pos) - cooling, 0.0)
+        st.tension_history[turn, act] = st.vars[act, rules.tension]
+        st.position_history[turn, act] = st.position[act]
+        hazard = rules.hazard(st.vars[act, rules.tension])
+        war = rng.uniform(st.stream[act], rng.key("miscalculation"), turn) < hazard
+        self._end(act[war], rules.war, turn, cause="miscalculation")
+        env = st.names(turn)
+        for k, cond in enumerate(rules.outcome_when):
+            if cond is not None:
+                act = np.flatnonzero(st.active)
+                self._end(act[cond.mask(env)[act]], k, turn, cause="condition")
+        if turn == rules.horizon - 1:
+            self._end(np.flatnonzero(st.active), rules.horizon_outcome, turn, cause="horizon")
+        if rules.year(turn + 1) != rules.year(turn):
+            st.year_count[:] = 0
+
+    def _end(self, worlds: np.ndarray, outcome: int, turn: int, cause: str) -> None:
+        st = self.state
+        worlds = worlds[st.active[worlds]]
+        st.outcome[worlds] = outcome
+        st.end_turn[worlds] = turn
+        self._log(turn, "outcome", worlds, subject=self.rules.outcomes[outcome].id, data={"cause": cause})
+
+    def _log(self, turn: int, kind: str, worlds: np.ndarray, **kw) -> None:
+        if self.record:
+            self.log.add(turn, kind, worlds, **kw)

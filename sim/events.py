@@ -1,0 +1,69 @@
+"""The event log: everything that happens, as structured records shared by many worlds.
+
+One record says what happened (turn, kind, actor, subject) in which worlds, with per-world
+data (a success flag, the changes it caused). A game is a batch of one; the news feed, the
+narrative, replays and batch statistics all read this log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS = (
+    "inject",  # a scheduled event of the scenario
+    "prepare",  # a move's preparation began (visible or covert)
+    "move",  # a move happened (with its success and immediate changes)
+    "effect",  # a lagged change landed
+    "expire",  # a move's duration ended and its temporary changes were undone
+    "proposal",  # a proposal was put to others
+    "answer",  # an addressee accepted, refused or vetoed
+    "resolved",  # a proposal passed, was refused or was vetoed
+    "red_line",  # an actor's red line was crossed
+    "threshold",  # a threshold of the ladder was first crossed
+    "outcome",  # the game ended
+)
+
+
+@dataclass
+class Event:
+    turn: int
+    kind: str
+    worlds: np.ndarray
+    actor: str | None = None
+    subject: str | None = None
+    data: dict = field(default_factory=dict)  # name -> value for all worlds, or array over `worlds`
+
+    def view(self, position: int) -> dict:
+        """The record as seen in one of its worlds (position within `worlds`)."""
+        out = {"turn": self.turn, "kind": self.kind, "actor": self.actor, "subject": self.subject}
+        for name, value in self.data.items():
+            out[name] = _scalar(value, position)
+        return out
+
+
+def _scalar(value, position: int):
+    if isinstance(value, dict):
+        return {k: _scalar(v, position) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value[position]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class EventLog:
+    def __init__(self):
+        self.records: list[Event] = []
+
+    def add(self, turn: int, kind: str, worlds: np.ndarray, **kw) -> None:
+        if len(worlds):
+            self.records.append(Event(turn, kind, worlds, **kw))
+
+    def for_world(self, world: int) -> list[dict]:
+        out = []
+        for ev in self.records:
+            hit = np.flatnonzero(ev.worlds == world)
+            if len(hit):
+                out.append(ev.view(int(hit[0])))
+        return out

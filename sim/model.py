@@ -1,0 +1,273 @@
+"""The scenario format, version 1: typed, immutable models of everything a scenario file holds.
+
+Field descriptions double as documentation (they feed `ladder schema` and the authoring guide).
+Cross-references between sections (an option's actor, a doctrine's tags, expressions) are
+checked in `sim.scenario`, which loads a file into these models.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=80)]
+Expr = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Turns = Annotated[int, Field(ge=0, le=520)]
+Category = Literal["diplomatic", "informational", "military", "economic"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceRef(Strict):
+    """Where a move or event comes from: one of the scenario's sources and a short quote."""
+
+    ref: Id = Field(description="Id of an entry in the scenario's `sources`.")
+    quote: str = Field(min_length=1, max_length=400, description="A short quote from that source.")
+
+
+class Source(Strict):
+    title: str = Field(description="Title of the text.")
+    file: Optional[str] = Field(None, description="File name of the text among the project's seeds, if any.")
+    author: Optional[str] = Field(None, description="Author or publisher.")
+    date: Optional[str] = Field(None, description="Publication date (free form, e.g. 2019-12).")
+    url: Optional[str] = Field(None, description="Where the text can be found.")
+
+
+class Clock(Strict):
+    turn_days: int = Field(7, ge=1, le=365, description="Length of one turn in days.")
+    start: Date = Field(description="Calendar date of turn 0 (YYYY-MM-DD).")
+    horizon: int = Field(ge=1, le=520, description="Number of turns after which an unresolved game ends.")
+
+
+class Actor(Strict):
+    name: str = Field(description="Display name.")
+    doctrine: Id = Field(description="Default doctrine preset of this actor's bot.")
+    values: dict[Name, float] = Field(
+        default_factory=dict,
+        description="What the actor values: weight on the expected change of each variable "
+        "(per tenth of its range). Doctrines add to these.",
+    )
+    opponents: list[Id] = Field(
+        default_factory=list, description="Actors whose ladder position reciprocating doctrines answer."
+    )
+    decides_every: int = Field(1, ge=1, le=52, description="The actor decides every this many turns.")
+    acts_when: Optional[Expr] = Field(
+        None, description="Condition for the actor to decide at all (e.g. the Security Council when convened)."
+    )
+
+
+class Variable(Strict):
+    label: Optional[str] = Field(None, description="Display name.")
+    owner: Optional[Id] = Field(
+        None, description="Owning actor; omitted for a global variable. Must match the name's prefix."
+    )
+    min: float = Field(0.0, description="Lowest value.")
+    max: float = Field(100.0, description="Highest value.")
+    initial: float = Field(description="Value at turn 0.")
+    baseline: Optional[float] = Field(None, description="Value the variable drifts toward; default: initial.")
+    drift: float = Field(0.0, ge=0, le=1, description="Share of the gap to the baseline closed each turn.")
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        for label, v in (("initial", self.initial), ("baseline", self.baseline)):
+            if v is not None and not self.min <= v <= self.max:
+                raise ValueError(f"{label} {v} is outside the range [{self.min}, {self.max}]")
+        return self
+
+
+class Rung(Strict):
+    id: Id
+    level: int = Field(ge=-20, le=40, description="Height on the ladder; negative rungs de-escalate.")
+    label: str = Field(description="Display name.")
+    group: str = Field(description="Kahn-style group, e.g. 'subcrisis manoeuvring' or 'de-escalation'.")
+
+
+class Threshold(Strict):
+    id: Id
+    label: str
+    level: int = Field(ge=-20, le=40, description="Crossed when any actor's position first reaches this level.")
+
+
+class Ladder(Strict):
+    rungs: list[Rung] = Field(min_length=1, description="The rungs, in ascending level.")
+    thresholds: list[Threshold] = Field(default_factory=list, description="Named thresholds between rungs.")
+    cooling: float = Field(
+        0.5, ge=0, le=40, description="Levels per turn an actor's position falls back toward 0 without new moves."
+    )
+
+
+class Effect(Strict):
+    """A change to one variable, applied after a lag and spread over some turns."""
+
+    var: Name = Field(description="Variable changed.")
+    delta: Optional[float] = Field(None, description="Change in the variable's units (total, over `over` turns).")
+    set: Optional[float] = Field(None, description="Set the variable to this value instead of changing it.")
+    lag: Turns = Field(0, description="Turns before the change starts (sanctions default to mechanics.sanctions.lag).")
+    over: int = Field(1, ge=1, le=104, description="Turns over which the change is spread evenly.")
+    uncertainty: float = Field(
+        0.0, ge=0, le=2, description="Standard deviation of the change, as a share of `delta` (drawn per world)."
+    )
+    when: Literal["success", "failure", "always"] = Field(
+        "success", description="Apply when the move succeeds (or its proposal passes), fails, or always."
+    )
+    revert: bool = Field(False, description="Undo the change when the move's duration ends.")
+    sanction: bool = Field(False, description="A sanction: lagged and scaled by mechanics.sanctions.scale.")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.delta is None) == (self.set is None):
+            raise ValueError("an effect needs exactly one of 'delta' or 'set'")
+        if self.set is not None and (self.sanction or self.revert or self.over != 1):
+            raise ValueError("a 'set' effect cannot be a sanction, revert or be spread 'over' turns")
+        if self.sanction and self.revert:
+            raise ValueError("a sanction cannot revert: it fades through the variable's drift")
+        return self
+
+
+class Proposal(Strict):
+    topic: Id = Field(description="Proposal topic declared under mechanics.proposals.")
+    to: list[Id] = Field(default_factory=list, description="Actors asked to answer (consent topics).")
+
+
+class Answer(Strict):
+    topic: Id = Field(description="Topic of the pending proposal this option answers.")
+    accept: bool = Field(description="True accepts (or votes for), false refuses (or vetoes).")
+
+
+class Option(Strict):
+    id: Id
+    actor: Id = Field(description="Actor who can take this move.")
+    label: str = Field(description="Short name shown in the move picker and news feed.")
+    description: Optional[str] = Field(None, description="One or two sentences explaining the move.")
+    rung: Id = Field(description="Rung of the ladder the move sits on.")
+    category: Category
+    tags: list[Id] = Field(default_factory=list, description="Free labels doctrines and statistics refer to.")
+    source: SourceRef
+    prepare: Turns = Field(0, description="Turns of preparation before the move happens.")
+    visible: bool = Field(True, description="Whether others see indicators during preparation.")
+    duration: Turns = Field(0, description="Turns the move stays in force (an exercise, a deployment).")
+    success: float = Field(1.0, ge=0, le=1, description="Probability the move succeeds (tests can fail).")
+    requires: Optional[Expr] = Field(None, description="Condition on the state for the move to be available.")
+    cooldown: Turns = Field(0, description="Turns before the move can be taken again.")
+    max_per_year: Optional[int] = Field(None, ge=1, le=365, description="Most uses per calendar year.")
+    targets: list[Id] = Field(default_factory=list, description="Actors the move is aimed at.")
+    effects: list[Effect] = Field(default_factory=list)
+    proposes: Optional[Proposal] = Field(None, description="The move is a proposal others answer.")
+    answers: Optional[Answer] = Field(None, description="The move answers a pending proposal.")
+    ends_game: Optional[Id] = Field(None, description="Outcome the move causes when it succeeds (a strike: war).")
+
+    @model_validator(mode="after")
+    def _kind(self):
+        if self.proposes and self.answers:
+            raise ValueError("an option cannot both propose and answer")
+        return self
+
+
+class DoctrineTerms(Strict):
+    escalation: float = Field(0.0, description="Preference for high rungs (negative: for low rungs).")
+    reciprocity: float = Field(0.0, ge=0, description="Preference for matching the opponents' current rung.")
+    risk_aversion: float = Field(1.0, ge=0, description="Penalty per percentage point of added war hazard.")
+    values: float = Field(1.0, ge=0, description="Weight on the actor's values.")
+    weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
+    categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
+    tags: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option tag.")
+    options: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option id.")
+    pass_: float = Field(0.0, alias="pass", description="Score of doing nothing this turn.")
+
+
+class Doctrine(DoctrineTerms):
+    description: str = Field(description="One sentence: what this doctrine does.")
+    temperature: float = Field(1.0, gt=0, le=100, description="Softmax temperature: higher is less predictable.")
+    after_red_line: Optional[DoctrineTerms] = Field(
+        None, description="Terms added once a red line the actor owns has been crossed."
+    )
+
+
+class Inject(Strict):
+    id: Id
+    label: str
+    turn: Optional[Turns] = Field(None, description="Turn the event happens.")
+    date: Optional[Date] = Field(None, description="Date the event happens (the turn containing it).")
+    when: Optional[Expr] = Field(None, description="Condition checked on that turn; the event is skipped if false.")
+    source: Optional[SourceRef] = None
+    effects: list[Effect] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _when(self):
+        if (self.turn is None) == (self.date is None):
+            raise ValueError("an inject needs exactly one of 'turn' or 'date'")
+        return self
+
+
+class Outcome(Strict):
+    id: Id
+    label: str
+    kind: Literal["war", "deal", "horizon", "condition"] = Field(
+        "condition", description="war: ended by strikes and miscalculation; horizon: unresolved at the end."
+    )
+    when: Optional[Expr] = Field(None, description="Condition that ends the game with this outcome.")
+    description: Optional[str] = None
+
+
+class Hazard(Strict):
+    """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint)))."""
+
+    max: float = Field(0.05, ge=0, le=1, description="Hazard per turn as tension tends to its maximum.")
+    midpoint: float = Field(85.0, description="Tension at which the hazard is half its maximum.")
+    steepness: float = Field(0.12, gt=0, le=10, description="How sharply the hazard rises around the midpoint.")
+
+
+class Topic(Strict):
+    rule: Literal["consent", "veto"] = Field(
+        description="consent: passes if an addressee accepts; veto: passes unless a veto member refuses."
+    )
+    window: int = Field(1, ge=1, le=52, description="Turns the addressees have to answer.")
+    label: Optional[str] = None
+
+
+class Sanctions(Strict):
+    lag: Turns = Field(4, description="Default lag of sanction effects.")
+    scale: Expr = Field("1", description="Multiplier of sanction effects, e.g. '0.3 + 0.014 * China.enforcement'.")
+
+
+class RedLine(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    owner: Id = Field(description="Actor who drew the line; its doctrine's after_red_line applies once crossed.")
+    label: str
+    crossed_by: list[Id] = Field(min_length=1, description="Options whose success crosses the line.")
+    source: Optional[SourceRef] = None
+
+
+class Mechanics(Strict):
+    tension: Name = Field("tension", description="The variable that is the crisis temperature.")
+    hazard: Hazard = Field(default_factory=Hazard)
+    veto_members: dict[Id, Union[Literal["actor"], Annotated[float, Field(ge=0, le=1)]]] = Field(
+        default_factory=dict,
+        description="Permanent members: 'actor' when played (they answer by their options), "
+        "else the probability they veto.",
+    )
+    proposals: dict[Id, Topic] = Field(default_factory=dict, description="Proposal topics.")
+    sanctions: Sanctions = Field(default_factory=Sanctions)
+    red_lines: list[RedLine] = Field(default_factory=list)
+
+
+class Scenario(Strict):
+    schema_version: Literal[1]
+    title: str
+    description: str
+    sources: dict[Id, Source] = Field(min_length=1)
+    clock: Clock
+    actors: dict[Id, Actor] = Field(min_length=1)
+    variables: dict[Name, Variable] = Field(min_length=1)
+    ladder: Ladder
+    options: list[Option] = Field(min_length=1)
+    doctrines: dict[Id, Doctrine] = Field(min_length=1)
+    injects: list[Inject] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(min_length=1)
+    mechanics: Mechanics = Field(default_factory=Mechanics)

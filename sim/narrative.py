@@ -1,0 +1,89 @@
+"""One game told as text (a dated line per event) or as JSON: views of the event log."""
+from __future__ import annotations
+
+import textwrap
+
+from .engine import Engine
+
+WIDTH = 80
+ACTOR_WIDTH = 5
+
+
+def game_record(engine: Engine, scenario: str, world: int = 0) -> dict:
+    """The `ladder run --json` document for one world of an engine that has finished."""
+    rules, st = engine.rules, engine.state
+    events = []
+    for ev in engine.log.for_world(world):
+        events.append({"date": rules.date(ev["turn"]).isoformat(), **ev})
+    outcome = st.outcome[world]
+    return {
+        "scenario": scenario,
+        "seed": engine.seed,
+        "run": int(st.run[world]),
+        "doctrines": engine.doctrine_names,
+        "outcome": rules.outcomes[outcome].id if outcome >= 0 else None,
+        "end_turn": int(st.end_turn[world]),
+        "end_date": rules.date(int(st.end_turn[world])).isoformat() if outcome >= 0 else None,
+        "events": events,
+        "final_state": {name: round(float(st.vars[world, i]), 3) for i, name in enumerate(rules.var_names)},
+        "positions": {a: round(float(st.position[world, i]), 2) for i, a in enumerate(rules.actors)},
+        "peak_positions": {a: round(float(st.peak[world, i]), 2) for i, a in enumerate(rules.actors)},
+    }
+
+
+def narrate(engine: Engine, world: int = 0) -> list[str]:
+    """A readable line (wrapped to 80 columns) per event, ending with the outcome."""
+    rules = engine.rules
+    labels = {o.id: o.label for o in rules.options}
+    labels |= {i.id: i.label for i in rules.scenario.injects}
+    labels |= {t.id: t.label for t in rules.scenario.ladder.thresholds}
+    labels |= {r.id: r.label for r in rules.red_lines}
+    labels |= {o.id: o.label for o in rules.outcomes}
+    lines = []
+    for ev in engine.log.for_world(world):
+        text = _describe(ev, labels)
+        if text is None:
+            continue
+        head = f"{rules.date(ev['turn']).isoformat()}  {(ev['actor'] or '').ljust(ACTOR_WIDTH)} "
+        lines += textwrap.wrap(
+            text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False
+        )
+    return lines
+
+
+def _changes(changes: dict | None) -> str:
+    parts = [f"{var} {delta:+.1f}" for var, delta in (changes or {}).items() if abs(delta) >= 0.05]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _describe(ev: dict, labels: dict) -> str | None:
+    kind, label = ev["kind"], labels.get(ev["subject"], ev["subject"])
+    if kind == "inject":
+        return f"EVENT: {label}{_changes(ev.get('changes'))}"
+    if kind == "prepare":
+        how = "indicators observed" if ev["visible"] else "covert"
+        return f"prepares: {label} [{how}; ready turn {ev['ready']}]"
+    if kind == "move":
+        result = "" if ev["success"] else " -- FAILED"
+        return f"{label}{result}{_changes(ev.get('changes'))}"
+    if kind == "effect":
+        if ev["part"] != 1 or abs(ev["delta"]) < 0.05:
+            return None
+        spread = f" over {ev['parts']} turns" if ev["parts"] > 1 else ""
+        return f"  ...{label} takes effect: {ev['var']} {ev['delta']:+.1f}{spread}"
+    if kind == "expire":
+        return f"  ...{label} ends{_changes(ev.get('changes'))}"
+    if kind == "proposal":
+        return f"proposes {ev['topic']} to {', '.join(ev['to']) or 'the Council'}: {label}"
+    if kind == "answer":
+        return None  # the answering move has its own line
+    if kind == "resolved":
+        verdict = "PASSED" if ev["passed"] else ev["why"].upper()
+        return f"{ev['topic']} {verdict}: {label}{_changes(ev.get('changes'))}"
+    if kind == "red_line":
+        return f"RED LINE CROSSED: {label}"
+    if kind == "threshold":
+        return f"THRESHOLD: {label}"
+    if kind == "outcome":
+        return f"OUTCOME: {label} ({ev['cause']})"
+    return f"{kind}: {label}"

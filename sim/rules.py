@@ -1,0 +1,126 @@
+"""A validated scenario compiled into the index tables and arrays the engine works with."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .expr import Expression, compile_expression
+from .model import Effect, Option, Scenario
+
+
+@dataclass(frozen=True)
+class CompiledEffect:
+    var: int
+    delta: float | None
+    set: float | None
+    lag: int
+    over: int
+    uncertainty: float
+    when: str
+    revert: bool
+    sanction: bool
+    key: int  # index of the effect within its scenario, for counter-based draws
+
+
+class Rules:
+    """Everything the engine needs to know about a scenario, as indices and arrays."""
+
+    def __init__(self, scenario: Scenario, name: str = "scenario"):
+        s = self.scenario = scenario
+        self.name = name
+        self.actors = list(s.actors)
+        self.actor_index = {a: i for i, a in enumerate(self.actors)}
+        self.var_names = list(s.variables)
+        self.var_index = {v: i for i, v in enumerate(self.var_names)}
+        vs = list(s.variables.values())
+        self.vmin = np.array([v.min for v in vs])
+        self.vmax = np.array([v.max for v in vs])
+        self.span = self.vmax - self.vmin
+        self.initial = np.array([v.initial for v in vs])
+        self.baseline = np.array([v.initial if v.baseline is None else v.baseline for v in vs])
+        self.drift = np.array([v.drift for v in vs])
+        self.tension = self.var_index[s.mechanics.tension]
+
+        self.rungs = sorted(s.ladder.rungs, key=lambda r: r.level)
+        self.rung = {r.id: r for r in self.rungs}
+        self.top_level = max(abs(r.level) for r in self.rungs) or 1
+        self.threshold_levels = np.array([t.level for t in s.ladder.thresholds], dtype=float)
+
+        self.red_lines = list(s.mechanics.red_lines)
+        self.options: list[Option] = list(s.options)
+        self.option_index = {o.id: i for i, o in enumerate(self.options)}
+        self.option_actor = np.array([self.actor_index[o.actor] for o in self.options])
+        self.level = np.array([self.rung[o.rung].level for o in self.options], dtype=float)
+        self.by_actor = [np.flatnonzero(self.option_actor == a) for a in range(len(self.actors))]
+        self.cooldown = np.array([o.cooldown for o in self.options])
+        self.max_per_year = np.array([o.max_per_year or 10**6 for o in self.options])
+        self.requires: list[Expression | None] = [self.compile(o.requires) for o in self.options]
+        self.acts_when = [self.compile(a.acts_when) for a in s.actors.values()]
+        counter = iter(range(10**6))
+        self.effects = [[self._effect(e, next(counter)) for e in o.effects] for o in self.options]
+        self.inject_effects = [[self._effect(e, next(counter)) for e in i.effects] for i in s.injects]
+        self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
+        self.inject_when = [self.compile(i.when) for i in s.injects]
+        self.sanction_scale = self.compile(s.mechanics.sanctions.scale)
+
+        self.topics = list(s.mechanics.proposals)
+        self.topic_index = {t: i for i, t in enumerate(self.topics)}
+        self.red_line_owner = np.array([self.actor_index[r.owner] for r in self.red_lines], dtype=int)
+        crossing = np.zeros((len(self.options), len(self.red_lines)), dtype=bool)
+        for j, r in enumerate(self.red_lines):
+            for oid in r.crossed_by:
+                crossing[self.option_index[oid], j] = True
+        self.crosses = crossing
+
+        self.outcomes = list(s.outcomes)
+        self.outcome_index = {o.id: i for i, o in enumerate(self.outcomes)}
+        self.outcome_when = [self.compile(o.when) for o in self.outcomes]
+        self.war = next(i for i, o in enumerate(self.outcomes) if o.kind == "war")
+        self.horizon_outcome = next(i for i, o in enumerate(self.outcomes) if o.kind == "horizon")
+        self.ends_game = np.array(
+            [-1 if o.ends_game is None else self.outcome_index[o.ends_game] for o in self.options]
+        )
+        self.veto_actors = [
+            self.actor_index[m] for m, stance in s.mechanics.veto_members.items() if stance == "actor"
+        ]
+        self.veto_odds = {m: p for m, p in s.mechanics.veto_members.items() if p != "actor"}
+
+    @cached_property
+    def names(self) -> list[str]:
+        """Names expressions may read."""
+        return self.var_names + ["turn"] + [f"redline.{r.id}" for r in self.red_lines]
+
+    def compile(self, text: str | None) -> Expression | None:
+        return None if text is None else compile_expression(text, self.names)
+
+    def _effect(self, e: Effect, key: int) -> CompiledEffect:
+        lag = e.lag
+        if e.sanction and "lag" not in e.model_fields_set:
+            lag = self.scenario.mechanics.sanctions.lag
+        return CompiledEffect(
+            self.var_index[e.var], e.delta, e.set, lag, e.over, e.uncertainty, e.when, e.revert, e.sanction, key
+        )
+
+    def hazard(self, tension: np.ndarray) -> np.ndarray:
+        h = self.scenario.mechanics.hazard
+        return h.max / (1.0 + np.exp(-h.steepness * (tension - h.midpoint)))
+
+    @property
+    def horizon(self) -> int:
+        return self.scenario.clock.horizon
+
+    @cached_property
+    def start(self) -> dt.date:
+        return dt.date.fromisoformat(self.scenario.clock.start)
+
+    def date(self, turn: int) -> dt.date:
+        return self.start + dt.timedelta(days=turn * self.scenario.clock.turn_days)
+
+    def turn_of(self, date: str) -> int:
+        return (dt.date.fromisoformat(date) - self.start).days // self.scenario.clock.turn_days
+
+    def year(self, turn: int) -> int:
+        return self.date(turn).year

@@ -1,0 +1,375 @@
+"""Loading a scenario: safe YAML with positions, typed validation, then the cross-references.
+
+Every problem found is reported in one pass as FILE:LINE:COL: message (`ScenarioError`).
+Structural problems come from pydantic over the whole document; cross-references and
+expressions are then checked on every part that is structurally sound, so one bad option
+does not hide a dangling reference elsewhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .errors import Problem, ScenarioError
+from .expr import ExpressionError, compile_expression
+from .model import Scenario
+from .source import Document, read_document
+
+SUFFIX = ".scenario.yaml"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    name: str
+    path: Path
+    scenario: Scenario
+
+
+def scenario_name(path: Path) -> str:
+    name = path.name
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else path.stem
+
+
+def load(path: Path | str) -> Loaded:
+    path = Path(path)
+    doc = read_document(path)
+    return Loaded(scenario_name(path), path, validate(doc))
+
+
+def validate(doc: Document) -> Scenario:
+    data = doc.data
+    version = data.get("schema_version")
+    if version != 1:
+        where = ("schema_version",) if "schema_version" in data else ()
+        raise ScenarioError([doc.problem(where, f"unsupported schema_version {version!r}; this version reads 1")])
+    problems: list[Problem] = []
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems += _structural(doc, exc)
+    parts = _sound_parts(data) if scenario is None else dict(scenario)
+    problems += _Checker(doc, parts).run()
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+# --- structural problems (pydantic) -------------------------------------------------------
+
+
+def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
+    seen: set[tuple] = set()
+    out = []
+    for err in exc.errors():
+        path = _data_path(doc.data, err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = path[-1]
+            hint = _did_you_mean(key, _fields_at(path[:-1]))
+            out.append(doc.problem(path, f"unknown key '{key}'{hint}", key=True))
+            continue
+        if path in seen:  # one line per place: a union reports each of its alternatives
+            continue
+        seen.add(path)
+        if kind == "missing":
+            field = err["loc"][-1]
+            out.append(doc.problem(path[:-1], f"{_dotted(path[:-1]) or 'document'}: missing required key '{field}'"))
+            continue
+        msg = err["msg"]
+        msg = msg.removeprefix("Value error, ")
+        msg = msg[0].lower() + msg[1:]
+        value = err.get("input")
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and kind != "value_error":
+            msg += f" (got {value!r})"
+        out.append(doc.problem(path, f"{_dotted(path)}: {msg}"))
+    return out
+
+
+def _data_path(data, loc) -> tuple:
+    """The part of a pydantic location that exists in the document (drops union tags and the like)."""
+    path, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part == loc[-1]:
+            path.append(part)  # a missing or unknown key: locate it at its mapping
+            break
+        else:
+            break
+        path.append(part)
+    return tuple(path)
+
+
+def _fields_at(path: tuple) -> list[str]:
+    """Names the model at `path` accepts, for did-you-mean suggestions."""
+    model: typing.Any = Scenario
+    for part in path:
+        model = _item_type(model, part)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _item_type(model, part):
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        for name, field in model.model_fields.items():
+            if part in (name, field.alias):
+                return _unwrap(field.annotation)
+        return None
+    origin = typing.get_origin(model)
+    if origin is dict:
+        return _unwrap(typing.get_args(model)[1])
+    if origin is list:
+        return _unwrap(typing.get_args(model)[0])
+    return None
+
+
+def _unwrap(tp):
+    """Optional[X] -> X; Annotated[X, ...] -> X."""
+    if typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return tp
+
+
+def _sound_parts(data: dict) -> dict:
+    """Each section's items that validate on their own (the rest were reported already)."""
+    parts: dict = {}
+    for name, field in Scenario.model_fields.items():
+        tp = _unwrap(field.annotation)
+        raw = data.get(name)
+        origin = typing.get_origin(tp)
+        if origin is dict and isinstance(raw, dict):
+            item = TypeAdapter(typing.get_args(tp)[1])
+            parts[name] = {k: v for k, v in ((k, _try(item, v)) for k, v in raw.items()) if v is not None}
+        elif origin is list and isinstance(raw, list):
+            item = TypeAdapter(typing.get_args(tp)[0])
+            parts[name] = [v for v in (_try(item, v) for v in raw) if v is not None]
+        elif raw is not None:
+            parts[name] = _try(TypeAdapter(tp), raw)
+    return parts
+
+
+def _try(adapter: TypeAdapter, value):
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _did_you_mean(word: str, candidates) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --- cross-references and expressions -----------------------------------------------------
+
+
+class _Checker:
+    """Checks what the types alone cannot: references between sections, expressions, dates."""
+
+    def __init__(self, doc: Document, parts: dict):
+        self.doc, self.p = doc, parts
+        self.problems: list[Problem] = []
+        raw = doc.data
+        self.actors = set(_keys(raw.get("actors")))
+        self.variables = set(_keys(raw.get("variables")))
+        self.sources = set(_keys(raw.get("sources")))
+        self.doctrines = set(_keys(raw.get("doctrines")))
+        self.rungs = set(_ids(_get(raw, "ladder", "rungs")))
+        self.option_ids = set(_ids(raw.get("options")))
+        self.outcomes = set(_ids(raw.get("outcomes")))
+        mech = raw.get("mechanics") if isinstance(raw.get("mechanics"), dict) else {}
+        self.topics = set(_keys(mech.get("proposals")))
+        self.red_lines = set(_ids(mech.get("red_lines")))
+        self.tags = {t for o in parts.get("options") or [] for t in o.tags}
+        self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
+
+    def run(self) -> list[Problem]:
+        for section in ("actors", "variables", "options", "doctrines", "injects", "outcomes", "mechanics"):
+            getattr(self, f"_{section}")()
+        self._unique("options")
+        self._unique("injects")
+        self._unique("outcomes")
+        self._unique("ladder", "rungs")
+        self._unique("ladder", "thresholds")
+        return self.problems
+
+    def err(self, path: tuple, msg: str, key: bool = False):
+        self.problems.append(self.doc.problem(path, msg, key=key))
+
+    def ref(self, path: tuple, value: str, pool: set, what: str, key: bool = False):
+        if value not in pool:
+            self.err(path, f"{_dotted(path)}: unknown {what} '{value}'{_did_you_mean(value, pool)}", key=key)
+
+    def expr(self, path: tuple, text: str | None):
+        if text is None:
+            return
+        try:
+            compile_expression(text, self.names)
+        except ExpressionError as exc:
+            line, col = self.doc.where(path)
+            self.problems.append(Problem(self.doc.name, line, col + exc.offset, f"{_dotted(path)}: {exc.message}"))
+
+    def effects(self, path: tuple, effects):
+        for i, e in enumerate(effects):
+            self.ref(path + (i, "var"), e.var, self.variables, "variable")
+            var = self.p.get("variables", {}).get(e.var)
+            if var and e.set is not None and not var.min <= e.set <= var.max:
+                self.err(path + (i, "set"), f"{_dotted(path + (i, 'set'))}: {e.set} is outside [{var.min}, {var.max}]")
+
+    def source(self, path: tuple, src):
+        if src is not None:
+            self.ref(path + ("ref",), src.ref, self.sources, "source")
+
+    def _actors(self):
+        for name, a in (self.p.get("actors") or {}).items():
+            self.ref(("actors", name, "doctrine"), a.doctrine, self.doctrines, "doctrine")
+            for i, opp in enumerate(a.opponents):
+                self.ref(("actors", name, "opponents", i), opp, self.actors - {name}, "actor")
+            for var in a.values:
+                self.ref(("actors", name, "values", var), var, self.variables, "variable", key=True)
+            self.expr(("actors", name, "acts_when"), a.acts_when)
+
+    def _variables(self):
+        for name, v in (self.p.get("variables") or {}).items():
+            prefix = name.split(".")[0]
+            path = ("variables", name)
+            if v.owner is not None:
+                self.ref(path + ("owner",), v.owner, self.actors, "actor")
+                if v.owner in self.actors and prefix != v.owner:
+                    self.err(path, f"variable '{name}' is owned by {v.owner}: name it '{v.owner}.…'", key=True)
+            elif prefix in self.actors and "." in name:
+                self.err(path, f"variable '{name}' starts with actor {prefix}: add 'owner: {prefix}'", key=True)
+
+    def _options(self):
+        for i, o in enumerate(self.p.get("options") or []):
+            path = ("options", self._index("options", o.id, i))
+            self.ref(path + ("actor",), o.actor, self.actors, "actor")
+            self.ref(path + ("rung",), o.rung, self.rungs, "rung")
+            self.source(path + ("source",), o.source)
+            for j, t in enumerate(o.targets):
+                self.ref(path + ("targets", j), t, self.actors, "actor")
+            self.expr(path + ("requires",), o.requires)
+            self.effects(path + ("effects",), o.effects)
+            if o.proposes:
+                self.ref(path + ("proposes", "topic"), o.proposes.topic, self.topics, "proposal topic")
+                for j, t in enumerate(o.proposes.to):
+                    self.ref(path + ("proposes", "to", j), t, self.actors - {o.actor}, "actor")
+                topic = (self.p.get("mechanics") or _NoMech).proposals.get(o.proposes.topic)
+                if topic and topic.rule == "consent" and not o.proposes.to:
+                    self.err(path + ("proposes",), f"{_dotted(path)}: a consent proposal needs 'to: [ACTOR, ...]'")
+            if o.answers:
+                self.ref(path + ("answers", "topic"), o.answers.topic, self.topics, "proposal topic")
+            if o.ends_game is not None:
+                self.ref(path + ("ends_game",), o.ends_game, self.outcomes, "outcome")
+
+    def _doctrines(self):
+        for name, d in (self.p.get("doctrines") or {}).items():
+            for terms, path in ((d, ("doctrines", name)), (d.after_red_line, ("doctrines", name, "after_red_line"))):
+                if terms is None:
+                    continue
+                for var in terms.weights:
+                    self.ref(path + ("weights", var), var, self.variables, "variable", key=True)
+                for tag in terms.tags:
+                    self.ref(path + ("tags", tag), tag, self.tags, "option tag", key=True)
+                for oid in terms.options:
+                    self.ref(path + ("options", oid), oid, self.option_ids, "option", key=True)
+
+    def _injects(self):
+        clock = self.p.get("clock")
+        for i, inj in enumerate(self.p.get("injects") or []):
+            path = ("injects", self._index("injects", inj.id, i))
+            self.effects(path + ("effects",), inj.effects)
+            self.expr(path + ("when",), inj.when)
+            self.source(path + ("source",), inj.source)
+            if inj.date and clock:
+                try:
+                    days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
+                except ValueError as exc:
+                    self.err(path + ("date",), f"{_dotted(path + ('date',))}: {exc}")
+                    continue
+                if days < 0:
+                    self.err(path + ("date",), f"{_dotted(path)}: date {inj.date} is before the start {clock.start}")
+
+    def _outcomes(self):
+        kinds = []
+        for i, out in enumerate(self.p.get("outcomes") or []):
+            path = ("outcomes", self._index("outcomes", out.id, i))
+            kinds.append(out.kind)
+            self.expr(path + ("when",), out.when)
+            if out.kind in ("condition", "deal") and out.when is None:
+                self.err(path, f"{_dotted(path)}: a '{out.kind}' outcome needs 'when: CONDITION'")
+        for kind in ("war", "horizon"):
+            if self.p.get("outcomes") and kinds.count(kind) != 1:
+                self.err(("outcomes",), f"outcomes: declare exactly one outcome of kind '{kind}'")
+
+    def _mechanics(self):
+        mech = self.p.get("mechanics")
+        if mech is None:
+            return
+        self.ref(("mechanics", "tension"), mech.tension, self.variables, "variable")
+        for member, stance in mech.veto_members.items():
+            if stance == "actor":
+                self.ref(("mechanics", "veto_members", member), member, self.actors, "actor", key=True)
+        self.expr(("mechanics", "sanctions", "scale"), mech.sanctions.scale)
+        for i, rl in enumerate(mech.red_lines):
+            path = ("mechanics", "red_lines", i)
+            self.ref(path + ("owner",), rl.owner, self.actors, "actor")
+            for j, oid in enumerate(rl.crossed_by):
+                self.ref(path + ("crossed_by", j), oid, self.option_ids, "option")
+            self.source(path + ("source",), rl.source)
+
+    def _index(self, section: str, item_id: str, fallback: int) -> int:
+        """Position of an item in the raw list (sound parts may have dropped earlier items)."""
+        raw = self.doc.data.get(section) or []
+        for i, item in enumerate(raw):
+            if isinstance(item, dict) and item.get("id") == item_id:
+                return i
+        return fallback
+
+    def _unique(self, *section):
+        seen: dict = {}
+        items = _get(self.doc.data, *section)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                if item["id"] in seen:
+                    first = self.doc.where(section + (seen[item["id"]], "id"))[0]
+                    self.err(section + (i, "id"), f"duplicate id '{item['id']}' (first defined at line {first})")
+                seen.setdefault(item["id"], i)
+
+
+class _NoMech:
+    proposals: dict = {}
+
+
+def _keys(x) -> list:
+    return list(x) if isinstance(x, dict) else []
+
+
+def _ids(x) -> list:
+    return [i["id"] for i in x if isinstance(i, dict) and isinstance(i.get("id"), str)] if isinstance(x, list) else []
+
+
+def _get(data, *path):
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data

@@ -1,0 +1,1 @@
+"""Escalation Ladder's terminal app (Textual). Builds on `sim`; `sim` never imports this."""
