@@ -218,7 +218,8 @@ class _Checker:
 
     def ref(self, path: tuple, value: str, pool: set, what: str, key: bool = False):
         if value not in pool:
-            self.err(path, f"{_dotted(path)}: unknown {what} '{value}'{_did_you_mean(value, pool)}", key=key)
+            where = _dotted(path[:-1] if key else path)
+            self.err(path, f"{where}: unknown {what} '{value}'{_did_you_mean(value, pool)}", key=key)
 
     def expr(self, path: tuple, text: str | None):
         if text is None:
@@ -226,7 +227,7 @@ class _Checker:
         try:
             compile_expression(text, self.names)
         except ExpressionError as exc:
-            line, col = self.doc.where(path)
+            line, col = self.doc.text_start(path)
             self.problems.append(Problem(self.doc.name, line, col + exc.offset, f"{_dotted(path)}: {exc.message}"))
 
     def effects(self, path: tuple, effects):

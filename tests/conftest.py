@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+
+from sim.engine import Engine
+from sim.rules import Rules
+from sim.scenario import load
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def mechanics() -> Rules:
+    loaded = load(DATA / "mechanics.scenario.yaml")
+    return Rules(loaded.scenario, loaded.name)
+
+
+def play(engine: Engine, moves: dict, until_turn: int | None = None) -> Engine:
+    """Drive human actors by a script {(turn, actor): option_id}; unscripted decisions pass."""
+    while True:
+        decision = engine.advance(until_turn)
+        if decision is None:
+            return engine
+        engine.submit(decision.actor, moves.get((decision.turn, decision.actor)))
+
+
+def var(engine: Engine, name: str, world: int = 0) -> float:
+    return float(engine.state.vars[world, engine.rules.var_index[name]])

@@ -1,0 +1,148 @@
+"""The engine's mechanics, each driven by a script through the steppable API."""
+import numpy as np
+import pytest
+from conftest import play, var
+
+from sim.engine import Engine
+
+ALL = ("A", "B", "C")
+
+
+def scripted(rules, moves, until_turn=None, seed=1):
+    return play(Engine(rules, seed=seed, humans=ALL), moves, until_turn)
+
+
+def resolved(engine):
+    return [e for e in engine.log.for_world(0) if e["kind"] == "resolved"]
+
+
+def test_a_veto_blocks_a_resolution(mechanics):
+    vetoed = scripted(mechanics, {(0, "A"): "a-resolution", (0, "C"): "c-veto"}, until_turn=3)
+    passed = scripted(mechanics, {(0, "A"): "a-resolution", (0, "C"): "c-yes"}, until_turn=3)
+    assert [e["passed"] for e in resolved(vetoed)] == [False]
+    assert var(vetoed, "B.economy") == 60
+    assert [e["passed"] for e in resolved(passed)] == [True]
+    assert var(passed, "B.economy") == 40
+
+
+def test_a_refused_proposal_opens_no_talks(mechanics):
+    refused = scripted(mechanics, {(0, "A"): "a-offer", (0, "B"): "b-refuse"}, until_turn=4)
+    ignored = scripted(mechanics, {(0, "A"): "a-offer"}, until_turn=4)
+    accepted = scripted(mechanics, {(0, "A"): "a-offer", (1, "B"): "b-accept"}, until_turn=4)
+    for engine in (refused, ignored):
+        assert var(engine, "talks.open") == 0
+        assert var(engine, "tension") == 45  # the refusal's cost, from the proposal's `when: failure` effect
+        assert [e["passed"] for e in resolved(engine)] == [False]
+    assert var(accepted, "talks.open") == 1
+    assert var(accepted, "tension") == 40
+
+
+def test_talks_open_only_what_requires_them(mechanics):
+    engine = Engine(mechanics, seed=1, humans=ALL)
+    assert engine.advance().actor == "A"
+    assert dict(engine.why_not("A"))["a-meet"] == "requires talks.open"
+    assert dict(engine.why_not("A"))["a-warn"] is None
+    with pytest.raises(ValueError, match="requires talks.open"):
+        engine.submit("A", "a-meet")
+
+
+def test_sanctions_act_after_their_lag_and_scale_with_enforcement(mechanics):
+    lax = {(0, "A"): "a-sanction"}
+    strict = {(0, "A"): "a-sanction", (0, "C"): "c-enforce"}
+    economy = {}
+    for name, moves in (("lax", lax), ("strict", strict)):
+        engine = Engine(mechanics, seed=1, humans=ALL)
+        series = []
+        for turn in range(1, 6):
+            play(engine, moves, until_turn=turn)
+            series.append(var(engine, "B.economy"))
+        economy[name] = series
+    # lag 3: nothing in turns 0-2, the whole effect lands in turn 3
+    assert economy["lax"] == [60, 60, 60, 50, 50]
+    # scale C.enforcement / 50: 50 -> x1, 90 after enforcing -> x1.8
+    assert economy["strict"][:3] == [60, 60, 60]
+    assert economy["strict"][3] == pytest.approx(60 - 18)
+
+
+def test_a_strike_ends_the_game_in_war(mechanics):
+    engine = scripted(mechanics, {(2, "A"): "a-strike"})
+    assert engine.finished
+    assert mechanics.outcomes[engine.state.outcome[0]].kind == "war"
+    assert engine.state.end_turn[0] == 2
+    assert max(e["turn"] for e in engine.log.for_world(0)) == 2
+
+
+def test_talks_reaching_the_threshold_end_in_a_deal(mechanics):
+    moves = {(0, "A"): "a-offer", (0, "B"): "b-accept", (2, "A"): "a-meet", (3, "A"): "a-meet"}
+    engine = scripted(mechanics, moves)
+    assert mechanics.outcomes[engine.state.outcome[0]].id == "deal"
+    assert engine.state.end_turn[0] == 3
+
+
+def test_the_horizon_ends_it_otherwise(mechanics):
+    engine = scripted(mechanics, {})
+    assert mechanics.outcomes[engine.state.outcome[0]].kind == "horizon"
+    assert engine.state.end_turn[0] == mechanics.horizon - 1
+
+
+def test_crossing_a_red_line_changes_the_responding_doctrine(mechanics):
+    """A's doctrine is calm until B tests (its red line), then climbs: compare over 400 worlds."""
+    peaks = {}
+    for b_move in ("b-test", "b-calm"):
+        engine = Engine(mechanics, seed=5, runs=400, humans=("B", "C"), doctrines={"A": "redline-responder"})
+        play(engine, {(0, "B"): b_move}, until_turn=4)
+        a = mechanics.actor_index["A"]
+        peaks[b_move] = engine.state.peak[:, a].mean()
+        crossed = engine.state.red_line[:, 0]
+        tested = engine.state.counts[:, mechanics.option_index["b-test"]] > 0
+        assert np.array_equal(crossed, tested)
+        assert tested.mean() > 0.8 if b_move == "b-test" else not tested.any()
+    assert peaks["b-test"] > peaks["b-calm"] + 3
+
+
+def test_thresholds_are_dated_when_first_crossed(mechanics):
+    engine = scripted(mechanics, {(1, "B"): "b-test", (3, "B"): "b-test"}, until_turn=6)
+    crossings = [e for e in engine.log.for_world(0) if e["kind"] == "threshold"]
+    assert [(e["turn"], e["subject"], e["actor"]) for e in crossings] == [(1, "intense", "B")]
+    assert engine.state.threshold_turn[0, 0] == 1
+
+
+def test_positions_cool_toward_zero(mechanics):
+    engine = scripted(mechanics, {(0, "B"): "b-test"}, until_turn=3)
+    b = mechanics.actor_index["B"]
+    assert engine.state.peak[0, b] == 6
+    assert engine.state.position[0, b] == 6 - 3 * mechanics.scenario.ladder.cooling
+
+
+def test_a_human_cannot_take_an_unavailable_move_or_act_out_of_turn(mechanics):
+    engine = Engine(mechanics, seed=1, humans=ALL)
+    decision = engine.advance()
+    assert decision.actor == "A"
+    with pytest.raises(ValueError, match="not B's turn"):
+        engine.submit("B", "b-test")
+    with pytest.raises(ValueError, match="no such option"):
+        engine.submit("A", "b-test")
+
+
+def test_fork_carries_moves_in_flight_into_every_rollout(mechanics):
+    engine = Engine(mechanics, seed=2, humans=ALL)
+    play(engine, {(0, "A"): "a-sanction"}, until_turn=1)
+    decision = engine.advance()
+    assert (decision.actor, decision.turn) == ("A", 1)
+    rollouts = engine.fork(50, force={"A": "a-warn"})
+    play(rollouts, {}, until_turn=4)
+    economy = rollouts.state.vars[:, mechanics.var_index["B.economy"]]
+    assert rollouts.state.size == 50
+    assert (rollouts.state.counts[:, mechanics.option_index["a-warn"]] >= 1).all()
+    # the sanction taken before the fork landed in turn 3 in every rollout (scaled by each one's enforcement)
+    assert (economy < 60).all()
+
+
+def test_forks_are_reproducible_and_their_rollouts_differ(mechanics):
+    engine = Engine(mechanics, seed=2, runs=1)
+    engine.advance(until_turn=3)
+    first = engine.fork(200).run()
+    second = engine.fork(200).run()
+    assert np.array_equal(first.state.outcome, second.state.outcome)
+    assert np.array_equal(first.state.vars, second.state.vars)
+    assert len({tuple(row) for row in first.state.counts}) > 20
