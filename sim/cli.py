@@ -9,6 +9,7 @@ import difflib
 import json
 import os
 import sys
+import textwrap
 
 from . import __version__
 from .errors import ScenarioError, UsageError
@@ -141,7 +142,8 @@ def cmd_run(args) -> int:
         return 0
     s = loaded.scenario
     print(f"{s.title} -- seed {args.seed}, run {args.run_index}")
-    print("Doctrines: " + ", ".join(f"{a} {d}" for a, d in engine.doctrine_names.items()))
+    doctrines_line = "Doctrines: " + ", ".join(f"{a} {d}" for a, d in engine.doctrine_names.items())
+    print("\n".join(textwrap.wrap(doctrines_line, 80, subsequent_indent="  ")))
     print()
     print("\n".join(narrate(engine)))
     return 0

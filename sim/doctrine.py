@@ -62,29 +62,48 @@ class _Terms:
             ]
         )
         level = rules.level[idx]
-        self.level = level
-        self.static = plain + get("escalation") * level / rules.top_level + habits
+        f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731  (scores are float32: half the memory traffic)
+        self.level = f32(level)
+        self.static = f32(plain + get("escalation") * level / rules.top_level + habits)
+        self.sanction = f32(self.sanction)
         self.reciprocity = get("reciprocity")
         self.risk = get("risk_aversion")
-        self.war_odds = np.array([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
+        self.war_odds = f32([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
+        # hazard(T + dT) = max / (1 + exp(-k (T - mid)) * exp(-k dT)): the second factor is per option
+        self.hazard_factor = f32(np.exp(-rules.scenario.mechanics.hazard.steepness * self.d_tension))
         self.pass_score = terms.pass_ if "pass_" in given else 0.0
         self.top = rules.top_level
 
     def scores(self, rules: Rules, state, opponents_position: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """[W, K + 1] scores; the last column is passing."""
-        s = self.static[None, :] + self.sanction[None, :] * scale[:, None]
+        """[K + 1, W] scores, options-major; the last row is passing. Built in place: the hot path."""
+        K, W = len(self.static), state.size
+        out = np.empty((K + 1, W), dtype=np.float32)
+        out[K] = self.pass_score
+        s = out[:K]
+        s[:] = self.static[:, None]
+        if self.sanction.any():
+            s += np.multiply.outer(self.sanction, scale.astype(np.float32))
         for k, var, value, p in self.sets:
-            s[:, k] += p * (value - state.vars[:, var]) * self.per_unit[var]
+            s[k] += p * (value - state.vars[:, var]) * self.per_unit[var]
         if self.reciprocity:
-            gap = np.abs(self.level[None, :] - opponents_position[:, None]) / self.top
-            s += self.reciprocity * (1.0 - gap)
+            gap = np.subtract.outer(self.level, opponents_position.astype(np.float32))
+            np.abs(gap, out=gap)
+            gap *= -self.reciprocity / self.top
+            gap += self.reciprocity
+            s += gap
         if self.risk:
-            tension = state.vars[:, rules.tension]
-            now = rules.hazard(tension)
-            later = rules.hazard(tension[:, None] + self.d_tension[None, :])
-            added = (later - now[:, None]) + self.war_odds[None, :] * (1.0 - now[:, None])
-            s -= self.risk * 100.0 * added
-        return np.concatenate([s, np.full((len(s), 1), self.pass_score)], axis=1)
+            h = rules.scenario.mechanics.hazard
+            e = np.exp(-h.steepness * (state.vars[:, rules.tension] - h.midpoint)).astype(np.float32)
+            now = h.max / (1.0 + e)
+            later = np.multiply.outer(self.hazard_factor, e)
+            later += 1.0
+            np.divide(np.float32(h.max), later, out=later)
+            later -= now
+            if self.war_odds.any():
+                later += np.multiply.outer(self.war_odds, 1.0 - now)
+            later *= np.float32(self.risk * 100.0)
+            s -= later
+        return out
 
 
 class Doctrine:
@@ -98,12 +117,18 @@ class Doctrine:
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
 
     def choose(self, rules: Rules, state, available: np.ndarray, turn: int) -> np.ndarray:
-        """Local option index per world (K means pass), sampled by softmax(score / temperature)."""
-        scores = self.scores(rules, state, turn)
-        logits = np.where(available, scores / self.spec.temperature, -np.inf)
-        u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor, shape_tail=logits.shape[1])
-        gumbel = -np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
-        return np.argmax(logits + gumbel, axis=1)
+        """Local option index per world (K means pass), sampled by softmax(score / temperature).
+
+        `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
+        """
+        logits = self.scores(rules, state, turn)
+        logits *= np.float32(1.0 / self.spec.temperature)
+        np.copyto(logits, -np.inf, where=~available)
+        logits -= logits.max(axis=0)
+        weights = np.exp(logits, out=logits)
+        cumulative = np.cumsum(weights, axis=0, out=weights)
+        u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
+        return np.minimum((cumulative <= u).sum(axis=0), len(cumulative) - 1)
 
     def scores(self, rules: Rules, state, turn: int) -> np.ndarray:
         opp = state.position[:, self.opponents].max(axis=1) if self.opponents else np.zeros(state.size)
@@ -112,5 +137,5 @@ class Doctrine:
         if self.after is not None and len(self.owned_lines):
             crossed = state.red_line[:, self.owned_lines].any(axis=1)
             if crossed.any():
-                s += crossed[:, None] * self.after.scores(rules, state, opp, scale)
+                s += crossed * self.after.scores(rules, state, opp, scale)
         return s

@@ -42,10 +42,11 @@ class State:
         self.vars = np.tile(rules.initial, (W, 1))
         self.position = np.zeros((W, A))
         self.peak = np.zeros((W, A))
-        self.last_used = np.full((W, O), NEVER)
+        self.blocked = np.zeros((O, W), dtype=np.int32)  # first turn each option may be taken again
+        self.last_used = np.full((W, O), NEVER)  # these three say why (for players and the app)
         self.year_count = np.zeros((W, O), dtype=np.int32)
-        self.counts = np.zeros((W, O), dtype=np.int32)
         self.preparing = np.zeros((W, O), dtype=bool)
+        self.counts = np.zeros((W, O), dtype=np.int32)
         self.pend_until = np.full((W, T), -1)  # turn a pending proposal resolves, -1 if none
         self.pend_option = np.full((W, T), -1)
         self.pend_to = np.zeros((W, T, A), dtype=bool)  # who may answer
@@ -54,14 +55,13 @@ class State:
         self.red_line = np.zeros((W, len(rules.red_lines)), dtype=bool)
         self.red_line_turn = np.full((W, len(rules.red_lines)), -1)
         self.threshold_turn = np.full((W, len(rules.threshold_levels)), -1)
+        self.active = np.ones(W, dtype=bool)  # worlds still being played
+        self.rate = np.zeros((W, V))  # per-turn changes of spread effects in force
+        self.sanction_rate = np.zeros((W, V))  # the same for sanctions, scaled each turn
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         self.tension_history = np.full((rules.horizon, W), np.nan)
         self.position_history = np.full((rules.horizon, W, A), np.nan)
-
-    @property
-    def active(self) -> np.ndarray:
-        return self.outcome < 0
 
     def names(self, turn: int) -> dict:
         """What expressions read: the variables, the turn and the red lines."""
@@ -71,16 +71,21 @@ class State:
             env[f"redline.{line.id}"] = self.red_line[:, j]
         return env
 
-    def sanction_scale(self, turn: int) -> np.ndarray:
-        scale = self.rules.sanction_scale(self.names(turn))
-        return np.broadcast_to(np.asarray(scale, dtype=float), (self.size,))
+    def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
+        """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
+        expr = self.rules.sanction_scale
+        env = self.names(turn)
+        if worlds is not None:
+            env = {name: np.asarray(env[name])[worlds] if np.ndim(env[name]) else env[name] for name in expr.names}
+        size = self.size if worlds is None else len(worlds)
+        return np.broadcast_to(np.asarray(expr(env), dtype=float), (size,))
 
     def take(self, index: np.ndarray) -> State:
         """A new state made of the given worlds (repeats allowed)."""
         new = object.__new__(State)
         for name, value in vars(self).items():
             if isinstance(value, np.ndarray):
-                value = value[:, index] if name.endswith("_history") else value[index]
+                value = value[:, index] if name.endswith("_history") or name == "blocked" else value[index]
             setattr(new, name, value)
         new.size = len(index)
         return new
@@ -90,16 +95,15 @@ class State:
 class Flight:
     """Something in flight: a lagged effect, a preparation, a duration or a proposal."""
 
-    kind: str  # "effect" | "prepare" | "expire" | "proposal"
+    kind: str  # "effect" | "rate" | "prepare" | "expire" | "proposal"
     turn: int  # when it (next) lands
     worlds: np.ndarray
     option: int = -1
     actor: str | None = None
     subject: str | None = None
     effect: CompiledEffect | None = None
-    deltas: np.ndarray | None = None  # per world, per installment
-    remaining: int = 1
-    part: int = 1
+    deltas: np.ndarray | None = None  # per world (a rate: per turn)
+    started: bool = False  # a rate: in force, to be stopped at `turn`
     reverts: list = field(default_factory=list)  # (var, worlds, deltas) undone when a duration ends
     topic: int = -1
 
@@ -261,10 +265,10 @@ class Engine:
 
     def _flight(self, fid: int, f: Flight):
         phase = RESOLVE if f.kind == "proposal" else LAND
-        while f.remaining > 0:
+        while True:
             yield self.env.timeout(f.turn + phase - self.env.now)
-            self._land(f)
-            f.turn, f.remaining, f.part = f.turn + 1, f.remaining - 1, f.part + 1
+            if not self._land(f):
+                break
         del self.flights[fid]
 
     # --- decisions --------------------------------------------------------------------------
@@ -278,58 +282,65 @@ class Engine:
             mask &= cond.mask(self.state.names(turn))
         return mask
 
-    def _checks(self, a: int, turn: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """(reason, local option indices, [W, k] allowed) for each rule an option must pass."""
+    def _conditions(self, a: int, turn: int) -> list[tuple[str, int, np.ndarray]]:
+        """(reason, local option index, allowed per world) for the state conditions of a's options."""
         rules, st = self.rules, self.state
-        idx = rules.by_actor[a]
         env = st.names(turn)
-        checks = []
-        for k, i in enumerate(idx):
+        masks: dict[str, np.ndarray] = {}  # options often share a requirement: evaluate it once
+        out = []
+        for k, i in enumerate(rules.by_actor[a]):
+            o = rules.options[i]
             req = rules.requires[i]
             if req is not None:
-                checks.append((f"requires {req.text}", np.array([k]), req.mask(env)[:, None]))
-        allk = np.arange(len(idx))
-        since = turn - st.last_used[:, idx]
-        checks.append(("cooling down", allk, since > rules.cooldown[idx]))
-        checks.append(("yearly limit reached", allk, st.year_count[:, idx] < rules.max_per_year[idx]))
-        checks.append(("in preparation", allk, ~st.preparing[:, idx]))
-        for k, i in enumerate(idx):
-            o = rules.options[i]
+                if req.text not in masks:
+                    masks[req.text] = req.mask(env)
+                out.append((f"requires {req.text}", k, masks[req.text]))
             if o.proposes:
                 j = rules.topic_index[o.proposes.topic]
-                checks.append((f"a {o.proposes.topic} proposal is already pending", np.array([k]), (st.pend_until[:, j] < 0)[:, None]))
+                out.append((f"a {o.proposes.topic} proposal is already pending", k, st.pend_until[:, j] < 0))
             if o.answers:
                 j = rules.topic_index[o.answers.topic]
                 open_ = (st.pend_until[:, j] >= 0) & st.pend_to[:, j, a] & ~st.pend_answered[:, j, a]
-                checks.append((f"no {o.answers.topic} proposal to answer", np.array([k]), open_[:, None]))
-        return checks
+                out.append((f"no {o.answers.topic} proposal to answer", k, open_))
+        return out
 
     def _available(self, a: int, turn: int, mask: np.ndarray) -> np.ndarray:
-        """[W, K + 1] moves open to actor a (the last column, passing, is open wherever it decides)."""
-        K = len(self.rules.by_actor[a])
-        ok = np.repeat(mask[:, None], K + 1, axis=1)
-        for _, cols, allowed in self._checks(a, turn):
-            ok[:, cols] &= allowed
+        """[K + 1, W] moves open to actor a where it decides; the last row, passing, is always open."""
+        sl = self.rules.actor_slice[a]
+        K = sl.stop - sl.start
+        ok = np.empty((K + 1, self.state.size), dtype=bool)
+        np.less_equal(self.state.blocked[sl], turn, out=ok[:K])
+        for _, k, allowed in self._conditions(a, turn):
+            ok[k] &= allowed
+        ok[:K] &= mask
+        ok[K] = True
         return ok
 
     def why_not(self, actor: str, world: int = 0) -> list[tuple[str, str | None]]:
         """For each of the actor's options in one world: None if available now, else the reason."""
-        a = self.rules.actor_index[actor]
-        idx = self.rules.by_actor[a]
+        rules, st, turn = self.rules, self.state, self.turn
+        a = rules.actor_index[actor]
+        idx = rules.by_actor[a]
         reasons: list[str | None] = [None] * len(idx)
-        due = self._due(a, self.turn)[world]
-        for why, cols, allowed in self._checks(a, self.turn):
-            for c, ok in zip(cols, allowed[world]):
-                if not ok and reasons[c] is None:
-                    reasons[c] = why
-        if not due:
+        for why, k, allowed in self._conditions(a, turn):
+            if not allowed[world] and reasons[k] is None:
+                reasons[k] = why
+        for k, i in enumerate(idx):
+            if reasons[k] is None and st.blocked[i, world] > turn:
+                if st.preparing[world, i]:
+                    reasons[k] = "in preparation"
+                elif st.year_count[world, i] >= rules.max_per_year[i]:
+                    reasons[k] = "yearly limit reached"
+                else:
+                    reasons[k] = f"cooling down ({st.blocked[i, world] - turn} more turns)"
+        if not self._due(a, turn)[world]:
             reasons = [r or "does not decide this turn" for r in reasons]
-        return [(self.rules.options[i].id, r) for i, r in zip(idx, reasons)]
+        return [(rules.options[i].id, r) for i, r in zip(idx, reasons)]
 
     def _decide(self, a: int, turn: int, mask: np.ndarray) -> None:
         available = self._available(a, turn, mask)
         choice = self.doctrines[a].choose(self.rules, self.state, available, turn)
-        self._take_choices(a, turn, np.where(mask, choice, available.shape[1] - 1))
+        self._take_choices(a, turn, np.where(mask, choice, len(available) - 1))
 
     def _choose(self, a: int, turn: int, mask: np.ndarray, option: str | None) -> None:
         idx = self.rules.by_actor[a]
@@ -337,14 +348,16 @@ class Engine:
         if option is None:
             return
         k = int(np.flatnonzero(idx == self.rules.option_index[option])[0])
-        allowed = self._available(a, turn, mask)[:, k]
+        allowed = self._available(a, turn, mask)[k]
         self._take_choices(a, turn, np.where(allowed, k, K))
 
     def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> None:
         idx = self.rules.by_actor[a]
-        for k in np.unique(choice):
-            if k < len(idx):
-                self._take(int(idx[k]), np.flatnonzero(choice == k), turn)
+        order = np.argsort(choice, kind="stable")  # worlds grouped by move, ascending within each
+        counts = np.bincount(choice, minlength=len(idx) + 1)
+        ends = np.cumsum(counts)
+        for k in np.flatnonzero(counts[: len(idx)]):
+            self._take(int(idx[k]), order[ends[k] - counts[k] : ends[k]], turn)
 
     # --- moves ------------------------------------------------------------------------------
 
@@ -354,6 +367,9 @@ class Engine:
         st.counts[worlds, i] += 1
         st.last_used[worlds, i] = turn
         st.year_count[worlds, i] += 1
+        free = turn + o.prepare + o.cooldown + 1
+        capped = st.year_count[worlds, i] >= rules.max_per_year[i]
+        st.blocked[i, worlds] = np.where(capped, max(free, rules.next_year_turn(turn)), free)
         if o.prepare:
             st.preparing[worlds, i] = True
             self._log(turn, "prepare", worlds, actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
@@ -375,7 +391,10 @@ class Engine:
             return
         if o.answers:
             self._answer(a, o.answers.topic, o.answers.accept, worlds, turn)
-        success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rng.key(o.id)) < o.success
+        if o.success < 1:
+            success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rng.key(o.id)) < o.success
+        else:
+            success = np.ones(len(worlds), dtype=bool)
         reverts: list = []
         changes = self._effects(rules.effects[i], worlds, success, turn, o.actor, o.id, reverts)
         self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes})
@@ -391,47 +410,54 @@ class Engine:
             self._end(worlds[success], rules.ends_game[i], turn, cause=o.id)
 
     def _move_position(self, a: int, level: float, worlds: np.ndarray, turn: int) -> None:
-        st = self.state
+        st, rules = self.state, self.rules
         pos = st.position[worlds, a]
-        st.position[worlds, a] = np.maximum(pos, level) if level >= 0 else np.minimum(pos, level)
-        st.peak[worlds, a] = np.maximum(st.peak[worlds, a], st.position[worlds, a])
-        for j, threshold in enumerate(self.rules.scenario.ladder.thresholds):
-            new = worlds[(st.position[worlds, a] >= threshold.level) & (st.threshold_turn[worlds, j] < 0)]
-            st.threshold_turn[new, j] = turn
-            self._log(turn, "threshold", new, actor=self.rules.actors[a], subject=threshold.id)
+        pos = np.maximum(pos, level) if level >= 0 else np.minimum(pos, level)
+        st.position[worlds, a] = pos
+        st.peak[worlds, a] = np.maximum(st.peak[worlds, a], pos)
+        if len(rules.threshold_levels) and level >= rules.threshold_levels.min():
+            crossed = (pos[:, None] >= rules.threshold_levels) & (st.threshold_turn[worlds] < 0)
+            for j in np.flatnonzero(crossed.any(axis=0)):
+                new = worlds[crossed[:, j]]
+                st.threshold_turn[new, j] = turn
+                self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id)
 
     def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:
-        """Apply what happens now, schedule the rest; returns the immediate changes per variable."""
+        """Apply what happens now and schedule the rest; returns the immediate changes (when recording)."""
         st, rules = self.state, self.rules
         changes: dict[str, np.ndarray] = {}
         for e in effects:
-            sel = success if e.when == "success" else ~success if e.when == "failure" else np.ones(len(worlds), bool)
+            sel = success if e.when == "success" else ~success if e.when == "failure" else slice(None)
             w = worlds[sel]
             if not len(w):
                 continue
-            name = rules.var_names[e.var]
             if e.set is not None:
-                before = st.vars[w, e.var].copy()
+                before = st.vars[w, e.var]
                 st.vars[w, e.var] = e.set
-                changes.setdefault(name, np.zeros(len(worlds)))[sel] += e.set - before
+                if self.record:
+                    _add(changes, rules.var_names[e.var], len(worlds), sel, e.set - before)
                 continue
             deltas = np.full(len(w), e.delta)
             if e.uncertainty:
                 deltas *= 1.0 + e.uncertainty * rng.normal(st.stream[w], rng.key("effect"), turn, e.key)
             if e.revert and reverts is not None:
                 reverts.append((e.var, w, -deltas))
-            per = deltas / e.over
-            first, remaining = (turn, e.over) if e.lag else (turn + 1, e.over - 1)
-            if not e.lag:
-                applied = self._apply(e.var, w, per * self._scale(e, w, turn))
-                changes.setdefault(name, np.zeros(len(worlds)))[sel] += applied
-            if remaining:
-                self._fly(Flight("effect", first + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per,
-                                 remaining=remaining, part=e.over - remaining + 1))
+            if e.over > 1:
+                flight = Flight("rate", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=deltas / e.over)
+                if e.lag:
+                    self._fly(flight)
+                else:
+                    self._land(flight)
+                    self._fly(flight)
+            elif e.lag:
+                self._fly(Flight("effect", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=deltas))
+            else:
+                if e.sanction:
+                    deltas *= st.sanction_scale(turn, w)
+                applied = self._apply(e.var, w, deltas)
+                if self.record:
+                    _add(changes, rules.var_names[e.var], len(worlds), sel, applied)
         return changes
-
-    def _scale(self, e: CompiledEffect, worlds: np.ndarray, turn: int):
-        return self.state.sanction_scale(turn)[worlds] if e.sanction else 1.0
 
     def _apply(self, var: int, worlds: np.ndarray, deltas: np.ndarray) -> np.ndarray:
         st, rules = self.state, self.rules
@@ -440,26 +466,38 @@ class Engine:
         st.vars[worlds, var] = after
         return after - before
 
-    def _land(self, f: Flight) -> None:
-        st = self.state
+    def _land(self, f: Flight) -> bool:
+        """Carry out a flight's step; True if it has another step to come (at `f.turn`)."""
+        st, rules = self.state, self.rules
         live = st.active[f.worlds]
         worlds = f.worlds[live]
         if f.kind == "effect":
-            applied = self._apply(f.effect.var, worlds, f.deltas[live] * self._scale(f.effect, worlds, f.turn))
-            data = {"var": self.rules.var_names[f.effect.var], "delta": applied, "part": f.part, "parts": f.effect.over}
+            deltas = f.deltas[live] * (st.sanction_scale(f.turn, worlds) if f.effect.sanction else 1.0)
+            applied = self._apply(f.effect.var, worlds, deltas)
+            data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
             self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+        elif f.kind == "rate":
+            rate = st.sanction_rate if f.effect.sanction else st.rate
+            if not f.started:  # rates act at the end of each turn, from now for `over` turns
+                rate[f.worlds, f.effect.var] += f.deltas
+                data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
+                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+                f.started, f.turn = True, f.turn + f.effect.over
+                return True
+            rate[f.worlds, f.effect.var] -= f.deltas
         elif f.kind == "prepare":
             self._execute(f.option, f.worlds, f.turn)
         elif f.kind == "expire":
-            changes = {}
+            changes: dict = {}
             for var, w, d in f.reverts:
                 keep = st.active[w]
-                applied = np.zeros(len(worlds))
-                applied[np.isin(worlds, w[keep])] = self._apply(var, w[keep], d[keep])
-                changes[self.rules.var_names[var]] = applied
+                applied = self._apply(var, w[keep], d[keep])
+                if self.record:
+                    _add(changes, rules.var_names[var], len(worlds), np.isin(worlds, w[keep]), applied)
             self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes})
         elif f.kind == "proposal":
             self._resolve(f, worlds)
+        return False
 
     # --- proposals ----------------------------------------------------------------------------
 
@@ -520,23 +558,25 @@ class Engine:
 
     def _end_of_turn(self, turn: int) -> None:
         rules, st = self.rules, self.state
-        act = np.flatnonzero(st.active)
-        v = st.vars[act]
-        v += rules.drift * (rules.baseline - v)
-        st.vars[act] = np.clip(v, rules.vmin, rules.vmax)
-        pos = st.position[act]
-        cooling = rules.scenario.ladder.cooling
-        st.position[act] = np.sign(pos) * np.maximum(np.abs(pos) - cooling, 0.0)
-        st.tension_history[turn, act] = st.vars[act, rules.tension]
-        st.position_history[turn, act] = st.position[act]
-        hazard = rules.hazard(st.vars[act, rules.tension])
-        war = rng.uniform(st.stream[act], rng.key("miscalculation"), turn) < hazard
-        self._end(act[war], rules.war, turn, cause="miscalculation")
+        alive = st.active
+        change = rules.drift * (rules.baseline - st.vars)
+        change += st.rate
+        if st.sanction_rate.any():
+            change += st.sanction_rate * st.sanction_scale(turn)[:, None]
+        change *= alive[:, None]
+        st.vars += change
+        np.clip(st.vars, rules.vmin, rules.vmax, out=st.vars)
+        cooled = np.sign(st.position) * np.maximum(np.abs(st.position) - rules.scenario.ladder.cooling, 0.0)
+        st.position = np.where(alive[:, None], cooled, st.position)
+        tension = st.vars[:, rules.tension]
+        st.tension_history[turn] = np.where(alive, tension, np.nan)
+        st.position_history[turn] = np.where(alive[:, None], st.position, np.nan)
+        war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension))
+        self._end(np.flatnonzero(war), rules.war, turn, cause="miscalculation")
         env = st.names(turn)
         for k, cond in enumerate(rules.outcome_when):
             if cond is not None:
-                act = np.flatnonzero(st.active)
-                self._end(act[cond.mask(env)[act]], k, turn, cause="condition")
+                self._end(np.flatnonzero(cond.mask(env) & st.active), k, turn, cause="condition")
         if turn == rules.horizon - 1:
             self._end(np.flatnonzero(st.active), rules.horizon_outcome, turn, cause="horizon")
         if rules.year(turn + 1) != rules.year(turn):
@@ -545,6 +585,9 @@ class Engine:
     def _end(self, worlds: np.ndarray, outcome: int, turn: int, cause: str) -> None:
         st = self.state
         worlds = worlds[st.active[worlds]]
+        if not len(worlds):
+            return
+        st.active[worlds] = False
         st.outcome[worlds] = outcome
         st.end_turn[worlds] = turn
         self._log(turn, "outcome", worlds, subject=self.rules.outcomes[outcome].id, data={"cause": cause})
@@ -552,3 +595,9 @@ class Engine:
     def _log(self, turn: int, kind: str, worlds: np.ndarray, **kw) -> None:
         if self.record:
             self.log.add(turn, kind, worlds, **kw)
+
+
+def _add(changes: dict, name: str, size: int, where: np.ndarray, values: np.ndarray) -> None:
+    """Accumulate per-world changes of a variable; NaN marks worlds where it did not change."""
+    column = changes.setdefault(name, np.full(size, np.nan))
+    column[where] = np.nan_to_num(column[where]) + values

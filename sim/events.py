@@ -43,8 +43,9 @@ class Event:
 
 
 def _scalar(value, position: int):
-    if isinstance(value, dict):
-        return {k: _scalar(v, position) for k, v in value.items()}
+    if isinstance(value, dict):  # changes per variable: NaN where this world had none
+        items = ((k, _scalar(v, position)) for k, v in value.items())
+        return {k: v for k, v in items if not (isinstance(v, float) and v != v)}
     if isinstance(value, np.ndarray):
         value = value[position]
     if isinstance(value, np.generic):

@@ -67,9 +67,9 @@ def _describe(ev: dict, labels: dict) -> str | None:
         result = "" if ev["success"] else " -- FAILED"
         return f"{label}{result}{_changes(ev.get('changes'))}"
     if kind == "effect":
-        if ev["part"] != 1 or abs(ev["delta"]) < 0.05:
+        if abs(ev["delta"]) < 0.05:
             return None
-        spread = f" over {ev['parts']} turns" if ev["parts"] > 1 else ""
+        spread = f" over {ev['turns']} turns" if ev["turns"] > 1 else ""
         return f"  ...{label} takes effect: {ev['var']} {ev['delta']:+.1f}{spread}"
     if kind == "expire":
         return f"  ...{label} ends{_changes(ev.get('changes'))}"

@@ -33,6 +33,20 @@ def _combine(h: np.ndarray, k) -> np.ndarray:
     return _mix(h + _GOLDEN + np.asarray(k, dtype=np.uint64))
 
 
+def _mix_int(x: int) -> int:
+    """SplitMix64's finaliser on a Python int (for the keys, which are the same for every world)."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _key_of(keys) -> np.uint64:
+    h = 0
+    for k in keys:
+        h = _mix_int((h + 0x9E3779B97F4A7C15 + (k & _MASK)) & _MASK)
+    return np.uint64(h)
+
+
 def streams(seed: int, runs: np.ndarray) -> np.ndarray:
     """The stream of each run of a batch with this seed."""
     base = np.full(np.shape(runs), seed & _MASK, dtype=np.uint64)
@@ -47,9 +61,7 @@ def fork_streams(parent: np.ndarray, turn: int, copies: int) -> np.ndarray:
 
 def uniform(stream: np.ndarray, *keys: int, shape_tail: int | None = None) -> np.ndarray:
     """Uniform [0, 1) draws, one per world (or [W, shape_tail] with a trailing counter)."""
-    h = stream
-    for k in keys:
-        h = _combine(h, k & _MASK)
+    h = _mix(stream ^ _key_of(keys))
     if shape_tail is not None:
         h = _combine(h[:, None], np.arange(shape_tail, dtype=np.uint64)[None, :])
     else:
@@ -58,6 +70,9 @@ def uniform(stream: np.ndarray, *keys: int, shape_tail: int | None = None) -> np
 
 
 def normal(stream: np.ndarray, *keys: int) -> np.ndarray:
-    """Standard normal draws, one per world (Box-Muller on two counter-based uniforms)."""
-    u = uniform(stream, *keys, shape_tail=2)
-    return np.sqrt(-2.0 * np.log1p(-u[:, 0])) * np.cos(2.0 * np.pi * u[:, 1])
+    """Standard normal draws, one per world: Box-Muller on the two 32-bit halves of one hash."""
+    h = _mix(_mix(stream ^ _key_of(keys)) + _GOLDEN)
+    scale = 1.0 / (1 << 32)
+    u1 = ((h >> np.uint64(32)).astype(np.float64) + 0.5) * scale
+    u2 = (h & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

@@ -50,11 +50,13 @@ class Rules:
         self.threshold_levels = np.array([t.level for t in s.ladder.thresholds], dtype=float)
 
         self.red_lines = list(s.mechanics.red_lines)
-        self.options: list[Option] = list(s.options)
+        # Each actor's options are contiguous, so the engine reads them as one slice of the state.
+        self.options: list[Option] = sorted(s.options, key=lambda o: self.actor_index[o.actor])
         self.option_index = {o.id: i for i, o in enumerate(self.options)}
         self.option_actor = np.array([self.actor_index[o.actor] for o in self.options])
         self.level = np.array([self.rung[o.rung].level for o in self.options], dtype=float)
         self.by_actor = [np.flatnonzero(self.option_actor == a) for a in range(len(self.actors))]
+        self.actor_slice = [slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 0) for i in self.by_actor]
         self.cooldown = np.array([o.cooldown for o in self.options])
         self.max_per_year = np.array([o.max_per_year or 10**6 for o in self.options])
         self.requires: list[Expression | None] = [self.compile(o.requires) for o in self.options]
@@ -124,3 +126,8 @@ class Rules:
 
     def year(self, turn: int) -> int:
         return self.date(turn).year
+
+    def next_year_turn(self, turn: int) -> int:
+        """The first turn of the calendar year after the one `turn` falls in."""
+        first = self.turn_of(f"{self.year(turn) + 1}-01-01")
+        return first if self.year(first) > self.year(turn) else first + 1
