@@ -352,56 +352,71 @@ class Engine:
         self._take_choices(a, turn, np.where(allowed, k, K))
 
     def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> None:
-        idx = self.rules.by_actor[a]
-        order = np.argsort(choice, kind="stable")  # worlds grouped by move, ascending within each
-        counts = np.bincount(choice, minlength=len(idx) + 1)
-        ends = np.cumsum(counts)
-        for k in np.flatnonzero(counts[: len(idx)]):
-            self._take(int(idx[k]), order[ends[k] - counts[k] : ends[k]], turn)
+        K = len(self.rules.by_actor[a])
+        chosen = np.flatnonzero(choice < K)
+        if len(chosen):
+            self._take(self.rules.actor_slice[a].start + choice[chosen], chosen, turn)
 
     # --- moves ------------------------------------------------------------------------------
+    # A move is taken by one actor in many worlds at once, each world with its own option:
+    # `opts[j]` is the option taken in world `worlds[j]`.
 
-    def _take(self, i: int, worlds: np.ndarray, turn: int) -> None:
+    def _take(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         rules, st = self.rules, self.state
-        o = rules.options[i]
-        st.counts[worlds, i] += 1
-        st.last_used[worlds, i] = turn
-        st.year_count[worlds, i] += 1
-        free = turn + o.prepare + o.cooldown + 1
-        capped = st.year_count[worlds, i] >= rules.max_per_year[i]
-        st.blocked[i, worlds] = np.where(capped, max(free, rules.next_year_turn(turn)), free)
-        if o.prepare:
-            st.preparing[worlds, i] = True
-            self._log(turn, "prepare", worlds, actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
-            self._fly(Flight("prepare", turn + o.prepare, worlds, option=i, actor=o.actor, subject=o.id))
-        else:
-            self._execute(i, worlds, turn)
+        st.counts[worlds, opts] += 1
+        st.last_used[worlds, opts] = turn
+        st.year_count[worlds, opts] += 1
+        free = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
+        capped = st.year_count[worlds, opts] >= rules.max_per_year[opts]
+        st.blocked[opts, worlds] = np.where(capped, np.maximum(free, rules.next_year[turn]), free)
+        prepared = rules.prepare[opts] > 0
+        if prepared.any():
+            for i, rows in _cohorts(np.where(prepared, opts, -1)):
+                o, w = rules.options[i], worlds[rows]
+                st.preparing[w, i] = True
+                self._log(turn, "prepare", w, actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
+                self._fly(Flight("prepare", turn + o.prepare, w, option=i, actor=o.actor, subject=o.id))
+            opts, worlds = opts[~prepared], worlds[~prepared]
+        if len(worlds):
+            self._execute(opts, worlds, turn)
 
-    def _execute(self, i: int, worlds: np.ndarray, turn: int) -> None:
+    def _execute(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
+        """The moves happen: success, position, effects; then what is particular to some options."""
         rules, st = self.rules, self.state
-        o = rules.options[i]
-        a = rules.actor_index[o.actor]
-        st.preparing[worlds, i] = False
-        worlds = worlds[st.active[worlds]]
+        st.preparing[worlds, opts] = False
+        live = st.active[worlds]
+        opts, worlds = opts[live], worlds[live]
         if not len(worlds):
             return
-        self._move_position(a, rules.level[i], worlds, turn)
+        a = int(rules.option_actor[opts[0]])
+        self._move_position(a, rules.level[opts], worlds, turn)
+        odds = rules.success[opts]
+        if (odds < 1).any():
+            success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rules.option_key[opts]) < odds
+        else:
+            success = np.ones(len(worlds), dtype=bool)
+        changes = self._table_effects(a, opts, worlds, success, turn)
+        # One option at a time only where needed: special options, or everything when recording.
+        for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
+            self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()})
+
+    def _particular(self, i: int, worlds: np.ndarray, success: np.ndarray, turn: int, changes: dict) -> None:
+        rules, st = self.rules, self.state
+        o = rules.options[i]
         if o.proposes:
             self._propose(i, worlds, turn)
             return
         if o.answers:
-            self._answer(a, o.answers.topic, o.answers.accept, worlds, turn)
-        if o.success < 1:
-            success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rng.key(o.id)) < o.success
-        else:
-            success = np.ones(len(worlds), dtype=bool)
+            self._answer(rules.actor_index[o.actor], o.answers.topic, o.answers.accept, worlds, turn)
         reverts: list = []
-        changes = self._effects(rules.effects[i], worlds, success, turn, o.actor, o.id, reverts)
+        later = self._effects(rules.later_effects[i], worlds, success, turn, o.actor, o.id, reverts)
+        for var, column in later.items():
+            applied = ~np.isnan(column)
+            _add(changes, var, len(worlds), applied, column[applied])
         self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes})
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
-        lines = np.flatnonzero(rules.crosses[i])
-        for j in lines:
+        for j in np.flatnonzero(rules.crosses[i]):
             new = worlds[success & ~st.red_line[worlds, j]]
             st.red_line[new, j] = True
             st.red_line_turn[new, j] = turn
@@ -409,14 +424,36 @@ class Engine:
         if rules.ends_game[i] >= 0:
             self._end(worlds[success], rules.ends_game[i], turn, cause=o.id)
 
-    def _move_position(self, a: int, level: float, worlds: np.ndarray, turn: int) -> None:
+    def _table_effects(self, a: int, opts: np.ndarray, worlds: np.ndarray, success: np.ndarray, turn: int) -> dict:
+        """The immediate, additive effects of one actor's moves, in all their worlds at once."""
+        rules, st = self.rules, self.state
+        table = rules.tables[a]
+        if not len(table.cols):
+            return {}
+        k = opts - rules.actor_slice[a].start
+        delta = np.where(success[:, None], table.success[k], table.failure[k]) + table.always[k]
+        if table.uncertain:
+            spread = table.spread[k]
+            delta *= 1.0 + spread * rng.normal(st.stream[worlds][:, None], rng.key("effect"), turn, table.keys[k])
+        where = np.ix_(worlds, table.cols)
+        before = st.vars[where]
+        after = np.clip(before + delta, rules.vmin[table.cols], rules.vmax[table.cols])
+        st.vars[where] = after
+        if not self.record:
+            return {}
+        applied = np.where(success[:, None], table.success[k], table.failure[k]) + table.always[k] != 0
+        change = np.where(applied, after - before, np.nan)
+        return {rules.var_names[v]: change[:, c] for c, v in enumerate(table.cols) if applied[:, c].any()}
+
+    def _move_position(self, a: int, levels: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules
         pos = st.position[worlds, a]
-        pos = np.maximum(pos, level) if level >= 0 else np.minimum(pos, level)
+        pos = np.where(levels >= 0, np.maximum(pos, levels), np.minimum(pos, levels))
         st.position[worlds, a] = pos
         st.peak[worlds, a] = np.maximum(st.peak[worlds, a], pos)
-        if len(rules.threshold_levels) and level >= rules.threshold_levels.min():
-            crossed = (pos[:, None] >= rules.threshold_levels) & (st.threshold_turn[worlds] < 0)
+        thresholds = rules.threshold_levels
+        if len(thresholds) and levels.max() >= thresholds.min():
+            crossed = (pos[:, None] >= thresholds) & (st.threshold_turn[worlds] < 0)
             for j in np.flatnonzero(crossed.any(axis=0)):
                 new = worlds[crossed[:, j]]
                 st.threshold_turn[new, j] = turn
@@ -486,7 +523,7 @@ class Engine:
                 return True
             rate[f.worlds, f.effect.var] -= f.deltas
         elif f.kind == "prepare":
-            self._execute(f.option, f.worlds, f.turn)
+            self._execute(np.full(len(f.worlds), f.option), f.worlds, f.turn)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -601,3 +638,13 @@ def _add(changes: dict, name: str, size: int, where: np.ndarray, values: np.ndar
     """Accumulate per-world changes of a variable; NaN marks worlds where it did not change."""
     column = changes.setdefault(name, np.full(size, np.nan))
     column[where] = np.nan_to_num(column[where]) + values
+
+
+def _cohorts(keys: np.ndarray):
+    """(key, row indices) for each distinct non-negative key, rows ascending within each."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(keys)]):
+        if ordered[lo] >= 0:
+            yield int(ordered[lo]), order[lo:hi]

@@ -59,19 +59,24 @@ def fork_streams(parent: np.ndarray, turn: int, copies: int) -> np.ndarray:
     return _combine(_combine(rep, key(f"fork@{turn}")), np.tile(np.arange(copies, dtype=np.uint64), len(parent)))
 
 
-def uniform(stream: np.ndarray, *keys: int, shape_tail: int | None = None) -> np.ndarray:
-    """Uniform [0, 1) draws, one per world (or [W, shape_tail] with a trailing counter)."""
-    h = _mix(stream ^ _key_of(keys))
-    if shape_tail is not None:
-        h = _combine(h[:, None], np.arange(shape_tail, dtype=np.uint64)[None, :])
-    else:
-        h = _mix(h + _GOLDEN)
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+def _hash(stream: np.ndarray, keys) -> np.ndarray:
+    """Hash of (stream, keys): the keys that are numbers first, then those that are arrays
+    (one key per world, or per world and column), broadcast against the stream."""
+    h = _mix(stream ^ _key_of(k for k in keys if np.ndim(k) == 0))
+    for k in keys:
+        if np.ndim(k):
+            h = _combine(h, k)
+    return _mix(h + _GOLDEN)
 
 
-def normal(stream: np.ndarray, *keys: int) -> np.ndarray:
-    """Standard normal draws, one per world: Box-Muller on the two 32-bit halves of one hash."""
-    h = _mix(_mix(stream ^ _key_of(keys)) + _GOLDEN)
+def uniform(stream: np.ndarray, *keys) -> np.ndarray:
+    """Uniform [0, 1) draws, one per element of the (broadcast) stream and keys."""
+    return (_hash(stream, keys) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def normal(stream: np.ndarray, *keys) -> np.ndarray:
+    """Standard normal draws: Box-Muller on the two 32-bit halves of one hash."""
+    h = _hash(stream, keys)
     scale = 1.0 / (1 << 32)
     u1 = ((h >> np.uint64(32)).astype(np.float64) + 0.5) * scale
     u2 = (h & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale

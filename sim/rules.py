@@ -7,8 +7,29 @@ from functools import cached_property
 
 import numpy as np
 
+from . import rng
 from .expr import Expression, compile_expression
 from .model import Effect, Option, Scenario
+
+
+@dataclass(frozen=True)
+class EffectTable:
+    """One actor's immediate, additive effects as arrays: a row per option, a column per variable.
+
+    The engine applies them to every world that moved in one vectorised step; effects with a
+    lag, a spread, a sanction scale, a `set` or a revert stay per option (`Rules.later_effects`).
+    """
+
+    cols: np.ndarray  # variable index of each column
+    success: np.ndarray  # [K, C] change when the move succeeds
+    failure: np.ndarray  # [K, C] ... when it fails
+    always: np.ndarray  # [K, C] ... in both cases
+    spread: np.ndarray  # [K, C] uncertainty: sd of the change as a share of it
+    keys: np.ndarray  # [K, C] uint64 keys of the uncertainty draws
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.spread.any())
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,13 @@ class Rules:
         counter = iter(range(10**6))
         self.effects = [[self._effect(e, next(counter)) for e in o.effects] for o in self.options]
         self.inject_effects = [[self._effect(e, next(counter)) for e in i.effects] for i in s.injects]
+        self.prepare = np.array([o.prepare for o in self.options])
+        self.success = np.array([o.success for o in self.options])
+        self.option_key = np.array([rng.key(o.id) for o in self.options], dtype=np.uint64)
+        self.tables: list[EffectTable] = []
+        self.later_effects: list[list[CompiledEffect]] = [[] for _ in self.options]
+        for a in range(len(self.actors)):
+            self.tables.append(self._table(self.by_actor[a]))
         self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
         self.inject_when = [self.compile(i.when) for i in s.injects]
         self.sanction_scale = self.compile(s.mechanics.sanctions.scale)
@@ -89,6 +117,45 @@ class Rules:
             self.actor_index[m] for m, stance in s.mechanics.veto_members.items() if stance == "actor"
         ]
         self.veto_odds = {m: p for m, p in s.mechanics.veto_members.items() if p != "actor"}
+
+    def _table(self, idx: np.ndarray) -> EffectTable:
+        rows: list[dict[int, CompiledEffect]] = []
+        for i in idx:
+            immediate: dict[int, CompiledEffect] = {}
+            for e in self.effects[i]:
+                simple = e.delta is not None and not (e.lag or e.over > 1 or e.revert or e.sanction)
+                if self.options[i].proposes or not simple or e.var in immediate:
+                    if not self.options[i].proposes:  # a proposal's effects wait for its answer
+                        self.later_effects[i].append(e)
+                else:
+                    immediate[e.var] = e
+            rows.append(immediate)
+        cols = sorted({v for row in rows for v in row})
+        shape = (len(idx), len(cols))
+        t = EffectTable(np.array(cols, dtype=int), *(np.zeros(shape) for _ in range(4)), np.zeros(shape, np.uint64))
+        for k, (i, row) in enumerate(zip(idx, rows)):
+            for c, v in enumerate(cols):
+                if v in row:
+                    e = row[v]
+                    getattr(t, e.when)[k, c] = e.delta
+                    t.spread[k, c] = e.uncertainty
+                    t.keys[k, c] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
+        return t
+
+    @cached_property
+    def special(self) -> np.ndarray:
+        """Options whose execution needs more than the effect tables: handled one option at a time."""
+        return np.array(
+            [
+                bool(o.proposes or o.answers or o.duration or o.ends_game or self.later_effects[i] or self.crosses[i].any())
+                for i, o in enumerate(self.options)
+            ]
+        )
+
+    @cached_property
+    def next_year(self) -> np.ndarray:
+        """For each turn, the first turn of the next calendar year."""
+        return np.array([self.next_year_turn(t) for t in range(self.horizon)])
 
     @cached_property
     def names(self) -> list[str]:
