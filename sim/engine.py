@@ -432,9 +432,10 @@ class Engine:
             return {}
         k = opts - rules.actor_slice[a].start
         delta = np.where(success[:, None], table.success[k], table.failure[k]) + table.always[k]
-        if table.uncertain:
-            spread = table.spread[k]
-            delta *= 1.0 + spread * rng.normal(st.stream[worlds][:, None], rng.key("effect"), turn, table.keys[k])
+        if table.uncertain:  # draw only where the world's move has an uncertain effect
+            rows, cols = np.nonzero(table.spread[k])
+            z = rng.normal(st.stream[worlds[rows]], rng.key("effect"), turn, table.keys[k[rows], cols])
+            delta[rows, cols] *= 1.0 + table.spread[k[rows], cols] * z
         where = np.ix_(worlds, table.cols)
         before = st.vars[where]
         after = np.clip(before + delta, rules.vmin[table.cols], rules.vmax[table.cols])
