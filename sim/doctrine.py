@@ -39,11 +39,11 @@ class _Terms:
         self.sanction = np.zeros(len(idx))  # value of sanctions before the enforcement scale
         self.sets: list[tuple[int, int, float, float]] = []  # (column, var, value, probability)
         self.d_tension = np.zeros(len(idx))
-        for k, (i, o) in enumerate(zip(idx, opts)):
-            for e in rules.effects[i]:
-                p = {"success": o.success, "failure": 1 - o.success, "always": 1.0}[e.when]
+        for k, i in enumerate(idx):
+            for e, p in rules.expected_effects(i):
                 if e.set is not None:
-                    self.sets.append((k, e.var, e.set, p))
+                    if per_unit[e.var]:
+                        self.sets.append((k, e.var, e.set, p))
                     continue
                 value = p * e.delta * per_unit[e.var]
                 if e.sanction:
@@ -129,16 +129,19 @@ class Doctrine:
         `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
         """
         rows = np.flatnonzero(available[:-1].any(axis=1))  # options open in no world need no score
+        keep = np.r_[rows, len(available) - 1]
         logits = self.scores(rules, state, turn, rows)
         logits *= np.float32(1.0 / self.spec.temperature)
-        np.copyto(logits, -np.inf, where=~available[np.r_[rows, len(available) - 1]])
+        # Shut options out arithmetically: a masked assignment costs many times more here.
+        logits -= np.multiply(~available[keep], np.float32(1e30), dtype=np.float32)
         logits -= logits.max(axis=0)
         cumulative = np.exp(logits, out=logits)
         for row in range(1, len(cumulative)):  # a running sum row by row: far faster than cumsum(axis=0) here
             cumulative[row] += cumulative[row - 1]
         u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
-        picked = np.minimum((cumulative <= u).sum(axis=0), len(rows))
-        return np.r_[rows, len(available) - 1][picked]
+        below = cumulative <= u.astype(np.float32)
+        picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
+        return keep[picked]
 
     def scores(self, rules: Rules, state, turn: int, rows: np.ndarray | None = None) -> np.ndarray:
         """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing."""

@@ -431,7 +431,9 @@ class Engine:
         if not len(table.cols):
             return {}
         k = opts - rules.actor_slice[a].start
-        delta = np.where(success[:, None], table.success[k], table.failure[k]) + table.always[k]
+        all_succeed = success.all()
+        delta = table.success[k] if all_succeed else np.where(success[:, None], table.success[k], table.failure[k])
+        delta += table.always[k]
         if table.uncertain:  # draw only where the world's move has an uncertain effect
             rows, cols = np.nonzero(table.spread[k])
             z = rng.normal(st.stream[worlds[rows]], rng.key("effect"), turn, table.keys[k[rows], cols])

@@ -171,9 +171,9 @@ class Option(Strict):
 
 class DoctrineTerms(Strict):
     escalation: float = Field(0.0, description="Preference for high rungs (negative: for low rungs).")
-    reciprocity: float = Field(0.0, ge=0, description="Preference for matching the opponents' current rung.")
-    risk_aversion: float = Field(1.0, ge=0, description="Penalty per percentage point of added war hazard.")
-    values: float = Field(1.0, ge=0, description="Weight on the actor's values.")
+    reciprocity: float = Field(0.0, description="Preference for matching the opponents' current rung.")
+    risk_aversion: float = Field(1.0, description="Penalty per percentage point of added war hazard.")
+    values: float = Field(1.0, description="Weight on the actor's values.")
     weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
     categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
     tags: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option tag.")
@@ -185,8 +185,17 @@ class Doctrine(DoctrineTerms):
     description: str = Field(description="One sentence: what this doctrine does.")
     temperature: float = Field(1.0, gt=0, le=100, description="Softmax temperature: higher is less predictable.")
     after_red_line: Optional[DoctrineTerms] = Field(
-        None, description="Terms added once a red line the actor owns has been crossed."
+        None,
+        description="Terms added once a red line the actor owns has been crossed "
+        "(only those written; they may be negative, e.g. to lower risk aversion).",
     )
+
+    @model_validator(mode="after")
+    def _signs(self):
+        for name in ("reciprocity", "risk_aversion", "values"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0 (only after_red_line may lower it)")
+        return self
 
 
 class Inject(Strict):

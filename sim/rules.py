@@ -142,6 +142,26 @@ class Rules:
                     t.keys[k, c] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
         return t
 
+    def expected_effects(self, i: int) -> list[tuple[CompiledEffect, float]]:
+        """What taking option i brings, as (effect, probability): what a doctrine weighs.
+
+        A proposal's effects depend on the answer (even odds assumed); answering a consent
+        proposal brings the proposal's effects on acceptance, or on refusal (averaged over the
+        options that can make such a proposal to this actor).
+        """
+        o = self.options[i]
+        odds = {"success": o.success, "failure": 1.0 - o.success, "always": 1.0}
+        if o.proposes:
+            odds = {"success": 0.5, "failure": 0.5, "always": 1.0}
+        out = [(e, odds[e.when]) for e in self.effects[i]]
+        topic = o.answers and self.scenario.mechanics.proposals.get(o.answers.topic)
+        if topic and topic.rule == "consent":
+            asked = [j for j, p in enumerate(self.options)
+                     if p.proposes and p.proposes.topic == o.answers.topic and o.actor in p.proposes.to]
+            when = "success" if o.answers.accept else "failure"
+            out += [(e, 1.0 / len(asked)) for j in asked for e in self.effects[j] if e.when in (when, "always")]
+        return out
+
     @cached_property
     def special(self) -> np.ndarray:
         """Options whose execution needs more than the effect tables: handled one option at a time."""
