@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     _doctrine_arg(run)
     run.add_argument("--json", action="store_true", help="the game as JSON")
 
+    cal = sub.add_parser("calibrate", help="the default game against the real year it represents")
+    cal.add_argument("scenario")
+    cal.add_argument("--runs", type=_positive, default=2000, help="games to play (default 2000)")
+    cal.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    _doctrine_arg(cal)
+    cal.add_argument("--json", action="store_true")
+
     bench = sub.add_parser("bench", help="measure the engine against a bare SimPy floor")
     bench.add_argument("scenario", nargs="?", default="korea-2019")
     bench.add_argument("--json", action="store_true")
@@ -58,6 +65,13 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _seed(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a positive number, got 0")
     return value
 
 
@@ -149,6 +163,24 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate, report
+    from .catalog import open_scenario
+    from .rules import Rules
+
+    loaded = open_scenario(args.scenario)
+    if loaded.scenario.calibration is None:
+        raise UsageError(f"{loaded.name} has no calibration section to compare with")
+    chosen = doctrines(args.doctrine, loaded.scenario)
+    result = calibrate(Rules(loaded.scenario, loaded.name), args.runs, args.seed, chosen)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(report(result)))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import bench, report
 
@@ -173,6 +205,7 @@ COMMANDS = {
     "show": cmd_show,
     "validate": cmd_validate,
     "run": cmd_run,
+    "calibrate": cmd_calibrate,
     "bench": cmd_bench,
 }
 

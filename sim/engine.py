@@ -52,6 +52,7 @@ class State:
         self.pend_to = np.zeros((W, T, A), dtype=bool)  # who may answer
         self.pend_answered = np.zeros((W, T, A), dtype=bool)
         self.pend_answer = np.zeros((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
+        self.passed = np.zeros((W, T), dtype=np.int32)  # proposals adopted, per topic
         self.red_line = np.zeros((W, len(rules.red_lines)), dtype=bool)
         self.red_line_turn = np.full((W, len(rules.red_lines)), -1)
         self.threshold_turn = np.full((W, len(rules.threshold_levels)), -1)
@@ -590,6 +591,7 @@ class Engine:
                 passed &= ~veto
         st.pend_until[worlds, j] = -1
         st.pend_option[worlds, j] = -1
+        st.passed[worlds, j] += passed
         changes = self._effects(rules.effects[f.option], worlds, passed, turn, f.actor, f.subject)
         data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
         self._log(turn, "resolved", worlds, actor=f.actor, subject=f.subject, data=data)

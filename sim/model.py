@@ -266,6 +266,29 @@ class Mechanics(Strict):
     red_lines: list[RedLine] = Field(default_factory=list)
 
 
+class Measure(Strict):
+    """A figure of the real year a scenario represents, and how to count it in a game."""
+
+    id: Id
+    label: str
+    real: float = Field(ge=0, description="The real-world figure for the year.")
+    tags: list[Id] = Field(default_factory=list, description="Count moves carrying any of these tags...")
+    actor: Optional[Id] = Field(None, description="...taken by this actor only (default: any actor).")
+    passed: Optional[Id] = Field(None, description="Or count proposals of this topic that passed.")
+    source: Optional[SourceRef] = None
+
+    @model_validator(mode="after")
+    def _what(self):
+        if bool(self.tags) == (self.passed is not None):
+            raise ValueError("a measure counts either 'tags' (moves) or 'passed' (a proposal topic)")
+        return self
+
+
+class Calibration(Strict):
+    year: int = Field(ge=1900, le=2100, description="The real year the scenario is compared with.")
+    measures: list[Measure] = Field(min_length=1)
+
+
 class Scenario(Strict):
     schema_version: Literal[1]
     title: str
@@ -280,3 +303,4 @@ class Scenario(Strict):
     injects: list[Inject] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(min_length=1)
     mechanics: Mechanics = Field(default_factory=Mechanics)
+    calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")

@@ -204,7 +204,7 @@ class _Checker:
         self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
 
     def run(self) -> list[Problem]:
-        for section in ("actors", "variables", "options", "doctrines", "injects", "outcomes", "mechanics"):
+        for section in ("actors", "variables", "options", "doctrines", "injects", "outcomes", "mechanics", "calibration"):
             getattr(self, f"_{section}")()
         self._unique("options")
         self._unique("injects")
@@ -338,6 +338,18 @@ class _Checker:
             for j, oid in enumerate(rl.crossed_by):
                 self.ref(path + ("crossed_by", j), oid, self.option_ids, "option")
             self.source(path + ("source",), rl.source)
+
+    def _calibration(self):
+        cal = self.p.get("calibration")
+        for i, m in enumerate(cal.measures if cal else []):
+            path = ("calibration", "measures", i)
+            for j, tag in enumerate(m.tags):
+                self.ref(path + ("tags", j), tag, self.tags, "option tag")
+            if m.actor is not None:
+                self.ref(path + ("actor",), m.actor, self.actors, "actor")
+            if m.passed is not None:
+                self.ref(path + ("passed",), m.passed, self.topics, "proposal topic")
+            self.source(path + ("source",), m.source)
 
     def _index(self, section: str, item_id: str, fallback: int) -> int:
         """Position of an item in the raw list (sound parts may have dropped earlier items)."""
