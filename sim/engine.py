@@ -24,10 +24,9 @@ import simpy
 from . import rng
 from .doctrine import Doctrine
 from .events import EventLog
-from .rules import CompiledEffect, Rules
+from .rules import NO_LIMIT, CompiledEffect, Rules
 
 INJECT, LAND, RESOLVE, DECIDE, END = 0.05, 0.10, 0.20, 0.30, 0.90
-NEVER = -(10**6)
 
 
 class State:
@@ -43,8 +42,7 @@ class State:
         self.position = np.zeros((W, A))
         self.peak = np.zeros((W, A))
         self.blocked = np.zeros((O, W), dtype=np.int32)  # first turn each option may be taken again
-        self.last_used = np.full((W, O), NEVER)  # these three say why (for players and the app)
-        self.year_count = np.zeros((W, O), dtype=np.int32)
+        self.year_count = np.zeros((W, O), dtype=np.int32)  # with `preparing`: why an option is blocked
         self.preparing = np.zeros((W, O), dtype=bool)
         self.counts = np.zeros((W, O), dtype=np.int32)
         self.pend_until = np.full((W, T), -1)  # turn a pending proposal resolves, -1 if none
@@ -365,11 +363,13 @@ class Engine:
     def _take(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         rules, st = self.rules, self.state
         st.counts[worlds, opts] += 1
-        st.last_used[worlds, opts] = turn
-        st.year_count[worlds, opts] += 1
-        free = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
-        capped = st.year_count[worlds, opts] >= rules.max_per_year[opts]
-        st.blocked[opts, worlds] = np.where(capped, np.maximum(free, rules.next_year[turn]), free)
+        st.blocked[opts, worlds] = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
+        limited = rules.max_per_year[opts] < NO_LIMIT
+        if limited.any():
+            w, o = worlds[limited], opts[limited]
+            st.year_count[w, o] += 1
+            capped = st.year_count[w, o] >= rules.max_per_year[o]
+            st.blocked[o[capped], w[capped]] = np.maximum(st.blocked[o[capped], w[capped]], rules.next_year[turn])
         prepared = rules.prepare[opts] > 0
         if prepared.any():
             for i, rows in _cohorts(np.where(prepared, opts, -1)):
@@ -441,7 +441,9 @@ class Engine:
             delta[rows, cols] *= 1.0 + table.spread[k[rows], cols] * z
         where = np.ix_(worlds, table.cols)
         before = st.vars[where]
-        after = np.clip(before + delta, rules.vmin[table.cols], rules.vmax[table.cols])
+        after = before + delta
+        np.minimum(after, rules.vmax[table.cols], out=after)
+        np.maximum(after, rules.vmin[table.cols], out=after)
         st.vars[where] = after
         if not self.record:
             return {}
@@ -601,13 +603,16 @@ class Engine:
     def _end_of_turn(self, turn: int) -> None:
         rules, st = self.rules, self.state
         alive = st.active
-        change = rules.drift * (rules.baseline - st.vars)
-        change += st.rate
+        change = st.rate.copy()
         if st.sanction_rate.any():
             change += st.sanction_rate * st.sanction_scale(turn)[:, None]
-        change *= alive[:, None]
+        d = rules.drifting
+        change[:, d] += rules.drift[d] * (rules.baseline[d] - st.vars[:, d])
+        if not alive.all():
+            change *= alive[:, None]
         st.vars += change
-        np.clip(st.vars, rules.vmin, rules.vmax, out=st.vars)
+        np.minimum(st.vars, rules.vmax, out=st.vars)
+        np.maximum(st.vars, rules.vmin, out=st.vars)
         cooled = np.sign(st.position) * np.maximum(np.abs(st.position) - rules.scenario.ladder.cooling, 0.0)
         st.position = np.where(alive[:, None], cooled, st.position)
         tension = st.vars[:, rules.tension]

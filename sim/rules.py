@@ -12,6 +12,9 @@ from .expr import Expression, compile_expression
 from .model import Effect, Option, Scenario
 
 
+NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
+
+
 @dataclass(frozen=True)
 class EffectTable:
     """One actor's immediate, additive effects as arrays: a row per option, a column per variable.
@@ -63,6 +66,7 @@ class Rules:
         self.initial = np.array([v.initial for v in vs])
         self.baseline = np.array([v.initial if v.baseline is None else v.baseline for v in vs])
         self.drift = np.array([v.drift for v in vs])
+        self.drifting = np.flatnonzero(self.drift)
         self.tension = self.var_index[s.mechanics.tension]
 
         self.rungs = sorted(s.ladder.rungs, key=lambda r: r.level)
@@ -79,7 +83,7 @@ class Rules:
         self.by_actor = [np.flatnonzero(self.option_actor == a) for a in range(len(self.actors))]
         self.actor_slice = [slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 0) for i in self.by_actor]
         self.cooldown = np.array([o.cooldown for o in self.options])
-        self.max_per_year = np.array([o.max_per_year or 10**6 for o in self.options])
+        self.max_per_year = np.array([o.max_per_year or NO_LIMIT for o in self.options])
         self.requires: list[Expression | None] = [self.compile(o.requires) for o in self.options]
         self.acts_when = [self.compile(a.acts_when) for a in s.actors.values()]
         counter = iter(range(10**6))
