@@ -91,25 +91,26 @@ class _Terms:
         for k, var, value, p in self.sets:
             if k in position:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
+        # Softmax only sees differences between moves, so a term that is the same for every
+        # option of a world is subtracted from passing instead: one row, not the whole array.
         if self.reciprocity:
             gap = np.subtract.outer(self.level[rows], opponents_position.astype(np.float32))
             np.abs(gap, out=gap)
-            gap *= -self.reciprocity / self.top
-            gap += self.reciprocity
+            gap *= np.float32(-self.reciprocity / self.top)
             s += gap
+            out[n] -= self.reciprocity
         if self.risk:
             h = rules.scenario.mechanics.hazard
             e = np.exp(-h.steepness * (state.vars[:, rules.tension] - h.midpoint)).astype(np.float32)
-            now = h.max / (1.0 + e)
+            weight = self.risk * 100.0  # per percentage point of hazard
             later = np.multiply.outer(self.hazard_factor[rows], e)
             later += 1.0
-            np.divide(np.float32(h.max), later, out=later)
-            later -= now
-            war_odds = self.war_odds[rows]
-            if war_odds.any():
-                later += np.multiply.outer(war_odds, 1.0 - now)
-            later *= np.float32(self.risk * 100.0)
-            s -= later
+            np.divide(np.float32(-weight * h.max), later, out=later)  # minus the hazard after the move
+            s += later
+            now = h.max / (1.0 + e)
+            out[n] -= weight * now  # ...plus the hazard now, on every option: minus it on passing
+            for r in np.flatnonzero(self.war_odds[rows]):  # strikes: war itself, if no miscalculation first
+                s[r] -= weight * self.war_odds[rows[r]] * (1.0 - now)
         return out
 
 

@@ -146,3 +146,56 @@ def test_forks_are_reproducible_and_their_rollouts_differ(mechanics):
     assert np.array_equal(first.state.outcome, second.state.outcome)
     assert np.array_equal(first.state.vars, second.state.vars)
     assert len({tuple(row) for row in first.state.counts}) > 20
+
+
+def test_doctrine_scores_follow_the_documented_formula():
+    """Score differences (all a softmax sees) match a plain per-world reading of the formula."""
+    from conftest import DATA
+
+    from sim.doctrine import Doctrine
+    from sim.rules import Rules
+    from sim.scenario import validate
+    from sim.source import parse_document
+
+    text = (DATA / "mechanics.scenario.yaml").read_text()
+    text = text.replace("hazard: {max: 0.0, midpoint: 90, steepness: 0.2}", "hazard: {max: 0.3, midpoint: 45, steepness: 0.2}")
+    mechanics = Rules(validate(parse_document(text, "risky.yaml")), "risky")
+    engine = Engine(mechanics, seed=4, runs=50)
+    engine.advance(until_turn=5)  # varied states: tension, positions, economy differ by world
+    st, a = engine.state, mechanics.actor_index["A"]
+    for name in ("hawk", "dove", "tit-for-tat"):
+        spec = mechanics.scenario.doctrines[name]
+        got = Doctrine(mechanics, a, name, spec).scores(mechanics, st, turn=5).astype(float)
+        h = mechanics.scenario.mechanics.hazard
+        hazard = lambda t: h.max / (1 + np.exp(-h.steepness * (t - h.midpoint)))  # noqa: E731
+        values = mechanics.scenario.actors["A"].values
+        for w in range(st.size):
+            tension = st.vars[w, mechanics.tension]
+            opp = st.position[w, mechanics.actor_index["B"]]
+            expected = []
+            for i in mechanics.by_actor[a]:
+                o = mechanics.options[i]
+                value = 0.0
+                for e, p in mechanics.expected_effects(i):
+                    var = mechanics.var_names[e.var]
+                    weight = spec.values * values.get(var, 0.0) + spec.weights.get(var, 0.0)
+                    change = (e.set - st.vars[w, e.var]) if e.set is not None else e.delta
+                    if e.sanction:
+                        change *= st.sanction_scale(5)[w]
+                    value += weight * p * change / mechanics.span[e.var] * 10
+                level = mechanics.level[i]
+                d_tension = sum(p * e.delta for e, p in mechanics.expected_effects(i) if e.var == mechanics.tension and e.delta)
+                added = hazard(tension + d_tension) - hazard(tension)
+                if o.ends_game == "war":
+                    added += o.success * (1 - hazard(tension))
+                expected.append(
+                    value
+                    + spec.escalation * level / mechanics.top_level
+                    + spec.reciprocity * (1 - abs(level - opp) / mechanics.top_level)
+                    - spec.risk_aversion * 100 * added
+                    + spec.categories.get(o.category, 0) + sum(spec.tags.get(t, 0) for t in o.tags)
+                    + spec.options.get(o.id, 0)
+                )
+            expected.append(spec.pass_)
+            expected = np.array(expected)
+            assert np.allclose(got[:, w] - got[-1, w], expected - expected[-1], atol=2e-3), (name, w)
