@@ -101,6 +101,16 @@ def _hint(word, pool) -> str:
     return f" (did you mean '{close[0]}'?)" if close else f" (one of: {', '.join(pool)})"
 
 
+def _emit(args, data: dict, lines) -> int:
+    """Print a command's result: JSON with --json, else its readable lines."""
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(lines(data)))
+    return 0
+
+
 def cmd_list(args) -> int:
     from .catalog import bundled
     from .scenario import load
@@ -117,12 +127,7 @@ def cmd_show(args) -> int:
     from .show import describe
 
     loaded = open_scenario(args.scenario)
-    if args.json:
-        json.dump(loaded.scenario.model_dump(mode="json", by_alias=True), sys.stdout, indent=2)
-        print()
-    else:
-        print("\n".join(describe(loaded)))
-    return 0
+    return _emit(args, loaded.scenario.model_dump(mode="json", by_alias=True), lambda _: describe(loaded))
 
 
 def cmd_validate(args) -> int:
@@ -173,24 +178,13 @@ def cmd_calibrate(args) -> int:
         raise UsageError(f"{loaded.name} has no calibration section to compare with")
     chosen = doctrines(args.doctrine, loaded.scenario)
     result = calibrate(Rules(loaded.scenario, loaded.name), args.runs, args.seed, chosen)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
-    else:
-        print("\n".join(report(result)))
-    return 0
+    return _emit(args, result, report)
 
 
 def cmd_bench(args) -> int:
     from .bench import bench, report
 
-    figures = bench(args.scenario, quick=args.quick)
-    if args.json:
-        json.dump(figures, sys.stdout, indent=2)
-        print()
-    else:
-        print("\n".join(report(figures)))
-    return 0
+    return _emit(args, bench(args.scenario, quick=args.quick), report)
 
 
 def cmd_play(args) -> int:
