@@ -390,6 +390,7 @@ class Engine:
         if not len(worlds):
             return
         a = int(rules.option_actor[opts[0]])
+        mark = len(self.log.records)  # the moves are logged here, before what they cause
         self._move_position(a, rules.level[opts], worlds, turn)
         odds = rules.success[opts]
         if (odds < 1).any():
@@ -399,13 +400,14 @@ class Engine:
         changes = self._table_effects(a, opts, worlds, success, turn)
         # One option at a time only where needed: special options, or everything when recording.
         for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
-            self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()})
+            self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()}, mark)
+            mark += 1
 
-    def _particular(self, i: int, worlds: np.ndarray, success: np.ndarray, turn: int, changes: dict) -> None:
+    def _particular(self, i: int, worlds: np.ndarray, success: np.ndarray, turn: int, changes: dict, mark: int) -> None:
         rules, st = self.rules, self.state
         o = rules.options[i]
         if o.proposes:
-            self._propose(i, worlds, turn)
+            self._propose(i, worlds, turn, mark)
             return
         if o.answers:
             self._answer(rules.actor_index[o.actor], o.answers.topic, o.answers.accept, worlds, turn)
@@ -414,7 +416,7 @@ class Engine:
         for var, column in later.items():
             applied = ~np.isnan(column)
             _add(changes, var, len(worlds), applied, column[applied])
-        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes})
+        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark)
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
         for j in np.flatnonzero(rules.crosses[i]):
@@ -544,7 +546,7 @@ class Engine:
 
     # --- proposals ----------------------------------------------------------------------------
 
-    def _propose(self, i: int, worlds: np.ndarray, turn: int) -> None:
+    def _propose(self, i: int, worlds: np.ndarray, turn: int, mark: int) -> None:
         rules, st = self.rules, self.state
         o = rules.options[i]
         j = rules.topic_index[o.proposes.topic]
@@ -562,7 +564,7 @@ class Engine:
         for m in addressees:
             st.pend_to[worlds, j, m] = True
         to = [rules.actors[m] for m in addressees]
-        self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to})
+        self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to}, at=mark)
         self._fly(Flight("proposal", turn + window, worlds, option=i, actor=o.actor, subject=o.id, topic=j))
 
     def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:

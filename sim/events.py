@@ -57,9 +57,10 @@ class EventLog:
     def __init__(self):
         self.records: list[Event] = []
 
-    def add(self, turn: int, kind: str, worlds: np.ndarray, **kw) -> None:
+    def add(self, turn: int, kind: str, worlds: np.ndarray, at: int | None = None, **kw) -> None:
+        """Record an event; `at` puts it before later records (a cause before its consequences)."""
         if len(worlds):
-            self.records.append(Event(turn, kind, worlds, **kw))
+            self.records.insert(len(self.records) if at is None else at, Event(turn, kind, worlds, **kw))
 
     def for_world(self, world: int) -> list[dict]:
         out = []

@@ -70,9 +70,9 @@ def _describe(ev: dict, labels: dict) -> str | None:
         if abs(ev["delta"]) < 0.05:
             return None
         spread = f" over {ev['turns']} turns" if ev["turns"] > 1 else ""
-        return f"  ...{label} takes effect: {ev['var']} {ev['delta']:+.1f}{spread}"
+        return f"...{label} takes effect: {ev['var']} {ev['delta']:+.1f}{spread}"
     if kind == "expire":
-        return f"  ...{label} ends{_changes(ev.get('changes'))}"
+        return f"...{label} ends{_changes(ev.get('changes'))}"
     if kind == "proposal":
         return f"proposes {ev['topic']} to {', '.join(ev['to']) or 'the Council'}: {label}"
     if kind == "answer":

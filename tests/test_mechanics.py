@@ -199,3 +199,10 @@ def test_doctrine_scores_follow_the_documented_formula():
             expected.append(spec.pass_)
             expected = np.array(expected)
             assert np.allclose(got[:, w] - got[-1, w], expected - expected[-1], atol=2e-3), (name, w)
+
+
+def test_a_move_is_logged_before_what_it_causes(mechanics):
+    engine = scripted(mechanics, {(1, "B"): "b-test", (2, "A"): "a-sanction"}, until_turn=6)
+    kinds = [(e["kind"], e["subject"]) for e in engine.log.for_world(0)]
+    assert kinds.index(("move", "b-test")) < kinds.index(("threshold", "intense"))
+    assert kinds.index(("move", "b-test")) < kinds.index(("red_line", "test_line"))
