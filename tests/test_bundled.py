@@ -1,0 +1,157 @@
+"""The bundled crises: sourced, complete, doctrines that do what their names say, sane mechanics.
+
+Statistical checks play 2,000 games per variant; variants compared share their seeds (common
+random numbers), so the margins below are many standard errors wide yet far from what a model
+whose doctrines or mechanics did nothing would show.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.calibrate import calibrate
+from sim.catalog import bundled
+from sim.engine import Engine
+from sim.rules import Rules
+from sim.scenario import load, validate
+from sim.source import parse_document
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared"  # the project's source texts, beside the checkout
+CRISES = ["korea-2017", "korea-2019", "korea-2022"]
+PRESETS = {"hawk", "dove", "tit-for-tat", "maximum-pressure", "engagement", "strategic-patience"}
+RUNS = 2000
+
+
+@pytest.fixture(scope="module", params=CRISES)
+def crisis(request) -> Rules:
+    loaded = load(bundled()[request.param])
+    return Rules(loaded.scenario, loaded.name)
+
+
+def play(rules: Rules, runs: int = RUNS, seed: int = 11, **doctrines) -> Engine:
+    return Engine(rules, seed=seed, runs=runs, record=False, doctrines=doctrines).run()
+
+
+def variant(rules: Rules, edit) -> Rules:
+    """The scenario with its data edited (a dict, as in the file), validated again."""
+    data = rules.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    edit(data)
+    scenario = validate(parse_document(yaml.safe_dump(data, sort_keys=False), "variant.yaml"))
+    return Rules(scenario, rules.name)
+
+
+def outcome_rate(engine: Engine, kind: str) -> float:
+    kinds = np.array([o.kind for o in engine.rules.outcomes])
+    return float((kinds[engine.state.outcome] == kind).mean())
+
+
+def final(engine: Engine, var: str) -> np.ndarray:
+    return engine.state.vars[:, engine.rules.var_index[var]]
+
+
+def test_the_three_crises_are_bundled():
+    assert set(CRISES) <= set(bundled())
+
+
+def test_every_option_is_sourced_with_a_quote_from_its_text(crisis):
+    if not (SEEDS / "seeds").is_dir():
+        pytest.skip("the source texts (shared/seeds) are not beside this checkout")
+    s = crisis.scenario
+    texts = {}
+    for ref, source in s.sources.items():
+        if source.file and (SEEDS / "seeds" / source.file).exists():
+            texts[ref] = (SEEDS / "seeds" / source.file).read_text()
+        elif ref == "calibration" and (SEEDS / "data" / "calibration.md").exists():
+            texts[ref] = (SEEDS / "data" / "calibration.md").read_text()
+    for o in s.options:
+        assert o.source.quote.strip(), o.id
+        assert o.source.ref in texts, f"{o.id}: its source is neither a seed text nor calibration.md"
+        assert " ".join(o.source.quote.split()) in " ".join(texts[o.source.ref].split()), o.id
+
+
+def test_every_actor_has_a_way_up_and_a_way_down(crisis):
+    for actor in crisis.actors:
+        levels = [crisis.rung[o.rung].level for o in crisis.options if o.actor == actor]
+        assert min(levels) < 0 < max(levels), actor
+
+
+def test_the_named_doctrines_exist_and_say_what_they_do(crisis):
+    assert PRESETS <= set(crisis.scenario.doctrines)
+    for d in crisis.scenario.doctrines.values():
+        assert d.description.strip()
+
+
+def test_maximum_pressure_squeezes_the_economy_harder_than_engagement(crisis):
+    pressure = final(play(crisis, US="maximum-pressure"), "DPRK.economy").mean()
+    engagement = final(play(crisis, US="engagement"), "DPRK.economy").mean()
+    assert pressure < engagement - 3
+
+
+def test_engagement_reaches_a_deal_more_often_than_maximum_pressure(crisis):
+    engage = outcome_rate(play(crisis, US="engagement", DPRK="engagement"), "deal")
+    pressure = outcome_rate(play(crisis, US="maximum-pressure", DPRK="engagement"), "deal")
+    assert engage > pressure + 0.05
+
+
+@pytest.mark.parametrize("actor", ["DPRK", "US"])
+def test_a_hawk_climbs_higher_than_a_dove(crisis, actor):
+    a = crisis.actor_index[actor]
+    hawk = play(crisis, **{actor: "hawk"}).state.peak[:, a].mean()
+    dove = play(crisis, **{actor: "dove"}).state.peak[:, a].mean()
+    assert hawk > dove + 1.0
+
+
+def test_tit_for_tat_follows_its_opponent(crisis):
+    """The US's position next turn moves with the DPRK's position this turn."""
+    engine = play(crisis, runs=1000, US="tit-for-tat")
+    history = engine.state.position_history  # [turn, world, actor]
+    them = history[:-1, :, crisis.actor_index["DPRK"]].ravel()
+    us = history[1:, :, crisis.actor_index["US"]].ravel()
+    ok = ~(np.isnan(them) | np.isnan(us))
+    assert np.corrcoef(them[ok], us[ok])[0, 1] > 0.2
+
+
+def test_stricter_chinese_enforcement_hurts_the_dprk_economy(crisis):
+    def strict(data):
+        data["variables"]["China.enforcement"]["initial"] = data["variables"]["China.enforcement"]["max"]
+        data["variables"]["China.enforcement"]["baseline"] = data["variables"]["China.enforcement"]["max"]
+
+    lax = final(play(crisis), "DPRK.economy").mean()
+    assert final(play(variant(crisis, strict)), "DPRK.economy").mean() < lax - 1
+
+
+def test_a_higher_hazard_makes_war_more_likely(crisis):
+    def riskier(data):
+        data["mechanics"]["hazard"]["max"] = min(1.0, data["mechanics"]["hazard"]["max"] * 4)
+        data["mechanics"]["hazard"]["midpoint"] -= 15
+
+    assert outcome_rate(play(variant(crisis, riskier)), "war") > outcome_rate(play(crisis), "war") + 0.05
+
+
+def test_without_strike_options_war_comes_only_from_miscalculation(crisis):
+    def no_strikes(data):
+        data["options"] = [o for o in data["options"] if "ends_game" not in o]
+        ids = {o["id"] for o in data["options"]}
+        tags = {t for o in data["options"] for t in o.get("tags", [])}
+        for d in data["doctrines"].values():  # drop what named the strikes alone
+            for terms in (d, d.get("after_red_line") or {}):
+                terms["options"] = {k: v for k, v in terms.get("options", {}).items() if k in ids}
+                terms["tags"] = {k: v for k, v in terms.get("tags", {}).items() if k in tags}
+        for line in data["mechanics"].get("red_lines", []):
+            line["crossed_by"] = [o for o in line["crossed_by"] if o in ids]
+
+    engine = Engine(variant(crisis, no_strikes), seed=11, runs=RUNS, doctrines={"US": "hawk", "DPRK": "hawk"}).run()
+    causes = {e.data["cause"] for e in engine.log.records if e.kind == "outcome" and e.subject == "war"}
+    assert causes <= {"miscalculation"}
+    with_strikes = Engine(crisis, seed=11, runs=RUNS, doctrines={"US": "hawk", "DPRK": "hawk"}).run()
+    assert any(e.data["cause"] != "miscalculation" for e in with_strikes.log.records if e.kind == "outcome" and e.subject == "war")
+
+
+def test_calibrate_reports_every_measure_beside_the_real_figure(crisis):
+    result = calibrate(crisis, runs=500, seed=3)
+    measures = {m["id"]: m for m in result["measures"]}
+    assert {"launch_days", "icbm_tests", "nuclear_tests", "resolutions"} <= set(measures)
+    for m in measures.values():
+        assert m["p10"] <= m["median"] <= m["p90"]
+        assert m["real"] == next(x.real for x in crisis.scenario.calibration.measures if x.id == m["id"])
