@@ -32,7 +32,7 @@ def calibrate(rules: Rules, runs: int, seed: int, doctrines: dict[str, str] | No
     cal = rules.scenario.calibration
     rows = []
     for m, (mid, values) in zip(cal.measures, counts(engine).items()):
-        p10, p50, p90 = np.percentile(values, [10, 50, 90])
+        p10, p50, p90 = np.percentile(values, [10, 50, 90], method="nearest")  # counts stay counts
         rows.append({
             "id": mid, "label": m.label, "real": m.real,
             "median": float(p50), "p10": float(p10), "p90": float(p90), "mean": float(values.mean()),
