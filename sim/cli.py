@@ -117,8 +117,8 @@ def cmd_list(args) -> int:
 
     for name, path in bundled().items():
         s = load(path).scenario
-        line = f"{name:<12} {s.title} -- {s.description.strip().splitlines()[0]}"
-        print(line if len(line) <= 80 or not sys.stdout.isatty() else line[:77] + "...")
+        print(f"{name:<12} {s.title}")
+        print(textwrap.shorten(s.description, 80, initial_indent=" " * 13, placeholder="..."))
     return 0
 
 

@@ -254,8 +254,9 @@ class Engine:
         if cond is not None:
             worlds = worlds[cond.mask(self.state.names(turn))[worlds]]
         inject = self.rules.scenario.injects[i]
+        mark = len(self.log.records)
         changes = self._effects(self.rules.inject_effects[i], worlds, np.ones(len(worlds), bool), turn, None, inject.id)
-        self._log(turn, "inject", worlds, subject=inject.id, data={"changes": changes})
+        self._log(turn, "inject", worlds, subject=inject.id, data={"changes": changes}, at=mark)
 
     def _fly(self, flight: Flight) -> None:
         fid = next(self._ids)
@@ -596,9 +597,10 @@ class Engine:
         st.pend_until[worlds, j] = -1
         st.pend_option[worlds, j] = -1
         st.passed[worlds, j] += passed
+        mark = len(self.log.records)
         changes = self._effects(rules.effects[f.option], worlds, passed, turn, f.actor, f.subject)
         data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
-        self._log(turn, "resolved", worlds, actor=f.actor, subject=f.subject, data=data)
+        self._log(turn, "resolved", worlds, actor=f.actor, subject=f.subject, data=data, at=mark)
 
     # --- the world ----------------------------------------------------------------------------
 
