@@ -152,6 +152,7 @@ class Engine:
         self.log = EventLog()
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
+        self._rates = {"plain": 0, "sanction": 0}  # spread effects in force, by kind
         self._ids = itertools.count()
         self.waiting: Decision | None = None
         self.env.process(self._world())
@@ -206,6 +207,8 @@ class Engine:
         new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
         for flight in self.flights.values():
             new._fly(flight.remap(copies))
+            if flight.kind == "rate" and flight.started:
+                new._rates["sanction" if flight.effect.sanction else "plain"] += 1
         for i, turn in enumerate(self.rules.inject_turn):
             if turn + INJECT >= self.env.now and turn < self.rules.horizon:
                 new.env.process(new._inject(i, turn))
@@ -523,14 +526,17 @@ class Engine:
             data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
             self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
         elif f.kind == "rate":
+            kind = "sanction" if f.effect.sanction else "plain"
             rate = st.sanction_rate if f.effect.sanction else st.rate
             if not f.started:  # rates act at the end of each turn, from now for `over` turns
+                self._rates[kind] += 1
                 rate[f.worlds, f.effect.var] += f.deltas
                 data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
                 self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
                 f.started, f.turn = True, f.turn + f.effect.over
                 return True
             rate[f.worlds, f.effect.var] -= f.deltas
+            self._rates[kind] -= 1
         elif f.kind == "prepare":
             self._execute(np.full(len(f.worlds), f.option), f.worlds, f.turn)
         elif f.kind == "expire":
@@ -607,16 +613,17 @@ class Engine:
     def _end_of_turn(self, turn: int) -> None:
         rules, st = self.rules, self.state
         alive = st.active
-        change = st.rate.copy()
-        if st.sanction_rate.any():
-            change += st.sanction_rate * st.sanction_scale(turn)[:, None]
-        d = rules.drifting
-        change[:, d] += rules.drift[d] * (rules.baseline[d] - st.vars[:, d])
-        if not alive.all():
-            change *= alive[:, None]
-        st.vars += change
-        np.minimum(st.vars, rules.vmax, out=st.vars)
-        np.maximum(st.vars, rules.vmin, out=st.vars)
+        ended = np.flatnonzero(~alive)
+        frozen = st.vars[ended]  # a finished game keeps its final state
+        v = st.vars
+        if self._rates["plain"]:
+            v += st.rate
+        if self._rates["sanction"]:
+            v += st.sanction_rate * st.sanction_scale(turn)[:, None]
+        v += rules.drift * (rules.baseline - v)
+        np.minimum(v, rules.vmax, out=v)
+        np.maximum(v, rules.vmin, out=v)
+        v[ended] = frozen
         cooled = np.sign(st.position) * np.maximum(np.abs(st.position) - rules.scenario.ladder.cooling, 0.0)
         st.position = np.where(alive[:, None], cooled, st.position)
         tension = st.vars[:, rules.tension]

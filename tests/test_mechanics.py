@@ -206,3 +206,15 @@ def test_a_move_is_logged_before_what_it_causes(mechanics):
     kinds = [(e["kind"], e["subject"]) for e in engine.log.for_world(0)]
     assert kinds.index(("move", "b-test")) < kinds.index(("threshold", "intense"))
     assert kinds.index(("move", "b-test")) < kinds.index(("red_line", "test_line"))
+
+
+def test_a_spread_effect_acts_turn_by_turn_and_survives_a_fork(mechanics):
+    engine = Engine(mechanics, seed=2, humans=ALL)
+    play(engine, {(0, "A"): "a-aid"}, until_turn=2)
+    assert var(engine, "B.economy") == pytest.approx(64)  # +2 at the end of turns 0 and 1
+    assert engine.advance().turn == 2
+    rollouts = engine.fork(20, humans=ALL)  # everyone passes: only the aid moves the economy
+    play(rollouts, {}, until_turn=6)
+    play(engine, {}, until_turn=6)
+    assert var(engine, "B.economy") == pytest.approx(68)  # 4 turns of +2, then it stops
+    assert rollouts.state.vars[:, mechanics.var_index["B.economy"]] == pytest.approx(np.full(20, 68.0))

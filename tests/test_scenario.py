@@ -61,7 +61,7 @@ def test_value_out_of_range():
     text = edit("label: Strike, rung: strike,", "label: Strike, rung: strike, success: 1.5,")
     [(line, col, msg)] = problems(text)
     assert (line, col) == locate(text, "1.5")
-    assert msg.startswith("options[5].success: input should be less than or equal to 1")
+    assert msg.startswith("options[6].success: input should be less than or equal to 1")
 
 
 def test_initial_value_outside_its_variable_range():
@@ -75,7 +75,7 @@ def test_an_option_for_an_actor_that_does_not_exist():
     text = edit("{id: b-calm, actor: B,", "{id: b-calm, actor: BB,")
     [(line, col, msg)] = problems(text)
     assert (line, col) == locate(text, "BB,")
-    assert msg == "options[9].actor: unknown actor 'BB' (did you mean 'B'?)"
+    assert msg == "options[10].actor: unknown actor 'BB' (did you mean 'B'?)"
 
 
 def test_a_doctrine_naming_an_unknown_option():
