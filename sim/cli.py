@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 from . import __version__
-from .errors import ScenarioError, UsageError
+from .errors import BatchError, ScenarioError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +44,25 @@ def _parser() -> argparse.ArgumentParser:
     _doctrine_arg(run)
     run.add_argument("--json", action="store_true", help="the game as JSON")
 
+    batch = sub.add_parser("batch", help="Monte Carlo: many games, statistics, files and a report")
+    batch.add_argument("scenario", nargs="?", help="bundled name or path (not with --resume)")
+    batch.add_argument("--runs", type=_positive, help="games to play")
+    batch.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    batch.add_argument("--out", metavar="DIR", help="output folder (default runs/SCENARIO-SEED-TIME)")
+    batch.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
+    batch.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    _doctrine_arg(batch)
+    batch.add_argument("--until-ci", type=_half_width, metavar="W", help="add runs until every outcome's 95%% interval is within +-W")
+    batch.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster ('local' starts one)")
+    batch.add_argument("--resume", metavar="DIR", help="finish an interrupted batch")
+    batch.add_argument("--csv", action="store_true", help="also write runs.csv")
+    batch.add_argument("--json", action="store_true", help="print summary.json instead of the table")
+
+    replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
+    replay.add_argument("folder", metavar="DIR")
+    replay.add_argument("--run", type=_seed, required=True, dest="run_index", help="run index within the batch")
+    replay.add_argument("--json", action="store_true")
+
     cal = sub.add_parser("calibrate", help="the default game against the real year it represents")
     cal.add_argument("scenario")
     cal.add_argument("--runs", type=_positive, default=2000, help="games to play (default 2000)")
@@ -65,6 +84,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
+    return value
+
+
+def _half_width(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.01, got {text!r}") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a half-width between 0 and 0.5, got {value}")
     return value
 
 
@@ -147,25 +176,82 @@ def cmd_validate(args) -> int:
 
 def cmd_run(args) -> int:
     from .catalog import open_scenario
+
+    loaded = open_scenario(args.scenario)
+    return _tell(loaded.scenario, loaded.name, args.seed, args.run_index, doctrines(args.doctrine, loaded.scenario), args.json)
+
+
+def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool) -> int:
+    """One game played and told: the narrative, or JSON."""
     from .engine import Engine
     from .narrative import game_record, narrate
     from .rules import Rules
 
-    loaded = open_scenario(args.scenario)
-    chosen = doctrines(args.doctrine, loaded.scenario)
-    engine = Engine(Rules(loaded.scenario, loaded.name), seed=args.seed, runs=[args.run_index], doctrines=chosen)
-    engine.run()
-    if args.json:
-        json.dump(game_record(engine, loaded.name), sys.stdout, indent=1)
+    engine = Engine(Rules(scenario, name), seed=seed, runs=[run], doctrines=chosen).run()
+    if as_json:
+        json.dump(game_record(engine, name), sys.stdout, indent=1)
         print()
         return 0
-    s = loaded.scenario
-    print(f"{s.title} -- seed {args.seed}, run {args.run_index}")
+    print(f"{scenario.title} -- seed {seed}, run {run}")
     doctrines_line = "Doctrines: " + ", ".join(f"{a} {d}" for a, d in engine.doctrine_names.items())
     print("\n".join(textwrap.wrap(doctrines_line, 80, subsequent_indent="  ")))
     print()
     print("\n".join(narrate(engine)))
     return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, default_folder, run_batch
+    from .catalog import open_scenario
+    from .summary import table
+
+    if args.resume:
+        if args.scenario or args.runs or args.until_ci:
+            raise UsageError("--resume DIR takes no scenario, --runs or --until-ci: they come from the folder")
+        folder = Folder(args.resume)
+        m = folder.manifest()
+        if not m.get("partial"):
+            raise UsageError(f"{args.resume}: this batch is complete; nothing to resume")
+        job = Job(folder.scenario(), m["scenario"], m["seed"], m["doctrines"])
+        plan = Plan(m["runs"], m["chunk"], args.workers, m["until_ci"])
+        arguments = m["arguments"]
+    else:
+        if not args.scenario:
+            raise UsageError("batch needs a SCENARIO (or --resume DIR)")
+        if (args.runs is None) == (args.until_ci is None):
+            raise UsageError("give either --runs N or --until-ci W")
+        loaded = open_scenario(args.scenario)
+        job = Job(loaded.scenario, loaded.name, args.seed, doctrines(args.doctrine, loaded.scenario))
+        folder = Folder(args.out or default_folder(loaded.name, args.seed))
+        if (folder.path / "manifest.json").exists():
+            raise UsageError(f"{folder.path} already holds a batch; use --resume or another --out")
+        plan = Plan(args.runs, args.chunk, args.workers, args.until_ci)
+        arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    backend = DaskBackend(args.dask, args.workers) if args.dask else LocalBackend(args.workers)
+    try:
+        result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        done = folder.manifest().get("runs_done", 0)
+        print(f"ladder: interrupted: {done:,} runs kept in {folder.path} (partial); "
+              f"finish with `ladder batch --resume {folder.path}`", file=sys.stderr)
+        return 130
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(table(result, folder.path, plan.until_ci)))
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from .batch import Folder
+
+    folder = Folder(args.folder)
+    m = folder.manifest()
+    runs = m.get("runs_done") or m.get("runs") or 0
+    if args.run_index >= runs:
+        raise UsageError(f"--run {args.run_index}: the batch in {args.folder} has runs 0 to {runs - 1}")
+    return _tell(folder.scenario(), m["scenario"], m["seed"], args.run_index, m["doctrines"], args.json)
 
 
 def cmd_calibrate(args) -> int:
@@ -200,6 +286,8 @@ COMMANDS = {
     "validate": cmd_validate,
     "run": cmd_run,
     "calibrate": cmd_calibrate,
+    "batch": cmd_batch,
+    "replay": cmd_replay,
     "bench": cmd_bench,
 }
 
@@ -211,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "play" and not hasattr(args, "scenario"):
             args.scenario = None
         return COMMANDS[command](args)
+    except BatchError as exc:
+        print(f"ladder: error: {exc}", file=sys.stderr)
+        return 1
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

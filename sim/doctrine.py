@@ -22,15 +22,13 @@ from .rules import Rules
 class _Terms:
     """One set of doctrine terms, pre-computed for one actor's options."""
 
-    def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms, overlay: bool):
-        given = terms.model_fields_set if overlay else set(type(terms).model_fields)
-        get = lambda name: getattr(terms, name) if name in given else 0.0  # noqa: E731
+    def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms):
+        get = lambda name: getattr(terms, name) or 0.0  # noqa: E731  (a term not given adds nothing)
         idx = rules.by_actor[actor]
         opts = [rules.options[i] for i in idx]
         weights = np.zeros(len(rules.var_names))
-        if "values" in given:
-            for var, w in rules.scenario.actors[rules.actors[actor]].values.items():
-                weights[rules.var_index[var]] += w * terms.values
+        for var, w in rules.scenario.actors[rules.actors[actor]].values.items():
+            weights[rules.var_index[var]] += w * get("values")
         for var, w in terms.weights.items():
             weights[rules.var_index[var]] += w
         per_unit = weights / rules.span * 10.0
@@ -71,7 +69,7 @@ class _Terms:
         self.war_odds = f32([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
         # hazard(T + dT) = max / (1 + exp(-k (T - mid)) * exp(-k dT)): the second factor is per option
         self.hazard_factor = f32(np.exp(-rules.scenario.mechanics.hazard.steepness * self.d_tension))
-        self.pass_score = terms.pass_ if "pass_" in given else 0.0
+        self.pass_score = get("pass_")
         self.top = rules.top_level
 
     def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -119,8 +117,8 @@ class Doctrine:
 
     def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec):
         self.name, self.actor, self.spec = name, actor, spec
-        self.base = _Terms(rules, actor, spec, overlay=False)
-        self.after = None if spec.after_red_line is None else _Terms(rules, actor, spec.after_red_line, overlay=True)
+        self.base = _Terms(rules, actor, spec)
+        self.after = None if spec.after_red_line is None else _Terms(rules, actor, spec.after_red_line)
         self.owned_lines = np.flatnonzero(rules.red_line_owner == actor)
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
 

@@ -25,3 +25,7 @@ class ScenarioError(Exception):
 
 class UsageError(Exception):
     """A bad command-line argument: reported on one line, exit code 2."""
+
+
+class BatchError(Exception):
+    """A batch that could not finish (a worker that keeps crashing, a cluster out of reach): exit 1."""

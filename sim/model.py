@@ -108,7 +108,9 @@ class Effect(Strict):
     var: Name = Field(description="Variable changed.")
     delta: Optional[float] = Field(None, description="Change in the variable's units (total, over `over` turns).")
     set: Optional[float] = Field(None, description="Set the variable to this value instead of changing it.")
-    lag: Turns = Field(0, description="Turns before the change starts (sanctions default to mechanics.sanctions.lag).")
+    lag: Optional[Turns] = Field(
+        None, description="Turns before the change starts (default 0; for sanctions, mechanics.sanctions.lag)."
+    )
     over: int = Field(1, ge=1, le=104, description="Turns over which the change is spread evenly.")
     uncertainty: float = Field(
         0.0, ge=0, le=2, description="Standard deviation of the change, as a share of `delta` (drawn per world)."
@@ -170,15 +172,20 @@ class Option(Strict):
 
 
 class DoctrineTerms(Strict):
-    escalation: float = Field(0.0, description="Preference for high rungs (negative: for low rungs).")
-    reciprocity: float = Field(0.0, description="Preference for matching the opponents' current rung.")
-    risk_aversion: float = Field(1.0, description="Penalty per percentage point of added war hazard.")
-    values: float = Field(1.0, description="Weight on the actor's values.")
+    """Terms of a doctrine's score. In `after_red_line`, a term left out adds nothing."""
+
+    escalation: Optional[float] = Field(None, description="Preference for high rungs (negative: for low rungs). Default 0.")
+    reciprocity: Optional[float] = Field(None, description="Preference for matching the opponents' current rung. Default 0.")
+    risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added war hazard. Default 1.")
+    values: Optional[float] = Field(None, description="Weight on the actor's values. Default 1.")
     weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
     categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
     tags: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option tag.")
     options: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option id.")
-    pass_: float = Field(0.0, alias="pass", description="Score of doing nothing this turn.")
+    pass_: Optional[float] = Field(None, alias="pass", description="Score of doing nothing this turn. Default 0.")
+
+
+DOCTRINE_DEFAULTS = {"escalation": 0.0, "reciprocity": 0.0, "risk_aversion": 1.0, "values": 1.0, "pass": 0.0}
 
 
 class Doctrine(DoctrineTerms):
@@ -189,6 +196,14 @@ class Doctrine(DoctrineTerms):
         description="Terms added once a red line the actor owns has been crossed "
         "(only those written; they may be negative, e.g. to lower risk aversion).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data):
+        """A doctrine's own terms are never missing: the defaults are written in."""
+        if isinstance(data, dict):
+            data = {**DOCTRINE_DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
+        return data
 
     @model_validator(mode="after")
     def _signs(self):

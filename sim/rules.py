@@ -190,8 +190,8 @@ class Rules:
 
     def _effect(self, e: Effect, key: int) -> CompiledEffect:
         lag = e.lag
-        if e.sanction and "lag" not in e.model_fields_set:
-            lag = self.scenario.mechanics.sanctions.lag
+        if lag is None:
+            lag = self.scenario.mechanics.sanctions.lag if e.sanction else 0
         return CompiledEffect(
             self.var_index[e.var], e.delta, e.set, lag, e.over, e.uncertainty, e.when, e.revert, e.sanction, key
         )

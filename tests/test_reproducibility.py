@@ -45,3 +45,16 @@ def test_a_batch_split_in_chunks_equals_the_whole(korea):
     assert np.array_equal(whole.state.outcome, np.concatenate([p.state.outcome for p in parts]))
     assert np.array_equal(whole.state.counts, np.concatenate([p.state.counts for p in parts]))
     assert np.allclose(whole.state.vars, np.concatenate([p.state.vars for p in parts]))
+
+
+@pytest.mark.parametrize("name", ["korea-2017", "korea-2019", "korea-2022"])
+def test_a_scenario_round_tripped_through_its_json_plays_the_same(name):
+    """`ladder show --json` output, and a batch folder's scenario.json, are the same scenario."""
+    from sim.model import Scenario
+
+    loaded = open_scenario(name)
+    again = Scenario.model_validate(loaded.scenario.model_dump(mode="json", by_alias=True))
+    first = Engine(Rules(loaded.scenario, name), seed=4, runs=200).run()
+    second = Engine(Rules(again, name), seed=4, runs=200).run()
+    assert np.array_equal(first.state.counts, second.state.counts)
+    assert events(first, world=7) == events(second, world=7)

@@ -1,0 +1,568 @@
+"""Self-contained HTML reports of a Monte Carlo batch and of a comparison of variants.
+
+Each page is one file: the figures are PNG images inlined as base64 data URIs, the style is one
+small inline CSS block, and there are no scripts, fonts or links to anything outside the page.
+The pages read only the batch contract (`summary`, `turns`, `comparison`; see sim/batch.py).
+Matplotlib is imported when a report is drawn, never when `sim` is imported, and draws on
+Agg canvases of its own (no pyplot), so no display is needed and nothing is left open.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import math
+import textwrap
+
+import numpy as np
+
+KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}
+OTHER_COLOUR = "#4c72b0"
+VARIANT_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+DPI = 150  # images are drawn at 1.5x and shown at 1x, so they stay sharp on high-density screens
+SHOWN_DPI = 100
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222;
+       margin: 0 auto; padding: 1.2em 1.5em 3em; max-width: 1260px; }
+h1 { font-size: 1.6em; margin: 0 0 .2em; } h2 { font-size: 1.2em; margin: 0 0 .4em; }
+header p { margin: .2em 0; } .muted, .note { color: #666; } .note { font-size: .9em; margin: .2em 0 .8em; }
+section { border-top: 1px solid #ddd; padding: 1em 0 .6em; }
+.partial { background: #fdecea; border: 2px solid #c0392b; color: #8e1b10; font-weight: bold;
+           padding: .6em 1em; margin: .8em 0; border-radius: 4px; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: center; } .row > table { flex: 1 1 26em; }
+.grid { display: flex; flex-wrap: wrap; gap: 1em 2em; }
+figure { margin: 0; } img { max-width: 100%; height: auto; }
+table { border-collapse: collapse; font-size: .88em; margin: .4em 0; }
+th, td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
+th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.significant td { font-weight: 600; }
+.swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; }
+"""
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def batch_report(summary: dict, turns) -> str:
+    """The HTML of a batch's report.html, from its summary dict and turns pyarrow.Table."""
+    outcomes = summary.get("outcomes", {})
+    sections = [
+        _section(
+            "outcome-probabilities", "Outcome probabilities",
+            "Share of runs ending in each outcome, with its Wilson 95% interval; "
+            "time to outcome is the turn a run ended (median and quartiles).",
+            '<div class="row">' + _img(_outcome_chart(outcomes), "Bar chart of the probability of each outcome with 95% intervals")
+            + _outcome_table(outcomes) + "</div>",
+        ),
+        _section(
+            "tension-fan", "Tension over time",
+            "Over the runs still in play at each turn: the 10th-90th percentile band, the median and the mean.",
+            _img(_tension_fan(summary, turns), "Fan chart of tension by turn"),
+        ),
+        _section(
+            "cumulative-incidence", "Runs ended, by turn",
+            "Cumulative share of all runs that had ended in each outcome by the end of each turn.",
+            _img(_cumulative_incidence(summary, turns), "Cumulative share of runs ended by each outcome by turn"),
+        ),
+        _section(
+            "peak-rungs", "Peak rungs",
+            "How high each actor climbed in a run: the distribution of its peak position on the ladder "
+            "(whole levels, rounded down), with the mean marked.",
+            _img(_peak_rungs(summary), "Distributions of each actor's peak rung"),
+        ),
+        _section(
+            "top-moves", "Most frequent moves",
+            "The moves each actor made most, in average number per game.",
+            '<div class="grid">'
+            + "".join(_img(_top_moves_chart(actor, moves), f"Most frequent moves of {actor}")
+                      for actor, moves in summary.get("top_moves", {}).items())
+            + "</div>",
+        ),
+    ]
+    title = summary.get("title") or summary.get("scenario") or "Batch"
+    return _page(f"{title}: batch report", _batch_header(summary) + "".join(sections))
+
+
+def comparison_report(comparison: dict) -> str:
+    """The HTML of a comparison's report.html (`ladder compare`), from its comparison dict."""
+    variants = comparison.get("variants", [])
+    names = [v["name"] for v in variants]
+    reference = variants[0]["summary"] if variants else {}
+    outcomes = reference.get("outcomes", {})
+    differences = comparison.get("differences", {})
+    partial = any(v["summary"].get("partial") for v in variants)
+    head = (
+        f"<header><h1>Comparison: {_e(reference.get('title') or reference.get('scenario') or '')}</h1>"
+        f'<p class="muted">Seed {_e(comparison.get("seed"))} · {_num(comparison.get("runs"))} runs per variant · '
+        f"differences are paired over the same runs, against the first variant</p>"
+        + (_partial_notice("the batch of at least one variant") if partial else "")
+        + "</header>"
+    )
+    sections = [
+        _section("variants", "Variants", "", _variants_table(variants)),
+        _section(
+            "variant-probabilities", "Outcome probabilities by variant",
+            "Share of runs ending in each outcome, with Wilson 95% intervals; each outcome's panel has its own scale.",
+            _img(_variant_bars(variants), "Grouped bars of each variant's outcome probabilities")
+            + _variant_table(variants, outcomes),
+        ),
+        _section(
+            "paired-differences", f"Difference against {names[0] if names else 'the reference'}",
+            "Each variant's probability minus the first variant's, in percentage points, paired over the same runs, "
+            "with its 95% interval; each outcome's panel has its own scale. Rows whose interval excludes zero are in bold.",
+            _img(_difference_chart(names, outcomes, differences), "Paired differences with 95% intervals")
+            + _difference_table(outcomes, differences),
+        ),
+    ]
+    return _page(f"Comparison: {reference.get('title', '')}", head + "".join(sections))
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _section(sid: str, title: str, note: str, content: str) -> str:
+    note_html = f'<p class="note">{_e(note)}</p>' if note else ""
+    return f'<section id="{sid}"><h2>{_e(title)}</h2>{note_html}{content}</section>\n'
+
+
+def _table(head: list[str], rows: list[str], cls: str = "") -> str:
+    cls_attr = f' class="{cls}"' if cls else ""
+    return f"<table{cls_attr}><thead><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _partial_notice(what: str = "this batch") -> str:
+    return (f'<div class="partial" role="alert">PARTIAL: {what} stopped before all its runs finished; '
+            "the results below cover only the runs that completed.</div>")
+
+
+def _batch_header(s: dict) -> str:
+    start, turn_days = s.get("start"), s.get("turn_days")
+    clock = f"{_num(s.get('turns'))} turns"
+    if turn_days:
+        clock += f" of {turn_days} days"
+    if start:
+        clock += f" from {start}"
+    doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
+    thresholds = s.get("thresholds", {})
+    rows = [
+        f"<tr><td>{_e(t.get('label', tid))}</td><td class=num>{_e(t.get('level'))}</td><td class=num>{_pct(t.get('p'))}</td>"
+        f"<td class=num>{_ci(t.get('ci95'))}</td><td class=num>{_num(t.get('count'))}</td></tr>"
+        for tid, t in thresholds.items()
+    ]
+    table = ("<h2>Thresholds crossed</h2>"
+             + _table(["Threshold", "Level", "p", "95% interval", "Runs"], rows)) if rows else ""
+    return (
+        f"<header><h1>{_e(s.get('title') or s.get('scenario'))}</h1>"
+        f'<p class="muted">Scenario {_e(s.get("scenario"))} · seed {_e(s.get("seed"))} · '
+        f"{_num(s.get('runs'))} runs · {_e(clock)}</p>"
+        f"<p>Doctrines: {_e(doctrines) or '—'}</p>"
+        + (_partial_notice() if s.get("partial") else "")
+        + table + "</header>\n"
+    )
+
+
+def _outcome_table(outcomes: dict) -> str:
+    rows = []
+    for oid, o in outcomes.items():
+        t = o.get("time_to_outcome")
+        when = f"{t['median']:g} ({t['q1']:g}–{t['q3']:g})" if t else "—"
+        rows.append(
+            f'<tr data-outcome="{_e(oid)}"><td><span class="swatch" style="background:{_colour(o)}"></span>{_e(o.get("label", oid))}</td>'
+            f"<td class=num>{_pct(o.get('p'))}</td><td class=num>{_ci(o.get('ci95'))}</td>"
+            f"<td class=num>{_num(o.get('count'))}</td><td class=num>{when}</td></tr>"
+        )
+    return _table(["Outcome", "p", "95% interval", "Runs", "Median turn (IQR)"], rows)
+
+
+def _variants_table(variants: list[dict]) -> str:
+    rows = []
+    for i, v in enumerate(variants):
+        s = v["summary"]
+        doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
+        rows.append(
+            f'<tr data-variant="{_e(v["name"])}"><td><span class="swatch" style="background:{_vcolour(i)}"></span>'
+            f"{_e(v['name'])}{' (reference)' if i == 0 else ''}</td><td>{_e(v.get('spec'))}</td>"
+            f"<td class=num>{_num(s.get('runs'))}</td><td>{_e(doctrines)}</td></tr>"
+        )
+    return _table(["Variant", "Spec", "Runs", "Doctrines"], rows)
+
+
+def _variant_table(variants: list[dict], outcomes: dict) -> str:
+    rows = []
+    for oid, o in outcomes.items():
+        cells = ""
+        for v in variants:
+            vo = v["summary"].get("outcomes", {}).get(oid, {})
+            cells += f"<td class=num>{_pct(vo.get('p'))} <span class=muted>{_ci(vo.get('ci95'))}</span></td>"
+        rows.append(f'<tr data-outcome="{_e(oid)}"><td>{_e(o.get("label", oid))}</td>{cells}</tr>')
+    return _table(["Outcome"] + [v["name"] for v in variants], rows)
+
+
+def _difference_table(outcomes: dict, differences: dict) -> str:
+    rows = []
+    for oid, o in outcomes.items():
+        for d in differences.get(oid, []):
+            lo, hi = d["ci95"]
+            sig = " significant" if lo > 0 or hi < 0 else ""
+            rows.append(
+                f'<tr class="diff{sig}" data-outcome="{_e(oid)}" data-variant="{_e(d["variant"])}"><td>{_e(o.get("label", oid))}</td>'
+                f"<td>{_e(d['variant'])}</td><td class=num>{_pp(d['diff'])}</td><td class=num>[{_pp(lo)}, {_pp(hi)}]</td></tr>"
+            )
+    return _table(["Outcome", "Variant", "Difference", "95% interval"], rows)
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+def _pct(p) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "—"
+    x = 100 * p
+    if x < 0.0005:  # zero, or a bound that is zero but for rounding
+        return "0%"
+    if x < 0.1:
+        return f"{x:.3f}%"
+    if x < 10:
+        return f"{x:.2f}%"
+    return f"{x:.2f}%" if 99.9 < x < 100 else f"{x:.1f}%"
+
+
+def _ci(ci) -> str:
+    return "—" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
+def _pp(x: float) -> str:
+    """A difference of probabilities in percentage points, signed."""
+    v = 100 * x
+    if abs(v) < 0.005:
+        return "0 pp"
+    return f"{v:+.2f} pp" if abs(v) < 10 else f"{v:+.1f} pp"
+
+
+def _num(n) -> str:
+    return "—" if n is None else f"{n:,}" if isinstance(n, int) else _e(n)
+
+
+def _colour(outcome: dict) -> str:
+    return KIND_COLOURS.get(outcome.get("kind"), OTHER_COLOUR)
+
+
+def _vcolour(i: int) -> str:
+    return VARIANT_COLOURS[i % len(VARIANT_COLOURS)]
+
+
+def _t(text) -> str:
+    """Text for matplotlib, shown as written: a `$` would otherwise start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _wrap(text: str, width: int = 28, lines: int = 2) -> str:
+    """Text for matplotlib on at most `lines` lines of `width`, cut with an ellipsis."""
+    parts = textwrap.wrap(str(text), width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return _t("\n".join(parts))
+
+
+def _column(turns, name: str) -> np.ndarray | None:
+    if turns is None or name not in turns.column_names:
+        return None
+    return np.asarray(turns.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float, **subplots):
+    """A figure on its own Agg canvas (no pyplot: nothing global to close) and its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=SHOWN_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(**subplots) if subplots else fig.subplots()
+    return fig, axes
+
+
+def _grid(n: int, cols: int, panel_width: float, panel_height: float, **subplots):
+    """A figure of n small panels, `cols` to a row; the axes list has exactly n entries (at least one)."""
+    cols = max(1, min(cols, n))
+    rows = max(1, math.ceil(n / cols))
+    fig, axes = _figure(panel_width * cols, panel_height * rows + 0.5, nrows=rows, ncols=cols, squeeze=False, **subplots)
+    flat = list(axes.flat)
+    for ax in flat[max(n, 1):]:
+        ax.set_visible(False)
+    return fig, flat[: max(n, 1)]
+
+
+def _img(fig, alt: str) -> str:
+    """An <img> tag holding the figure as a base64 PNG; the figure is cleared afterwards."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    fig.clear()
+    data = buf.getvalue()
+    width = int.from_bytes(data[16:20], "big") * SHOWN_DPI // DPI  # from the PNG's IHDR
+    return (f'<figure><img width="{width}" alt="{_e(alt)}" '
+            f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"></figure>')
+
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _style(ax) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, color="#e6e6e6", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _percent_axis(ax, right: float) -> None:
+    """An x axis of percentages from 0 to `right`, a handful of ticks, none past 100%."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.set_xlim(0, right)
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+    ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= min(right, 100)])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+
+
+def _dates(summary: dict, turns, n: int) -> list[dt.date] | None:
+    if turns is not None and "date" in turns.column_names:
+        try:
+            return [dt.date.fromisoformat(str(d)) for d in turns.column("date").to_pylist()]
+        except (TypeError, ValueError):
+            return None
+    start, days = summary.get("start"), summary.get("turn_days")
+    if not start or not days:
+        return None
+    start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
+    return [start + dt.timedelta(days=days * t) for t in range(n)]
+
+
+def _date_axis(ax, summary: dict, turns, x: np.ndarray) -> None:
+    """Month labels along the top: the first turn of every k-th month, at most seven of them."""
+    dates = _dates(summary, turns, len(x))
+    if not dates or len(dates) != len(x):
+        return
+    firsts = [(t, d) for t, d, prev in zip(x, dates, [None] + dates[:-1]) if prev is None or (d.year, d.month) != (prev.year, prev.month)]
+    step = next((k for k in (1, 2, 3, 6, 12) if len(firsts) / k <= 7), 12)
+    marks = [(t, d) for t, d in firsts if (d.year * 12 + d.month - 1) % step == 0]
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([t for t, _ in marks], labels=[d.strftime("%b %Y") for _, d in marks])
+    top.tick_params(labelsize=8, colors="#555")
+
+
+def _outcome_chart(outcomes: dict):
+    items = list(outcomes.items())
+    fig, ax = _figure(5.4, 0.55 * len(items) + 1.3)
+    if not items:
+        _empty(ax, "no outcomes")
+        return fig
+    y = np.arange(len(items))[::-1]  # scenario order, top to bottom
+    p = np.array([o.get("p") or 0.0 for _, o in items])
+    ci = np.array([o.get("ci95") or (pi, pi) for pi, (_, o) in zip(p, items)], dtype=float)
+    err = np.clip(np.vstack([p - ci[:, 0], ci[:, 1] - p]), 0, None) * 100
+    ax.barh(y, p * 100, color=[_colour(o) for _, o in items], height=0.6)
+    ax.errorbar(p * 100, y, xerr=err, fmt="none", ecolor="#222", capsize=4, linewidth=1.2)
+    right = max(ci[:, 1].max() * 100, 1e-3)
+    for yi, pi, (lo, hi) in zip(y, p, ci):
+        ax.text(hi * 100 + right * 0.02, yi, f"{_pct(pi)}\n[{_pct(lo)}, {_pct(hi)}]", va="center", fontsize=8, linespacing=1.1)
+    _percent_axis(ax, right * 1.32)
+    ax.set_yticks(y, labels=[_wrap(o.get("label", oid)) for oid, o in items], fontsize=9)
+    ax.set_xlabel("Probability (share of runs)")
+    _style(ax)
+    ax.grid(False, axis="y")
+    return fig
+
+
+def _tension_fan(summary: dict, turns):
+    fig, ax = _figure(8.5, 3.8)
+    x = _column(turns, "turn")
+    p10, p50, p90, mean = (_column(turns, f"tension_{q}") for q in ("p10", "p50", "p90", "mean"))
+    if x is None or p50 is None or len(x) == 0 or np.all(np.isnan(p50)):
+        _empty(ax, "no tension data")
+        return fig
+    if p10 is not None and p90 is not None:
+        ax.fill_between(x, p10, p90, color="#4c72b0", alpha=0.22, linewidth=0, label="10th–90th percentile")
+    ax.plot(x, p50, color="#1f3f73", linewidth=2, label="median")
+    if mean is not None:
+        ax.plot(x, mean, color="#c44e52", linewidth=1.5, linestyle="--", label="mean")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_xlabel("Turn")
+    ax.set_ylabel("Tension")
+    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=3)
+    ax.margins(y=0.12)
+    _style(ax)
+    _date_axis(ax, summary, turns, x)
+    return fig
+
+
+def _cumulative_incidence(summary: dict, turns):
+    fig, ax = _figure(8.5, 3.8)
+    x = _column(turns, "turn")
+    outcomes = summary.get("outcomes", {})
+    # war and deal first (the ones asked about), then any other non-horizon outcome
+    order = sorted((oid for oid, o in outcomes.items() if o.get("kind") != "horizon"),
+                   key=lambda oid: {"war": 0, "deal": 1}.get(outcomes[oid].get("kind"), 2))
+    lines = [(oid, _column(turns, f"ended_{oid}")) for oid in order]
+    lines = [(oid, y) for oid, y in lines if y is not None]
+    if x is None or len(x) == 0 or not lines:
+        _empty(ax, "no outcome data")
+        return fig
+    for oid, y in lines:
+        o = outcomes[oid]
+        label = f"{_wrap(o.get('label', oid), 40, 1)}: {_pct(y[-1])} by turn {int(x[-1])}"
+        ax.plot(x, y * 100, drawstyle="steps-post", color=_colour(o), linewidth=2, label=label)
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Turn")
+    ax.set_ylabel("Runs ended (% of all runs)")
+    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=min(len(lines), 2))
+    ax.margins(y=0.15)
+    _style(ax)
+    _date_axis(ax, summary, turns, x)
+    return fig
+
+
+def _peak_rungs(summary: dict):
+    dist = summary.get("peak_rung_distribution", {})
+    means = summary.get("mean_peak_rung", {})
+    actors = list(dist)
+    fig, flat = _grid(len(actors), 3, 3.4, 2.3, sharex=True, sharey=True)
+    if not actors:
+        _empty(flat[0], "no peak rungs")
+        return fig
+    for ax, actor in zip(flat, actors):
+        levels = np.asarray(dist[actor].get("levels", []), dtype=float)
+        counts = np.asarray(dist[actor].get("counts", []), dtype=float)
+        total = counts.sum()
+        _style(ax)
+        ax.grid(False, axis="x")
+        if total == 0:
+            ax.set_title(_t(actor), fontsize=10)
+            ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, color="#666")
+            continue
+        # bin L holds peaks in [L, L+1): draw it there, so the mean falls where it belongs
+        ax.bar(levels, counts / total * 100, width=1.0, align="edge", color="#4c72b0", edgecolor="white", linewidth=0.6)
+        mean = means.get(actor)
+        title = _t(actor)
+        if mean is not None:
+            ax.axvline(mean, color="#c0392b", linestyle="--", linewidth=1.5)
+            title += f" · mean {mean:.1f}"
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8, labelbottom=True)
+    all_levels = sorted({lv for a in actors for lv in dist[a].get("levels", [])})
+    if all_levels:
+        step = max(1, math.ceil(len(all_levels) / 9))
+        shown = [lv for lv in all_levels if int(lv) % step == 0]
+        flat[0].set_xticks(shown, labels=[f"{lv:g}" for lv in shown])
+        flat[0].set_xlim(all_levels[0], all_levels[-1] + 1)
+    fig.supxlabel("Peak rung (level)", fontsize=9)
+    fig.supylabel("% of runs", fontsize=9)
+    return fig
+
+
+def _top_moves_chart(actor: str, moves: list[dict]):
+    fig, ax = _figure(5.4, 0.42 * max(len(moves), 1) + 0.9)
+    ax.set_title(_t(actor), fontsize=11, loc="left")
+    if not moves:
+        _empty(ax, "no moves taken")
+        return fig
+    y = np.arange(len(moves))[::-1]  # most taken at the top
+    values = [m.get("per_game", 0.0) for m in moves]
+    ax.barh(y, values, color="#55a868", height=0.65)
+    for yi, v in zip(y, values):
+        ax.text(v, yi, f" {v:.1f}" if v >= 1 else f" {v:.2g}", va="center", fontsize=8)
+    ax.set_yticks(y, labels=[_wrap(m.get("label") or m.get("option", ""), 34) for m in moves], fontsize=8)
+    ax.set_xlim(0, max(values) * 1.15 if max(values) > 0 else 1)
+    ax.set_xlabel("Moves per game", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    _style(ax)
+    ax.grid(False, axis="y")
+    return fig
+
+
+def _variant_bars(variants: list[dict]):
+    """One panel per outcome (each on its own scale, so small probabilities stay visible), a bar per variant."""
+    from matplotlib.patches import Patch
+
+    outcomes = variants[0]["summary"].get("outcomes", {}) if variants else {}
+    k = max(len(variants), 1)
+    fig, axes = _grid(len(outcomes), 2, 4.4, 0.26 * k + 0.85)
+    if not outcomes:
+        _empty(axes[0], "no outcomes")
+        return fig
+    y = np.arange(k)[::-1]  # variants in order, top to bottom
+    for ax, (oid, o) in zip(axes, outcomes.items()):
+        found = [v["summary"].get("outcomes", {}).get(oid, {}) for v in variants]
+        p = np.array([vo.get("p") or 0.0 for vo in found])
+        ci = np.array([vo.get("ci95") or (pi, pi) for pi, vo in zip(p, found)], dtype=float)
+        ax.barh(y, p * 100, height=0.7, color=[_vcolour(i) for i in range(k)])
+        ax.errorbar(p * 100, y, xerr=np.clip(np.vstack([p - ci[:, 0], ci[:, 1] - p]), 0, None) * 100,
+                    fmt="none", ecolor="#222", capsize=2.5, linewidth=1)
+        right = max(ci[:, 1].max() * 100, 1e-3)
+        for yi, pi, hi in zip(y, p, ci[:, 1]):
+            ax.text(hi * 100 + right * 0.03, yi, _pct(pi), va="center", fontsize=8)
+        _percent_axis(ax, right * 1.3)
+        ax.set_yticks([])
+        ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        _style(ax)
+        ax.grid(False, axis="y")
+    handles = [Patch(color=_vcolour(i), label=_wrap(v["name"], 50, 1)) for i, v in enumerate(variants)]
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False, ncols=min(k, 3))
+    return fig
+
+
+def _difference_chart(names: list[str], outcomes: dict, differences: dict):
+    """One panel per outcome, a dot and its 95% whisker per variant, zero marked; each panel on its own scale."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    others = names[1:]
+    k = max(len(others), 1)
+    fig, axes = _grid(len(outcomes), 2, 4.4, 0.3 * k + 0.85)
+    if not outcomes or not others or not any(differences.get(oid) for oid in outcomes):
+        _empty(axes[0], "nothing to compare: one variant only")
+        return fig
+    for ax, (oid, o) in zip(axes, outcomes.items()):
+        lim = 0.0
+        for i, name in enumerate(others):
+            d = next((d for d in differences.get(oid, []) if d["variant"] == name), None)
+            if d is None:
+                continue
+            x, lo, hi = d["diff"] * 100, d["ci95"][0] * 100, d["ci95"][1] * 100
+            ax.errorbar([x], [k - 1 - i], xerr=[[max(x - lo, 0)], [max(hi - x, 0)]], fmt="o", color=_vcolour(i + 1),
+                        capsize=3, markersize=6, linewidth=1.5, label=_wrap(name, 50, 1))
+            lim = max(lim, abs(lo), abs(hi))
+        ax.axvline(0, color="#222", linewidth=1)
+        lim = lim * 1.2 if lim > 0 else 0.1
+        ax.set_xlim(-lim, lim)
+        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}" if v else "0"))
+        ax.set_ylim(-0.6, k - 0.4)
+        ax.set_yticks([])
+        ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel("percentage points", fontsize=8)
+        _style(ax)
+        ax.grid(False, axis="y")
+    legend = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", fontsize=8, frameon=False, ncols=min(k, 3))
+    return fig
