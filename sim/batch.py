@@ -282,27 +282,35 @@ class LocalBackend:
         self.pool = None
 
     def run(self, job: Job, chunks: list[tuple[int, int]]):
-        """Yield chunk results as they finish; a chunk whose worker crashed is retried once."""
+        """Yield chunk results as they finish; a chunk whose worker crashed is retried once.
+
+        Only a few chunks are in flight at a time, so memory does not grow with the batch.
+        """
         tries = {c: 0 for c in chunks}
-        pending = list(chunks)
-        while pending:
-            self.pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
-            futures = {self.pool.submit(run_chunk, job, lo, hi): (lo, hi) for lo, hi in pending}
-            pending = []
-            try:
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        chunk = futures.pop(f)
-                        try:
-                            yield f.result()
-                        except BrokenProcessPool:
-                            tries[chunk] += 1
-                            if tries[chunk] > 1:
-                                raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice") from None
-                            pending.append(chunk)
-            finally:
-                self.close()
+        queue = list(chunks)
+        in_flight: dict = {}
+        try:
+            while queue or in_flight:
+                if self.pool is None:
+                    self.pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
+                while queue and len(in_flight) < 2 * self.workers:
+                    lo, hi = chunk = queue.pop(0)
+                    in_flight[self.pool.submit(run_chunk, job, lo, hi)] = chunk
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for f in done:
+                    chunk = in_flight.pop(f)
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool:  # a worker died: this pool is gone, its chunks go again
+                        tries[chunk] += 1
+                        if tries[chunk] > 1:
+                            raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice") from None
+                        queue.insert(0, chunk)
+                        self.close()
+                        continue
+                    yield result
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self.pool is not None:  # stop now, even mid-chunk (after Ctrl-C): what finished is saved

@@ -6,6 +6,12 @@ advances many worlds per process step, so at large batches it should beat that f
 """
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import simpy
@@ -91,3 +97,60 @@ def report(f: dict) -> list[str]:
     lines += ["", f"  {ratio}: {f[ratio]:.2f}  (target: at least 5)"]
     lines.append(f"  one interactive turn (batch of one): {f['interactive_step_ms']:.2f} ms  (target: under 20 ms)")
     return lines
+
+
+# --- batches: workers, backends and memory ---------------------------------------------------
+
+
+def measure_batch(spec: str, runs: int, workers: int, dask: str | None, out: str) -> None:
+    """Run one batch in this process (with its workers) and print seconds and peak memory as JSON."""
+    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, run_batch
+
+    loaded = open_scenario(spec)
+    job = Job(loaded.scenario, loaded.name, seed=1)
+    backend = DaskBackend(dask, workers) if dask else LocalBackend(workers)
+    start = time.perf_counter()
+    run_batch(job, Plan(runs, 5000, workers), Folder(out), backend, {"bench": True})
+    seconds = time.perf_counter() - start
+    kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": kib / 1024}))
+
+
+def _batch_once(spec: str, runs: int, workers: int, dask: str | None = None) -> dict:
+    """A fresh process per measurement, so peak memory is this batch's alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = f"from sim.bench import measure_batch; measure_batch({spec!r}, {runs}, {workers}, {dask!r}, {tmp + '/out'!r})"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
+    runs = 20_000 if quick else 100_000
+    cores = os.cpu_count() or 1
+    one = _batch_once(spec, runs, 1)
+    all_ = _batch_once(spec, runs, cores)
+    dask = _batch_once(spec, runs, cores, "local")
+    big = _batch_once(spec, runs * 10, cores)
+    return {
+        "scenario": spec, "runs": runs, "cores": cores,
+        "one_worker_runs_per_s": round(runs / one["seconds"], 1),
+        "all_cores_runs_per_s": round(runs / all_["seconds"], 1),
+        "speedup_all_cores": round(one["seconds"] / all_["seconds"], 2),
+        "dask_runs_per_s": round(runs / dask["seconds"], 1),
+        "dask_overhead": round(dask["seconds"] / all_["seconds"], 2),
+        "peak_rss_mib": {str(runs): round(all_["peak_rss_mib"], 1), str(runs * 10): round(big["peak_rss_mib"], 1)},
+        "memory_ratio_10x_runs": round(big["peak_rss_mib"] / all_["peak_rss_mib"], 2),
+    }
+
+
+def report_batch(f: dict) -> list[str]:
+    n, big = f["runs"], f["runs"] * 10
+    return [
+        f"Batch benchmark: {f['scenario']}, {n:,} runs, {f['cores']} cores",
+        "",
+        f"  one worker          {f['one_worker_runs_per_s']:>10,.0f} runs/s",
+        f"  all cores           {f['all_cores_runs_per_s']:>10,.0f} runs/s   speed-up {f['speedup_all_cores']:.2f} (target: 1.7 on 2 cores)",
+        f"  Dask, all cores     {f['dask_runs_per_s']:>10,.0f} runs/s   time vs local: {f['dask_overhead']:.2f}",
+        f"  peak memory         {f['peak_rss_mib'][str(n)]:>10,.0f} MiB at {n:,} runs, {f['peak_rss_mib'][str(big)]:,.0f} MiB at {big:,}"
+        f" (ratio {f['memory_ratio_10x_runs']:.2f}; target: at most 1.5)",
+    ]

@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("scenario", nargs="?", default="korea-2019")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="smaller samples (a smoke test, noisier)")
+    bench.add_argument("--batch", action="store_true", help="batches instead: workers, Dask and memory (minutes)")
     return p
 
 
@@ -268,8 +269,10 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench, report
+    from .bench import bench, bench_batch, report, report_batch
 
+    if args.batch:
+        return _emit(args, bench_batch(args.scenario, quick=args.quick), report_batch)
     return _emit(args, bench(args.scenario, quick=args.quick), report)
 
 

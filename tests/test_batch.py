@@ -153,3 +153,49 @@ def test_bad_batch_input_gets_one_clear_line(capsys, argv, code, expected):
     assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0]
+
+
+class _Crashing:
+    """A chunk runner whose worker dies on one chunk: always, or (with a marker file) only once."""
+
+    def __init__(self, lo, marker):
+        self.lo, self.marker = lo, marker
+
+    def __call__(self, job, lo, hi):
+        import os
+
+        if lo == self.lo and (self.marker is None or not self.marker.exists()):
+            if self.marker is not None:
+                self.marker.write_text("crashed once")
+            os._exit(1)
+        return run_chunk(job, lo, hi)  # this module's name for it: the real one
+
+
+@pytest.fixture
+def forked_workers():
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("needs workers forked from the test process")
+
+
+def test_a_crashed_worker_is_retried_once(job, tmp_path, monkeypatch, forked_workers):
+    import sim.batch
+
+    whole = batch(job, tmp_path, "steady")
+    monkeypatch.setattr(sim.batch, "run_chunk", _Crashing(300, tmp_path / "crashed"))
+    flaky = batch(job, tmp_path, "flaky", workers=2)
+    assert (tmp_path / "crashed").exists()
+    assert (flaky / "runs.parquet").read_bytes() == (whole / "runs.parquet").read_bytes()
+
+
+def test_a_worker_that_keeps_crashing_fails_the_batch_and_keeps_what_finished(job, tmp_path, monkeypatch, forked_workers):
+    import sim.batch
+    from sim.errors import BatchError
+
+    monkeypatch.setattr(sim.batch, "run_chunk", _Crashing(300, None))
+    with pytest.raises(BatchError, match="runs 300-599: the worker crashed twice"):
+        batch(job, tmp_path, "broken", workers=1)
+    folder = Folder(tmp_path / "broken")
+    assert folder.done(0) and not folder.done(300)
+    assert json.loads((folder.path / "manifest.json").read_text())["partial"] is True
