@@ -3,20 +3,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+LABEL = 34
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
+
+
+def _interval(ci) -> str:
+    lo, hi = ci
+    return f"{lo:.1%}-{hi:.1%}"
+
 
 def table(s: dict, folder: Path, until_ci: float | None = None) -> list[str]:
     head = f"{s['scenario']}: {s['runs']:,} runs, seed {s['seed']}"
     if until_ci:
         head += f" (needed for every interval within +-{until_ci:g})"
-    lines = [head, f"results in {folder}/", "", f"  {'outcome':<30} {'p':>7}  {'95% interval':<15}  {'turn: median (q1-q3)':<20}"]
+    lines = [head, f"results in {folder}/", "", f"  {'outcome':<{LABEL}} {'p':>6}  {'95% interval':<13}  turn: median (q1-q3)"]
     for o in s["outcomes"].values():
-        lo, hi = o["ci95"]
         t = o["time_to_outcome"]
         when = f"{t['median']:g} ({t['q1']:g}-{t['q3']:g})" if t else "-"
-        lines.append(f"  {o['label'][:30]:<30} {o['p']:>7.1%}  {lo:>6.1%}-{hi:<7.1%}  {when:<20}")
+        lines.append(f"  {_label(o['label']):<{LABEL}} {o['p']:>6.1%}  {_interval(o['ci95']):<13}  {when}")
     if s["thresholds"]:
-        lines += ["", f"  {'threshold crossed':<30} {'p':>7}  {'95% interval':<15}"]
+        lines += ["", f"  {'threshold crossed':<{LABEL}} {'p':>6}  95% interval"]
         for t in s["thresholds"].values():
-            lo, hi = t["ci95"]
-            lines.append(f"  {t['label'][:30]:<30} {t['p']:>7.1%}  {lo:>6.1%}-{hi:<7.1%}")
+            lines.append(f"  {_label(t['label']):<{LABEL}} {t['p']:>6.1%}  {_interval(t['ci95'])}")
     return lines

@@ -199,3 +199,21 @@ def test_a_worker_that_keeps_crashing_fails_the_batch_and_keeps_what_finished(jo
     folder = Folder(tmp_path / "broken")
     assert folder.done(0) and not folder.done(300)
     assert json.loads((folder.path / "manifest.json").read_text())["partial"] is True
+
+
+def test_the_progress_bar_shows_in_a_terminal_only():
+    import io
+
+    from sim.batch import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = Progress(1000, stream)
+        progress.add(500)
+        progress.close()
+    assert "500/1,000 runs" in terminal.getvalue() and "s left" in terminal.getvalue()
+    assert pipe.getvalue() == ""
