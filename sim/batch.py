@@ -284,30 +284,39 @@ class LocalBackend:
     def run(self, job: Job, chunks: list[tuple[int, int]]):
         """Yield chunk results as they finish; a chunk whose worker crashed is retried once.
 
-        Only a few chunks are in flight at a time, so memory does not grow with the batch.
+        Only a few chunks are in flight at a time, so memory does not grow with the batch. When a
+        worker dies, every chunk in flight fails with it; those are run again one at a time, so
+        that a crash can be laid at the right chunk's door.
         """
-        tries = {c: 0 for c in chunks}
         queue = list(chunks)
+        suspects: set = set()  # chunks caught in a crash: run alone until cleared
+        crashes = {c: 0 for c in chunks}  # crashes each chunk was caught in
         in_flight: dict = {}
         try:
             while queue or in_flight:
                 if self.pool is None:
                     self.pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
-                while queue and len(in_flight) < 2 * self.workers:
-                    lo, hi = chunk = queue.pop(0)
-                    in_flight[self.pool.submit(run_chunk, job, lo, hi)] = chunk
+                room = 1 if suspects else 2 * self.workers
+                while queue and len(in_flight) < room:
+                    lo, hi = queue[0]
+                    try:
+                        in_flight[self.pool.submit(run_chunk, job, lo, hi)] = queue.pop(0)
+                    except BrokenProcessPool:  # broke since the last wait: its futures will say so
+                        break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for f in done:
                     chunk = in_flight.pop(f)
                     try:
                         result = f.result()
-                    except BrokenProcessPool:  # a worker died: this pool is gone, its chunks go again
-                        tries[chunk] += 1
-                        if tries[chunk] > 1:
+                    except BrokenProcessPool:
+                        crashes[chunk] += 1
+                        if chunk in suspects and crashes[chunk] > 1:  # crashed again, running alone
                             raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice") from None
+                        suspects.add(chunk)
                         queue.insert(0, chunk)
                         self.close()
                         continue
+                    suspects.discard(chunk)
                     yield result
         finally:
             self.close()

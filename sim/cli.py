@@ -58,6 +58,27 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--csv", action="store_true", help="also write runs.csv")
     batch.add_argument("--json", action="store_true", help="print summary.json instead of the table")
 
+    compare = sub.add_parser("compare", help="variants over the same runs: probabilities and paired differences")
+    compare.add_argument("variants", nargs="+", metavar="VARIANT",
+                         help="a scenario, or a quoted \"SCENARIO --doctrine ACTOR=PRESET ...\"; the first is the reference")
+    compare.add_argument("--runs", type=_positive, required=True, help="games per variant")
+    compare.add_argument("--seed", type=_seed, default=0, help="random seed, shared by every variant (default 0)")
+    compare.add_argument("--out", metavar="DIR", help="output folder (default runs/compare-SEED-TIME)")
+    compare.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
+    compare.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    compare.add_argument("--json", action="store_true", help="print comparison.json instead of the table")
+
+    sweep = sub.add_parser("sweep", help="a grid of scenario values, each a batch over the same runs")
+    sweep.add_argument("scenario", help="bundled name or path")
+    sweep.add_argument("--set", action="append", required=True, dest="sets", metavar="PATH=V1,V2,...",
+                       help="a dotted path into the scenario and its values, e.g. mechanics.hazard.max=0.02,0.08 (repeatable: a grid)")
+    sweep.add_argument("--runs", type=_positive, required=True, help="games per point")
+    sweep.add_argument("--seed", type=_seed, default=0, help="random seed, shared by every point (default 0)")
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-SEED-TIME)")
+    sweep.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
+    sweep.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    sweep.add_argument("--json", action="store_true", help="print sweep.json instead of the table")
+
     replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
     replay.add_argument("folder", metavar="DIR")
     replay.add_argument("--run", type=_seed, required=True, dest="run_index", help="run index within the batch")
@@ -244,6 +265,38 @@ def cmd_batch(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from .batch import default_folder
+    from .compare import compare, compare_table
+
+    out = Path(args.out or default_folder("compare", args.seed))
+    arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    try:
+        result = compare(args.variants, args.runs, args.seed, out, args.workers, args.chunk, arguments)
+    except KeyboardInterrupt:
+        print(f"ladder: interrupted: partial results in {out}; run the comparison again with another --out", file=sys.stderr)
+        return 130
+    return _emit(args, result, lambda c: compare_table(c, out))
+
+
+def cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from .batch import default_folder
+    from .compare import sweep, sweep_table
+
+    out = Path(args.out or default_folder("sweep", args.seed))
+    arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    try:
+        result = sweep(args.scenario, args.sets, args.runs, args.seed, out, args.workers, args.chunk, arguments)
+    except KeyboardInterrupt:
+        print(f"ladder: interrupted: partial results in {out}; run the sweep again with another --out", file=sys.stderr)
+        return 130
+    return _emit(args, result, lambda s: sweep_table(s, out))
+
+
 def cmd_replay(args) -> int:
     from .batch import Folder
 
@@ -291,6 +344,8 @@ COMMANDS = {
     "calibrate": cmd_calibrate,
     "batch": cmd_batch,
     "replay": cmd_replay,
+    "compare": cmd_compare,
+    "sweep": cmd_sweep,
     "bench": cmd_bench,
 }
 
