@@ -403,6 +403,16 @@ class Folder:
     def write_manifest(self, manifest: dict) -> None:
         _atomic(self.path / "manifest.json", lambda f: f.write(_json(manifest).encode()))
 
+    def runs_done(self) -> int:
+        """Runs in the chunks finished so far."""
+        return sum(Aggregates.load(p).runs for p in self.chunks.glob("agg-*.npz"))
+
+    def clean(self) -> None:
+        """Remove what an interrupted write left half-done."""
+        for pattern in ("*.part", "*.tmp"):
+            for p in [*self.path.glob(pattern), *self.chunks.glob(pattern)]:
+                p.unlink(missing_ok=True)
+
     def done(self, lo: int) -> bool:
         return (self.chunks / f"agg-{lo:012d}.npz").exists()
 
@@ -524,26 +534,23 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
     else:
         folder.create(manifest, job.scenario)
     progress = Progress(plan.runs)
-    chunks: list[tuple[int, int]] = []
     try:
         if plan.until_ci is None:
             chunks = [(lo, min(lo + plan.chunk, plan.runs)) for lo in range(0, plan.runs, plan.chunk)]
             _play(job, [c for c in chunks if not folder.done(c[0])], folder, backend, progress, done=chunks)
         else:
             chunks = _until_ci(job, plan, folder, backend, progress)
-    except KeyboardInterrupt:
-        progress.close()
-        finished = [c for c in chunks if folder.done(c[0])]
-        manifest["runs_done"] = sum(hi - lo for lo, hi in finished)
+        result = folder.finish(rules, job, chunks, partial=False, csv=csv)
+    except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
+        manifest["runs_done"] = folder.runs_done()
         folder.write_manifest(manifest)
+        folder.clean()
         raise
     finally:
         progress.close()
         backend.close()
-    manifest["runs"] = sum(hi - lo for lo, hi in chunks)
+    manifest["runs"] = manifest["runs_done"] = sum(hi - lo for lo, hi in chunks)
     manifest["partial"] = False
-    manifest["runs_done"] = manifest["runs"]
-    result = folder.finish(rules, job, chunks, partial=False, csv=csv)
     folder.write_manifest(manifest)
     return result
 

@@ -254,8 +254,7 @@ def cmd_batch(args) -> int:
         result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume))
     except KeyboardInterrupt:
         done = folder.manifest().get("runs_done", 0)
-        print(f"ladder: interrupted: {done:,} runs kept in {folder.path} (partial); "
-              f"finish with `ladder batch --resume {folder.path}`", file=sys.stderr)
+        print(f"ladder: interrupted with {done:,} runs kept; finish: ladder batch --resume {folder.path}", file=sys.stderr)
         return 130
     if args.json:
         json.dump(result, sys.stdout, indent=2)

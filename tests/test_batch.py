@@ -217,3 +217,21 @@ def test_the_progress_bar_shows_in_a_terminal_only():
         progress.close()
     assert "500/1,000 runs" in terminal.getvalue() and "s left" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_an_interrupt_while_writing_the_results_leaves_a_marked_resumable_folder(job, tmp_path, monkeypatch):
+    import sim.report
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.report, "batch_report", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch(job, tmp_path, "late")
+    folder = tmp_path / "late"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["partial"] is True and manifest["runs_done"] == RUNS
+    assert not list(folder.rglob("*.part")) and not list(folder.rglob("*.tmp"))
+    monkeypatch.undo()
+    assert main(["batch", "--resume", str(folder), "--workers", "1", "--json"]) == 0
+    assert json.loads((folder / "manifest.json").read_text())["partial"] is False
