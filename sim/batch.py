@@ -152,7 +152,7 @@ class Aggregates:
         return Aggregates(**{k: getattr(self, k) + getattr(other, k) for k in vars(self)})
 
     def save(self, path: Path) -> None:
-        _atomic(path, lambda f: np.savez(f, **vars(self)))
+        atomic_write(path, lambda f: np.savez(f, **vars(self)))
 
     @classmethod
     def load(cls, path: Path) -> Aggregates:
@@ -381,7 +381,7 @@ class Folder:
             probe.unlink()
         except OSError as exc:
             raise UsageError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
-        _atomic(self.path / "scenario.json", lambda f: f.write(_json(scenario.model_dump(mode="json", by_alias=True)).encode()))
+        atomic_write(self.path / "scenario.json", lambda f: f.write(dump_json(scenario.model_dump(mode="json", by_alias=True)).encode()))
         self.write_manifest(manifest)
 
     def manifest(self) -> dict:
@@ -401,7 +401,7 @@ class Folder:
             raise UsageError(f"{self.path / 'scenario.json'}:1:1: missing or corrupt scenario: {exc}") from None
 
     def write_manifest(self, manifest: dict) -> None:
-        _atomic(self.path / "manifest.json", lambda f: f.write(_json(manifest).encode()))
+        atomic_write(self.path / "manifest.json", lambda f: f.write(dump_json(manifest).encode()))
 
     def runs_done(self) -> int:
         """Runs in the chunks finished so far."""
@@ -420,7 +420,7 @@ class Folder:
         import pyarrow.parquet as pq
 
         lo = result["lo"]
-        _atomic(self.chunks / f"runs-{lo:012d}.parquet", lambda f: pq.write_table(_table(result["rows"]), f))
+        atomic_write(self.chunks / f"runs-{lo:012d}.parquet", lambda f: pq.write_table(_table(result["rows"]), f))
         result["agg"].save(self.chunks / f"agg-{lo:012d}.npz")  # last: it marks the chunk done
 
     def aggregates(self, chunks) -> Aggregates:
@@ -440,10 +440,10 @@ class Folder:
         agg = self.aggregates(done)
         self._write_runs(done, csv)
         turns = turns_table(rules, agg)
-        _atomic(self.path / "turns.parquet", lambda f: pq.write_table(turns, f))
+        atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(turns, f))
         result = summary(rules, agg, job, partial)
-        _atomic(self.path / "summary.json", lambda f: f.write(_json(result).encode()))
-        _atomic(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
+        atomic_write(self.path / "summary.json", lambda f: f.write(dump_json(result).encode()))
+        atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
         return result
 
     def _write_runs(self, chunks, csv: bool) -> None:
@@ -486,7 +486,7 @@ def _table(columns: dict):
     return pa.table({k: pa.array(np.ma.getdata(v), mask=np.ma.getmaskarray(v) if np.ma.isMaskedArray(v) else None) for k, v in columns.items()})
 
 
-def _json(data) -> str:
+def dump_json(data) -> str:
     return json.dumps(data, indent=2, default=_plain) + "\n"
 
 
@@ -496,7 +496,7 @@ def _plain(value):
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write a file whole or not at all: to a temporary name, then rename."""
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:

@@ -223,7 +223,15 @@ def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool)
 
 
 def cmd_batch(args) -> int:
-    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, default_folder, run_batch
+    from .batch import (
+        DaskBackend,
+        Folder,
+        Job,
+        LocalBackend,
+        Plan,
+        default_folder,
+        run_batch,
+    )
     from .catalog import open_scenario
     from .summary import table
 
@@ -284,7 +292,7 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
 
     from .batch import default_folder
-    from .compare import sweep, sweep_table
+    from .sweep import sweep, sweep_table
 
     out = Path(args.out or default_folder("sweep", args.seed))
     arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}

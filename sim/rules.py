@@ -11,7 +11,6 @@ from . import rng
 from .expr import Expression, compile_expression
 from .model import Effect, Option, Scenario
 
-
 NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
 
 

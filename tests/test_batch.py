@@ -5,7 +5,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.batch import Aggregates, Folder, Job, LocalBackend, Plan, run_batch, run_chunk, widest_interval
+from sim.batch import (
+    Aggregates,
+    Folder,
+    Job,
+    LocalBackend,
+    Plan,
+    run_batch,
+    run_chunk,
+    widest_interval,
+)
 from sim.catalog import open_scenario
 from sim.cli import main
 from sim.stats import wilson

@@ -14,7 +14,8 @@ import yaml
 from sim.batch import digest
 from sim.catalog import open_scenario
 from sim.cli import main
-from sim.compare import locate, parse_spec, sweep_points
+from sim.compare import parse_spec
+from sim.sweep import locate, sweep_points
 
 SMALL = ["--chunk", "200", "--workers", "1"]
 

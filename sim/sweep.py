@@ -1,0 +1,295 @@
+"""`ladder sweep`: a grid over scenario values addressed by path, every point on the same runs.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from .batch import Job, dump_json
+from .errors import ScenarioError, UsageError
+from .variants import Member, fit, group_manifest, play_all, prepare_folder, write
+
+
+def parse_sets(sets: list[str]) -> list[tuple[str, list]]:
+    """`PATH=V1,V2,...` flags -> [(path, [values parsed as YAML scalars]), ...]."""
+    import yaml
+
+    params: list[tuple[str, list]] = []
+    for text in sets:
+        path, sep, values = text.partition("=")
+        path = path.strip()
+        if not sep or not path or not values.strip():
+            raise UsageError(f"--set {text!r}: expected PATH=V1,V2,..., e.g. mechanics.hazard.max=0.02,0.04")
+        if any(p == path for p, _ in params):
+            raise UsageError(f"--set {path}: given twice; list all its values in one --set")
+        parsed = []
+        for raw in values.split(","):
+            raw = raw.strip()
+            if not raw:
+                raise UsageError(f"--set {text!r}: an empty value")
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise UsageError(f"--set {path}: cannot read {raw!r} as a value: {str(exc).splitlines()[0]}") from None
+            if isinstance(value, (dict, list)):
+                raise UsageError(f"--set {path}: {raw!r} is not a single value")
+            parsed.append(value)
+        params.append((path, parsed))
+    return params
+
+
+def locate(data: dict, path: str):
+    """The container and key a dotted path names in the scenario data. Mapping keys may hold dots
+    (variable names do): the longest key that matches is taken. List items are named by their id."""
+    parts = path.split(".")
+    if not all(parts):
+        raise UsageError(f"--set {path}: an empty component in the path")
+    node, i, trail = data, 0, []
+    container = key = None
+    while i < len(parts):
+        if isinstance(node, dict):
+            keys = [k for k in node if isinstance(k, str)]
+            found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in node), None)
+            if found is None:
+                _unknown(path, parts, i, trail, keys, "key")
+            container, key = node, ".".join(parts[i:found])
+        elif isinstance(node, list):
+            ids = [item.get("id") for item in node if isinstance(item, dict) and isinstance(item.get("id"), str)]
+            found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in ids), None)
+            if found is None:
+                _unknown(path, parts, i, trail, ids, "id")
+            container, key = node, next(n for n, item in enumerate(node) if isinstance(item, dict) and item.get("id") == ".".join(parts[i:found]))
+        else:
+            where = ".".join(trail)
+            raise UsageError(f"--set {path}: {where} is a single value ({node!r}); it has no '{parts[i]}'")
+        trail.append(".".join(parts[i:found]))
+        node, i = container[key], found
+    if isinstance(node, (dict, list)):
+        inside = list(node)[:4] if isinstance(node, dict) else [x.get("id") for x in node if isinstance(x, dict)][:4]
+        hint = f", e.g. {path}.{inside[0]}" if inside and inside[0] is not None else ""
+        raise UsageError(f"--set {path}: names a whole {'mapping' if isinstance(node, dict) else 'list'}; give a path to a single value{hint}")
+    if key == "id":
+        raise UsageError(f"--set {path}: ids cannot be swept")
+    return container, key
+
+
+def _unknown(path: str, parts: list[str], i: int, trail: list[str], pool: list[str], what: str):
+    best, word = None, parts[i]
+    for cand in pool:  # a candidate with dots is compared with as many components
+        piece = ".".join(parts[i: i + cand.count(".") + 1])
+        score = difflib.SequenceMatcher(None, piece, cand).ratio()
+        if score >= 0.6 and (best is None or score > best[0]):
+            best = (score, cand, piece)
+    where = f" under '{'.'.join(trail)}'" if trail else ""
+    if best:
+        raise UsageError(f"--set {path}: unknown {what} '{best[2]}'{where} (did you mean '{best[1]}'?)")
+    shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+    raise UsageError(f"--set {path}: unknown {what} '{word}'{where} (one of: {shown})")
+
+
+def _point_name(values: dict) -> str:
+    return ", ".join(f"{p}={_show(v)}" for p, v in values.items())
+
+
+def _show(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _plain_value(value):
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def sweep_points(loaded, params: list[tuple[str, list]], seed: int) -> list[Member]:
+    """Every grid point as a validated scenario, before anything runs; the first --set varies slowest."""
+    import yaml
+
+    from .scenario import validate
+    from .source import parse_document
+
+    base = loaded.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for path, _ in params:
+        locate(base, path)  # every path checked before any value
+    grid = list(itertools.product(*(values for _, values in params)))
+    members = []
+    for k, combo in enumerate(grid, 1):
+        values = {path: v for (path, _), v in zip(params, combo)}
+        data = copy.deepcopy(base)
+        for path, v in values.items():
+            container, key = locate(data, path)
+            container[key] = v
+        try:  # keys stay in scenario order: actors' order is part of the game
+            scenario = validate(parse_document(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "sweep point"))
+        except ScenarioError as exc:
+            first = exc.problems[0].message
+            more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
+            raise UsageError(f"sweep point {k} of {len(grid)} ({_point_name(values)}): {first}{more}") from None
+        job = Job(scenario, loaded.name, seed, {})
+        members.append(Member(_point_name(values), _point_name(values), job, f"point-{k}", str(loaded.path)))
+    return members
+
+
+def sweep(scenario: str, sets: list[str], runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
+    """Run every grid point into OUT/point-K/, then write sweep.json, sweep.html and manifest.json."""
+    from .catalog import open_scenario
+
+    loaded = open_scenario(scenario)
+    params = parse_sets(sets)
+    members = sweep_points(loaded, params, seed)
+    out = Path(out)
+    prepare_folder(out)
+    parameters = [{"path": p, "values": [_plain_value(v) for v in vs]} for p, vs in params]
+    manifest = group_manifest("sweep", members, seed, runs, chunk, arguments, scenario=loaded.name, parameters=parameters)
+    write(out / "manifest.json", dump_json(manifest))
+    summaries = play_all(members, out, runs, chunk, workers, arguments)
+    outcomes = {oid: {"label": o["label"], "kind": o["kind"]} for oid, o in summaries[0]["outcomes"].items()}
+    points = []
+    for k, (m, s, combo) in enumerate(zip(members, summaries, itertools.product(*(vs for _, vs in params))), 1):
+        points.append({
+            "point": k, "folder": m.folder,
+            "values": {p: _plain_value(v) for (p, _), v in zip(params, combo)},
+            "outcomes": {oid: {"count": o["count"], "p": o["p"], "ci95": o["ci95"]} for oid, o in s["outcomes"].items()},
+        })
+    result = {
+        "scenario": loaded.name, "title": loaded.scenario.title, "seed": seed, "runs": runs,
+        "parameters": parameters, "outcomes": outcomes, "points": points,
+    }
+    write(out / "sweep.json", dump_json(result))
+    write(out / "sweep.html", sweep_report(result))
+    write(out / "manifest.json", dump_json(manifest | {"partial": False}))
+    return result
+
+
+def _short(paths: list[str]) -> list[str]:
+    """Column heads: the last two components of each path, or more where two would clash."""
+    for n in (1, 2, 3):
+        heads = [".".join(p.split(".")[-n:]) if n < len(p.split(".")) else p for p in paths]
+        if n > 1 and len(set(heads)) == len(heads):
+            return heads
+    return paths
+
+
+def sweep_table(s: dict, folder: Path) -> list[str]:
+    """The grid at 80 columns: one row per point, its values then each outcome's p."""
+    paths = [p["path"] for p in s["parameters"]]
+    ids = list(s["outcomes"])
+    heads = _short(paths)
+    widths = [min(24, max([len(h)] + [len(_show(pt["values"][p])) for pt in s["points"]])) for h, p in zip(heads, paths)]
+    out_ws = [max(7, min(10, len(oid))) for oid in ids]
+    if 6 + sum(w + 1 for w in widths + out_ws) > 80:  # too wide: narrower outcome columns, then values
+        out_ws = [7] * len(ids)
+    while widths and 6 + sum(w + 1 for w in widths + out_ws) > 80 and max(widths) > 6:
+        widths[widths.index(max(widths))] -= 1  # then the widest value column, a character at a time
+    lines = [f"sweep: {s['scenario']}, {len(s['points'])} points of {s['runs']:,} runs, seed {s['seed']}", f"results in {folder}/", ""]
+    for p in s["parameters"]:
+        lines.append(fit(f"  {p['path']} = {', '.join(_show(v) for v in p['values'])}", 80))
+    head = f"  {'#':>3} " + " ".join(f"{fit(h, w):<{w}}" for h, w in zip(heads, widths))
+    head += "".join(f" {fit(oid, w):>{w}}" for oid, w in zip(ids, out_ws))
+    lines += ["", head.rstrip()]
+    widest = 0.0
+    for pt in s["points"]:
+        row = f"  {pt['point']:>3} " + " ".join(f"{fit(_show(pt['values'][p]), w):<{w}}" for p, w in zip(paths, widths))
+        for oid, w in zip(ids, out_ws):
+            o = pt["outcomes"][oid]
+            row += f" {o['p']:>{w}.1%}"
+            widest = max(widest, (o["ci95"][1] - o["ci95"][0]) / 2)
+        lines.append(row.rstrip())
+    labels = ", ".join(f"{oid}: {o['label']}" for oid, o in s["outcomes"].items())
+    lines += ["", fit(f"  every 95% interval within +-{widest:.1%}; same runs at every point", 80)]
+    lines += ["  " + line for line in textwrap.wrap(labels, 76)]
+    return lines
+
+
+def sweep_report(s: dict) -> str:
+    """sweep.html: a table of the grid and, for each swept value, each outcome's probability against it."""
+    from .report import _ci, _e, _img, _page, _pct, _section, _table
+
+    paths = [p["path"] for p in s["parameters"]]
+    outcomes = s["outcomes"]
+    rows = []
+    for pt in s["points"]:
+        cells = "".join(f"<td>{_e(_show(pt['values'][p]))}</td>" for p in paths)
+        cells += "".join(
+            f"<td class=num>{_pct(pt['outcomes'][oid]['p'])} <span class=muted>{_ci(pt['outcomes'][oid]['ci95'])}</span></td>"
+            for oid in outcomes
+        )
+        rows.append(f'<tr data-point="{pt["point"]}"><td class=num>{pt["point"]}</td>{cells}</tr>')
+    table = _table(["#"] + paths + [o["label"] for o in outcomes.values()], rows)
+    charts = "".join(
+        _img(_sweep_chart(s, j), f"Probability of each outcome against {path}, with 95% intervals")
+        for j, path in enumerate(paths)
+    )
+    head = (
+        f"<header><h1>Sweep: {_e(s.get('title') or s.get('scenario'))}</h1>"
+        f'<p class="muted">Scenario {_e(s.get("scenario"))} · seed {_e(s.get("seed"))} · {s.get("runs", 0):,} runs per point · '
+        f"{len(s['points'])} points · every point plays the same runs (common random numbers)</p></header>"
+    )
+    sections = [
+        _section("grid", "Grid", "Each point's values and each outcome's probability with its Wilson 95% interval.", table),
+        _section(
+            "sweep-charts", "Outcome probabilities against each swept value",
+            "One panel per outcome, each on its own scale, with 95% intervals; where other values are swept too, "
+            "one line per combination of them.",
+            charts,
+        ),
+    ]
+    return _page(f"Sweep: {s.get('title', '')}", head + "".join(sections))
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _sweep_chart(s: dict, j: int):
+    """For parameter j: a panel per outcome, p against the value, a line per combination of the others."""
+    from matplotlib.ticker import FuncFormatter
+
+    from .report import _colour, _grid, _style, _vcolour, _wrap
+
+    params = s["parameters"]
+    path, values = params[j]["path"], params[j]["values"]
+    others = [p["path"] for i, p in enumerate(params) if i != j]
+    numeric = _numeric(values)
+    xs = {_show(v): (v if numeric else n) for n, v in enumerate(values)}
+    series: dict[tuple, list] = {}
+    for pt in s["points"]:
+        series.setdefault(tuple(_show(pt["values"][o]) for o in others), []).append(pt)
+    numbers = [float(v) for v in values] if numeric else []
+    step = 0.08 if not numeric else 0.012 * ((max(numbers) - min(numbers)) or 1.0)
+    outcomes = s["outcomes"]
+    fig, axes = _grid(len(outcomes), 2, 4.4, 2.6)
+    for ax, (oid, o) in zip(axes, outcomes.items()):
+        for i, (combo, pts) in enumerate(series.items()):
+            pts = sorted(pts, key=lambda pt: xs[_show(pt["values"][path])])
+            x = np.array([xs[_show(pt["values"][path])] for pt in pts], dtype=float)
+            if len(series) > 1:  # side by side, so the whiskers do not hide each other
+                x = x + (i - (len(series) - 1) / 2) * step
+            p = np.array([pt["outcomes"][oid]["p"] for pt in pts]) * 100
+            ci = np.array([pt["outcomes"][oid]["ci95"] for pt in pts], dtype=float) * 100
+            err = np.clip(np.vstack([p - ci[:, 0], ci[:, 1] - p]), 0, None)
+            colour = _colour(o) if len(series) == 1 else _vcolour(i)
+            label = ", ".join(f"{a}={b}" for a, b in zip(others, combo)) if others else None
+            ax.errorbar(x, p, yerr=err, fmt="o-", color=colour, capsize=3, markersize=4, linewidth=1.4,
+                        label=_wrap(label, 60, 1) if label else None)
+        if not numeric:
+            ax.set_xticks(range(len(values)), labels=[_wrap(_show(v), 14, 2) for v in values], fontsize=8)
+            ax.set_xlim(-0.5, len(values) - 0.5)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+        ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")
+        ax.set_xlabel(_wrap(path, 60, 1), fontsize=8)
+        ax.tick_params(labelsize=8)
+        _style(ax)
+    if others:
+        legend = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+        fig.legend(list(legend.values()), list(legend), loc="outside lower center", fontsize=8, frameon=False,
+                   ncols=min(len(legend), 2))
+    return fig
