@@ -47,10 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="Monte Carlo: many games, statistics, files and a report")
     batch.add_argument("scenario", nargs="?", help="bundled name or path (not with --resume)")
     batch.add_argument("--runs", type=_positive, help="games to play")
-    batch.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    batch.add_argument("--out", metavar="DIR", help="output folder (default runs/SCENARIO-SEED-TIME)")
-    batch.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
-    batch.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    _batch_args(batch, "SCENARIO")
     _doctrine_arg(batch)
     batch.add_argument("--until-ci", type=_half_width, metavar="W", help="add runs until every outcome's 95%% interval is within +-W")
     batch.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster ('local' starts one)")
@@ -62,10 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("variants", nargs="+", metavar="VARIANT",
                          help="a scenario, or a quoted \"SCENARIO --doctrine ACTOR=PRESET ...\"; the first is the reference")
     compare.add_argument("--runs", type=_positive, required=True, help="games per variant")
-    compare.add_argument("--seed", type=_seed, default=0, help="random seed, shared by every variant (default 0)")
-    compare.add_argument("--out", metavar="DIR", help="output folder (default runs/compare-SEED-TIME)")
-    compare.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
-    compare.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    _batch_args(compare, "compare")
     compare.add_argument("--json", action="store_true", help="print comparison.json instead of the table")
 
     sweep = sub.add_parser("sweep", help="a grid of scenario values, each a batch over the same runs")
@@ -73,10 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", action="append", required=True, dest="sets", metavar="PATH=V1,V2,...",
                        help="a dotted path into the scenario and its values, e.g. mechanics.hazard.max=0.02,0.08 (repeatable: a grid)")
     sweep.add_argument("--runs", type=_positive, required=True, help="games per point")
-    sweep.add_argument("--seed", type=_seed, default=0, help="random seed, shared by every point (default 0)")
-    sweep.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-SEED-TIME)")
-    sweep.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
-    sweep.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    _batch_args(sweep, "sweep")
     sweep.add_argument("--json", action="store_true", help="print sweep.json instead of the table")
 
     replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
@@ -107,6 +98,14 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
     return value
+
+
+def _batch_args(p: argparse.ArgumentParser, name: str) -> None:
+    """The flags every command made of batches shares."""
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, the same for every batch (default 0)")
+    p.add_argument("--out", metavar="DIR", help=f"output folder (default runs/{name}-SEED-TIME)")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
+    p.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
 
 
 def _half_width(text: str) -> float:
