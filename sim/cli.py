@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("scenario", nargs="?", help="bundled name or path")
 
     sub.add_parser("list", help="the bundled scenarios")
+    sub.add_parser("schema", help="the JSON Schema of the scenario format, for editors")
 
     show = sub.add_parser("show", help="actors, the ladder with its options, doctrines")
     show.add_argument("scenario")
@@ -169,6 +170,13 @@ def cmd_list(args) -> int:
         s = load(path).scenario
         print(f"{name:<12} {s.title}")
         print(textwrap.shorten(s.description, 80, initial_indent=" " * 13, placeholder="..."))
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .model import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
     return 0
 
 
@@ -344,6 +352,7 @@ def cmd_play(args) -> int:
 COMMANDS = {
     "play": cmd_play,
     "list": cmd_list,
+    "schema": cmd_schema,
     "show": cmd_show,
     "validate": cmd_validate,
     "run": cmd_run,

@@ -82,15 +82,15 @@ class Variable(Strict):
 
 
 class Rung(Strict):
-    id: Id
+    id: Id = Field(description="Name options use to sit on this rung.")
     level: int = Field(ge=-20, le=40, description="Height on the ladder; negative rungs de-escalate.")
     label: str = Field(description="Display name.")
     group: str = Field(description="Kahn-style group, e.g. 'subcrisis manoeuvring' or 'de-escalation'.")
 
 
 class Threshold(Strict):
-    id: Id
-    label: str
+    id: Id = Field(description="Name of the threshold (its crossing is an event).")
+    label: str = Field(description="Display name, e.g. 'Red line: strategic tests'.")
     level: int = Field(ge=-20, le=40, description="Crossed when any actor's position first reaches this level.")
 
 
@@ -143,14 +143,14 @@ class Answer(Strict):
 
 
 class Option(Strict):
-    id: Id
+    id: Id = Field(description="Unique name of the move, e.g. dprk_icbm.")
     actor: Id = Field(description="Actor who can take this move.")
     label: str = Field(description="Short name shown in the move picker and news feed.")
     description: Optional[str] = Field(None, description="One or two sentences explaining the move.")
     rung: Id = Field(description="Rung of the ladder the move sits on.")
-    category: Category
+    category: Category = Field(description="diplomatic, informational, military or economic.")
     tags: list[Id] = Field(default_factory=list, description="Free labels doctrines and statistics refer to.")
-    source: SourceRef
+    source: SourceRef = Field(description="The text the move comes from, with a short quote.")
     prepare: Turns = Field(0, description="Turns of preparation before the move happens.")
     visible: bool = Field(True, description="Whether others see indicators during preparation.")
     duration: Turns = Field(0, description="Turns the move stays in force (an exercise, a deployment).")
@@ -159,7 +159,7 @@ class Option(Strict):
     cooldown: Turns = Field(0, description="Turns before the move can be taken again.")
     max_per_year: Optional[int] = Field(None, ge=1, le=365, description="Most uses per calendar year.")
     targets: list[Id] = Field(default_factory=list, description="Actors the move is aimed at.")
-    effects: list[Effect] = Field(default_factory=list)
+    effects: list[Effect] = Field(default_factory=list, description="What the move changes.")
     proposes: Optional[Proposal] = Field(None, description="The move is a proposal others answer.")
     answers: Optional[Answer] = Field(None, description="The move answers a pending proposal.")
     ends_game: Optional[Id] = Field(None, description="Outcome the move causes when it succeeds (a strike: war).")
@@ -214,13 +214,13 @@ class Doctrine(DoctrineTerms):
 
 
 class Inject(Strict):
-    id: Id
-    label: str
+    id: Id = Field(description="Name of the scheduled event.")
+    label: str = Field(description="What happens, as the news feed says it.")
     turn: Optional[Turns] = Field(None, description="Turn the event happens.")
     date: Optional[Date] = Field(None, description="Date the event happens (the turn containing it).")
     when: Optional[Expr] = Field(None, description="Condition checked on that turn; the event is skipped if false.")
-    source: Optional[SourceRef] = None
-    effects: list[Effect] = Field(default_factory=list)
+    source: Optional[SourceRef] = Field(None, description="Where the event comes from, with a short quote.")
+    effects: list[Effect] = Field(default_factory=list, description="What the event changes.")
 
     @model_validator(mode="after")
     def _when(self):
@@ -230,13 +230,13 @@ class Inject(Strict):
 
 
 class Outcome(Strict):
-    id: Id
-    label: str
+    id: Id = Field(description="Name of the outcome, e.g. war, deal, horizon.")
+    label: str = Field(description="Display name.")
     kind: Literal["war", "deal", "horizon", "condition"] = Field(
         "condition", description="war: ended by strikes and miscalculation; horizon: unresolved at the end."
     )
     when: Optional[Expr] = Field(None, description="Condition that ends the game with this outcome.")
-    description: Optional[str] = None
+    description: Optional[str] = Field(None, description="A sentence for the end screen.")
 
 
 class Hazard(Strict):
@@ -252,7 +252,7 @@ class Topic(Strict):
         description="consent: passes if an addressee accepts; veto: passes unless a veto member refuses."
     )
     window: int = Field(1, ge=1, le=52, description="Turns the addressees have to answer.")
-    label: Optional[str] = None
+    label: Optional[str] = Field(None, description="Display name of the topic.")
 
 
 class Sanctions(Strict):
@@ -261,36 +261,38 @@ class Sanctions(Strict):
 
 
 class RedLine(Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="Name; expressions read redline.<id> (1 once crossed)."
+    )
     owner: Id = Field(description="Actor who drew the line; its doctrine's after_red_line applies once crossed.")
-    label: str
+    label: str = Field(description="Display name.")
     crossed_by: list[Id] = Field(min_length=1, description="Options whose success crosses the line.")
-    source: Optional[SourceRef] = None
+    source: Optional[SourceRef] = Field(None, description="Where the line was drawn, with a short quote.")
 
 
 class Mechanics(Strict):
     tension: Name = Field("tension", description="The variable that is the crisis temperature.")
-    hazard: Hazard = Field(default_factory=Hazard)
+    hazard: Hazard = Field(default_factory=Hazard, description="The weekly hazard of war by miscalculation.")
     veto_members: dict[Id, Union[Literal["actor"], Annotated[float, Field(ge=0, le=1)]]] = Field(
         default_factory=dict,
         description="Permanent members: 'actor' when played (they answer by their options), "
         "else the probability they veto.",
     )
     proposals: dict[Id, Topic] = Field(default_factory=dict, description="Proposal topics.")
-    sanctions: Sanctions = Field(default_factory=Sanctions)
-    red_lines: list[RedLine] = Field(default_factory=list)
+    sanctions: Sanctions = Field(default_factory=Sanctions, description="How sanctions bite.")
+    red_lines: list[RedLine] = Field(default_factory=list, description="Lines whose crossing changes the owner's doctrine.")
 
 
 class Measure(Strict):
     """A figure of the real year a scenario represents, and how to count it in a game."""
 
-    id: Id
-    label: str
+    id: Id = Field(description="Name of the measure, e.g. launch_days.")
+    label: str = Field(description="Display name.")
     real: float = Field(ge=0, description="The real-world figure for the year.")
     tags: list[Id] = Field(default_factory=list, description="Count moves carrying any of these tags...")
     actor: Optional[Id] = Field(None, description="...taken by this actor only (default: any actor).")
     passed: Optional[Id] = Field(None, description="Or count proposals of this topic that passed.")
-    source: Optional[SourceRef] = None
+    source: Optional[SourceRef] = Field(None, description="Where the real figure comes from, with a short quote.")
 
     @model_validator(mode="after")
     def _what(self):
@@ -301,21 +303,29 @@ class Measure(Strict):
 
 class Calibration(Strict):
     year: int = Field(ge=1900, le=2100, description="The real year the scenario is compared with.")
-    measures: list[Measure] = Field(min_length=1)
+    measures: list[Measure] = Field(min_length=1, description="The figures compared.")
 
 
 class Scenario(Strict):
-    schema_version: Literal[1]
-    title: str
-    description: str
-    sources: dict[Id, Source] = Field(min_length=1)
-    clock: Clock
-    actors: dict[Id, Actor] = Field(min_length=1)
-    variables: dict[Name, Variable] = Field(min_length=1)
-    ladder: Ladder
-    options: list[Option] = Field(min_length=1)
-    doctrines: dict[Id, Doctrine] = Field(min_length=1)
-    injects: list[Inject] = Field(default_factory=list)
-    outcomes: list[Outcome] = Field(min_length=1)
-    mechanics: Mechanics = Field(default_factory=Mechanics)
+    schema_version: Literal[1] = Field(description="Version of this format: 1.")
+    title: str = Field(description="Display name of the scenario.")
+    description: str = Field(description="The moment it represents, in a few sentences.")
+    sources: dict[Id, Source] = Field(min_length=1, description="The texts options and events cite, by id.")
+    clock: Clock = Field(description="Turn length, start date and horizon.")
+    actors: dict[Id, Actor] = Field(min_length=1, description="The actors, in the order they decide each turn.")
+    variables: dict[Name, Variable] = Field(
+        min_length=1, description="The state: 'name' (global) or 'ACTOR.name' (owned), with range, start and drift."
+    )
+    ladder: Ladder = Field(description="The rungs and the named thresholds.")
+    options: list[Option] = Field(min_length=1, description="Every move of every actor.")
+    doctrines: dict[Id, Doctrine] = Field(min_length=1, description="Named presets of the bots' behaviour.")
+    injects: list[Inject] = Field(default_factory=list, description="Events scheduled by turn or date.")
+    outcomes: list[Outcome] = Field(min_length=1, description="How a game can end, checked in this order.")
+    mechanics: Mechanics = Field(default_factory=Mechanics, description="Hazard, vetoes, proposals, sanctions, red lines.")
     calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")
+
+
+def json_schema() -> dict:
+    """The JSON Schema of format version 1, for editors and `ladder schema`."""
+    schema = Scenario.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "scenario.schema.json", **schema}
