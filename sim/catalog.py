@@ -21,12 +21,17 @@ def bundled() -> dict[str, Path]:
     return {scenario_name(p): p for p in sorted(bundled_dir().glob(f"*{SUFFIX}"))}
 
 
+def is_path(spec: str) -> bool:
+    """Whether a scenario's name is written as a file path rather than a bundled name."""
+    return "/" in spec or "\\" in spec or spec.endswith((".yaml", ".yml"))
+
+
 def resolve(spec: str) -> Path:
     """A bundled name (`korea-2019`) or a path to a scenario file."""
     found = bundled()
     if spec in found:
         return found[spec]
-    if "/" in spec or "\\" in spec or spec.endswith((".yaml", ".yml")) or Path(spec).exists():
+    if is_path(spec) or Path(spec).exists():
         return Path(spec)
     close = difflib.get_close_matches(spec, list(found), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""

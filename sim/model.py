@@ -19,7 +19,7 @@ Category = Literal["diplomatic", "informational", "military", "economic"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # YAML reads .nan and .inf
 
 
 class SourceRef(Strict):
@@ -306,7 +306,17 @@ class Calibration(Strict):
     measures: list[Measure] = Field(min_length=1, description="The figures compared.")
 
 
+BaseName = Annotated[str, StringConstraints(min_length=1)]
+
+
 class Scenario(Strict):
+    extends: Union[BaseName, Annotated[list[BaseName], Field(min_length=1)]] = Field(
+        None,
+        exclude=True,  # resolved by the loader: a loaded scenario is whole, and dumps without it
+        description="Make this file a variant of a base scenario: a bundled name or a path relative to this "
+        "file, or a list of them merged in order. Mappings merge key by key, lists and other values replace, "
+        "and `KEY: null` deletes the base's KEY.",
+    )
     schema_version: Literal[1] = Field(description="Version of this format: 1.")
     title: str = Field(description="Display name of the scenario.")
     description: str = Field(description="The moment it represents, in a few sentences.")

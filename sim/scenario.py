@@ -1,6 +1,8 @@
 """Loading a scenario: safe YAML with positions, typed validation, then the cross-references.
 
 Every problem found is reported in one pass as FILE:LINE:COL: message (`ScenarioError`).
+A variant (`extends: BASE`) is first merged with its bases into one document whose every
+value remembers the file that wrote it, so a problem is located where its value was written.
 Structural problems come from pydantic over the whole document; cross-references and
 expressions are then checked on every part that is structurally sound, so one bad option
 does not hide a dangling reference elsewhere.
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +32,7 @@ class Loaded:
     name: str
     path: Path
     scenario: Scenario
+    document: Document  # the file with its bases merged in: where each value was written
 
 
 def scenario_name(path: Path) -> str:
@@ -37,17 +42,19 @@ def scenario_name(path: Path) -> str:
 
 def load(path: Path | str) -> Loaded:
     path = Path(path)
-    doc = read_document(path)
-    return Loaded(scenario_name(path), path, validate(doc))
+    doc, problems = with_bases(read_document(path))
+    return Loaded(scenario_name(path), path, validate(doc, problems), doc)
 
 
-def validate(doc: Document) -> Scenario:
+def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
+    """The scenario of a document whose bases are merged in (`with_bases`); raises ScenarioError
+    with every problem, those given (found while merging) included."""
     data = doc.data
+    problems = list(problems)
     version = data.get("schema_version")
     if version != 1:
         where = ("schema_version",) if "schema_version" in data else ()
-        raise ScenarioError([doc.problem(where, f"unsupported schema_version {version!r}; this version reads 1")])
-    problems: list[Problem] = []
+        raise ScenarioError([*problems, doc.problem(where, f"unsupported schema_version {version!r}; this version reads 1")])
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
@@ -58,6 +65,110 @@ def validate(doc: Document) -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+# --- variants: `extends` ------------------------------------------------------------------
+
+MAX_CHAIN = 16  # files in a chain of `extends`; a longer one is surely a mistake
+
+
+def with_bases(doc: Document, chain: tuple[str, ...] = ()) -> tuple[Document, list[Problem]]:
+    """doc written over the bases it `extends` (each with its own bases), merged left to right.
+
+    Returns the merged document and the problems found merging; raises ScenarioError when a
+    base cannot be read. `chain` holds the files extending this one, to catch cycles."""
+    if "extends" not in doc.data:
+        return doc, []
+    chain += (doc.name,)
+    spec = doc.data["extends"]
+    items = {("extends", i): s for i, s in enumerate(spec)} if isinstance(spec, list) and spec else {("extends",): spec}
+    bases, problems, failed = [], [], []
+    for path, item in items.items():
+        try:
+            base, found = with_bases(read_document(_base_file(doc, path, item, chain)), chain)
+        except ScenarioError as exc:
+            failed += exc.problems
+            continue
+        bases.append(base)
+        problems += found
+    if failed:
+        raise ScenarioError(failed + problems)
+    merged = bases[0]
+    for top in bases[1:] + [doc]:
+        merged, found = _merge(merged, top)
+        problems += found
+    return merged, problems
+
+
+def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path:
+    """The file an entry of `extends` names; a ScenarioError located at the entry if none."""
+    from .catalog import bundled, is_path  # not at the top: catalog imports this module
+
+    def fail(message: str):
+        raise ScenarioError([doc.problem(path, f"{dotted(path)}: {message}")])
+
+    if not isinstance(item, str) or not item:
+        fail(f"expected a bundled scenario name or a file path, or a list of them (got {item!r})")
+    if is_path(item):
+        file = Path(doc.name).parent / item
+        if not file.is_file():
+            fail(f"no such file '{file}'" if not file.exists() else f"'{file}' is not a file")
+    else:
+        found = bundled()
+        if item not in found:
+            fail(f"unknown scenario '{item}'{_did_you_mean(item, found)}")
+        file = found[item]
+    same = [i for i, name in enumerate(chain) if Path(name).resolve() == file.resolve()]
+    if same:
+        fail("a cycle: " + " -> ".join(Path(name).name for name in (*chain[same[0]:], file)))
+    if len(chain) >= MAX_CHAIN:
+        fail(f"more than {MAX_CHAIN} files in a chain of extends")
+    return file
+
+
+def _merge(base: Document, top: Document) -> tuple[Document, list[Problem]]:
+    """top written over base: mappings merge key by key, anything else replaces, and `KEY: null`
+    deletes the base's KEY. Every path keeps the position and file of the document that wrote it."""
+    owner: dict[tuple, Document | None] = {("extends",): None}  # by subtree; None: gone; unmarked: top
+    problems = []
+
+    def merge(b, t, path: tuple):
+        if not (isinstance(b, dict) and isinstance(t, dict)):
+            return t
+        out = {}
+        for key, value in b.items():
+            if key not in t:
+                out[key], owner[path + (key,)] = value, base
+            elif t[key] is None:
+                owner[path + (key,)] = None
+            else:
+                out[key] = merge(value, t[key], path + (key,))
+        for key, value in t.items():
+            if key in b:
+                continue
+            if value is None:
+                owner[path + (key,)] = None
+                problems.append(top.problem(path + (key,), f"{dotted(path + (key,))}: nothing to delete, the base "
+                                            f"has no such key{_did_you_mean(key, b)}", key=True))
+            else:
+                out[key] = value
+        return out
+
+    def owns(doc: Document, path: tuple) -> bool:
+        for end in range(len(path), -1, -1):
+            if path[:end] in owner:
+                return owner[path[:end]] is doc
+        return doc is top
+
+    data = merge(base.data, {k: v for k, v in top.data.items() if k != "extends"}, ())
+    values, keys, files = {}, {}, {}
+    for doc in (base, top):
+        for table, out in ((doc.value_positions, values), (doc.key_positions, keys)):
+            for path, position in table.items():
+                if owns(doc, path):
+                    out[path], files[path] = position, doc.file_of(path)
+    quoted = frozenset(path for doc in (base, top) for path in doc.quoted if owns(doc, path))
+    return Document(top.name, data, values, keys, quoted, files), problems
 
 
 # --- structural problems (pydantic) -------------------------------------------------------
@@ -71,7 +182,7 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         kind = err["type"]
         if kind == "extra_forbidden":
             key = path[-1]
-            hint = _did_you_mean(key, _fields_at(path[:-1]))
+            hint = _unknown_key_hint(key, tuple(0 if isinstance(p, int) else p for p in path[:-1]))
             out.append(doc.problem(path, f"unknown key '{key}'{hint}", key=True))
             continue
         if path in seen:  # one line per place: a union reports each of its alternatives
@@ -79,7 +190,7 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         seen.add(path)
         if kind == "missing":
             field = err["loc"][-1]
-            out.append(doc.problem(path[:-1], f"{_dotted(path[:-1]) or 'document'}: missing required key '{field}'"))
+            out.append(doc.problem(path[:-1], f"{dotted(path[:-1]) or 'document'}: missing required key '{field}'"))
             continue
         msg = err["msg"]
         msg = msg.removeprefix("Value error, ")
@@ -87,7 +198,7 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         value = err.get("input")
         if isinstance(value, (int, float, str)) and not isinstance(value, bool) and kind != "value_error":
             msg += f" (got {value!r})"
-        out.append(doc.problem(path, f"{_dotted(path)}: {msg}"))
+        out.append(doc.problem(path, f"{dotted(path)}: {msg}"))
     return out
 
 
@@ -106,6 +217,13 @@ def _data_path(data, loc) -> tuple:
             break
         path.append(part)
     return tuple(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unknown_key_hint(key: str, path: tuple) -> str:
+    """Did-you-mean for an unknown key at path (list indices as 0: items share a model). Cached:
+    a few aliases of one bad mapping can repeat its keys tens of thousands of times."""
+    return _did_you_mean(key, _fields_at(path))
 
 
 def _fields_at(path: tuple) -> list[str]:
@@ -156,8 +274,8 @@ def _sound_parts(data: dict) -> dict:
         elif origin is list and isinstance(raw, list):
             item = TypeAdapter(typing.get_args(tp)[0])
             parts[name] = [v for v in (_try(item, v) for v in raw) if v is not None]
-        elif raw is not None:
-            parts[name] = _try(TypeAdapter(tp), raw)
+        elif raw is not None and (value := _try(TypeAdapter(tp), raw)) is not None:
+            parts[name] = value  # a section of the wrong type (`variables: false`) is left out
     return parts
 
 
@@ -168,7 +286,8 @@ def _try(adapter: TypeAdapter, value):
         return None
 
 
-def _dotted(path: tuple) -> str:
+def dotted(path: tuple) -> str:
+    """A document path as a reader writes it: options[3].effects[0].var."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -218,7 +337,7 @@ class _Checker:
 
     def ref(self, path: tuple, value: str, pool: set, what: str, key: bool = False):
         if value not in pool:
-            where = _dotted(path[:-1] if key else path)
+            where = dotted(path[:-1] if key else path)
             self.err(path, f"{where}: unknown {what} '{value}'{_did_you_mean(value, pool)}", key=key)
 
     def expr(self, path: tuple, text: str | None):
@@ -228,14 +347,14 @@ class _Checker:
             compile_expression(text, self.names)
         except ExpressionError as exc:
             line, col = self.doc.text_start(path)
-            self.problems.append(Problem(self.doc.name, line, col + exc.offset, f"{_dotted(path)}: {exc.message}"))
+            self.problems.append(Problem(self.doc.file_of(path), line, col + exc.offset, f"{dotted(path)}: {exc.message}"))
 
     def effects(self, path: tuple, effects):
         for i, e in enumerate(effects):
             self.ref(path + (i, "var"), e.var, self.variables, "variable")
             var = self.p.get("variables", {}).get(e.var)
             if var and e.set is not None and not var.min <= e.set <= var.max:
-                self.err(path + (i, "set"), f"{_dotted(path + (i, 'set'))}: {e.set} is outside [{var.min}, {var.max}]")
+                self.err(path + (i, "set"), f"{dotted(path + (i, 'set'))}: {e.set} is outside [{var.min}, {var.max}]")
 
     def source(self, path: tuple, src):
         if src is not None:
@@ -277,7 +396,7 @@ class _Checker:
                     self.ref(path + ("proposes", "to", j), t, self.actors - {o.actor}, "actor")
                 topic = (self.p.get("mechanics") or _NoMech).proposals.get(o.proposes.topic)
                 if topic and topic.rule == "consent" and not o.proposes.to:
-                    self.err(path + ("proposes",), f"{_dotted(path)}: a consent proposal needs 'to: [ACTOR, ...]'")
+                    self.err(path + ("proposes",), f"{dotted(path)}: a consent proposal needs 'to: [ACTOR, ...]'")
             if o.answers:
                 self.ref(path + ("answers", "topic"), o.answers.topic, self.topics, "proposal topic")
             if o.ends_game is not None:
@@ -306,10 +425,10 @@ class _Checker:
                 try:
                     days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
                 except ValueError as exc:
-                    self.err(path + ("date",), f"{_dotted(path + ('date',))}: {exc}")
+                    self.err(path + ("date",), f"{dotted(path + ('date',))}: {exc}")
                     continue
                 if days < 0:
-                    self.err(path + ("date",), f"{_dotted(path)}: date {inj.date} is before the start {clock.start}")
+                    self.err(path + ("date",), f"{dotted(path)}: date {inj.date} is before the start {clock.start}")
 
     def _outcomes(self):
         kinds = []
@@ -318,7 +437,7 @@ class _Checker:
             kinds.append(out.kind)
             self.expr(path + ("when",), out.when)
             if out.kind in ("condition", "deal") and out.when is None:
-                self.err(path, f"{_dotted(path)}: a '{out.kind}' outcome needs 'when: CONDITION'")
+                self.err(path, f"{dotted(path)}: a '{out.kind}' outcome needs 'when: CONDITION'")
         for kind in ("war", "horizon"):
             if self.p.get("outcomes") and kinds.count(kind) != 1:
                 self.err(("outcomes",), f"outcomes: declare exactly one outcome of kind '{kind}'")

@@ -1,9 +1,12 @@
-"""`ladder show`: a scenario described for a reader at 80 columns."""
+"""`ladder show`: a scenario described for a reader at 80 columns, or where its values come from."""
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 
-from .scenario import Loaded
+from .scenario import Loaded, dotted
+from .source import Document
 
 
 def describe(loaded: Loaded) -> list[str]:
@@ -35,3 +38,25 @@ def describe(loaded: Loaded) -> list[str]:
             out.append(f"  {inj.date or 'turn ' + str(inj.turn)}: {inj.label}"[:80])
     out += ["", "Outcomes: " + ", ".join(f"{o.label} ({o.kind})" for o in s.outcomes)]
     return out
+
+
+def origins(doc: Document) -> list[str]:
+    """Every value written in a scenario (its bases merged in), one a line: FILE:LINE, then its path."""
+    rows = [(f"{_short(doc.file_of(path))}:{doc.where(path)[0]}", dotted(path)) for path in _leaves(doc.data, ())]
+    width = max(len(where) for where, _ in rows)
+    return [f"{where:<{width}}  {path}" for where, path in rows]
+
+
+def _leaves(value, path: tuple):
+    """Paths of the scalars (and empty collections) in a document, in the order written."""
+    if isinstance(value, (dict, list)) and value:
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            yield from _leaves(item, path + (key,))
+    else:
+        yield path
+
+
+def _short(file: str) -> str:
+    """A file's name relative to the working folder if it lies inside it (a bundled one's: its name)."""
+    relative = os.path.relpath(file)
+    return Path(file).name if relative.startswith("..") else relative

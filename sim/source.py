@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -26,7 +26,9 @@ __all__ = ["Document", "read_document", "parse_document"]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_EXPANDED = 100_000
+# Nodes aliases may add. Each can carry a problem to report (~30 us each), so 100,000 let a
+# 25 KB file take seconds to reject; a whole bundled scenario is fewer nodes than this.
+MAX_EXPANDED = 10_000
 
 _Loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 _Y = "tag:yaml.org,2002:"
@@ -44,13 +46,16 @@ _constructor = SafeConstructor()
 class Document:
     """A parsed scenario file. Positions are 1-based (line, col), col counted in characters.
     A value's position is where its node starts (a quoted string: at the quote); a value
-    copied from an anchor is located at its alias, and paths inside it fall back to it."""
+    copied from an anchor is located at its alias, and paths inside it fall back to it.
+    A variant merged with its bases spans several files: `files` names, for every located
+    path, the file its key and value were written in."""
 
     name: str
     data: object
     value_positions: dict[tuple, tuple[int, int]]
     key_positions: dict[tuple, tuple[int, int]]
     quoted: frozenset = frozenset()  # paths of quoted scalars, whose text starts one column in
+    files: dict[tuple, str] = field(default_factory=dict)  # empty: every value is from `name`
 
     def where(self, path: tuple, key: bool = False) -> tuple[int, int]:
         """Position of path (its key if key=True and known, else its value); falls back
@@ -69,9 +74,18 @@ class Document:
         line, col = self.where(path)
         return (line, col + 1) if tuple(path) in self.quoted else (line, col)
 
+    def file_of(self, path: tuple) -> str:
+        """The file that wrote path (or its nearest located ancestor, as `where` falls back)."""
+        path = tuple(path)
+        for end in range(len(path), -1, -1):
+            file = self.files.get(path[:end])
+            if file is not None:
+                return file
+        return self.name
+
     def problem(self, path: tuple, message: str, key: bool = False) -> Problem:
         line, col = self.where(path, key)
-        return Problem(self.name, line, col, message)
+        return Problem(self.file_of(path), line, col, message)
 
 
 def read_document(path) -> Document:
