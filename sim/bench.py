@@ -18,6 +18,8 @@ import simpy
 
 from .catalog import open_scenario
 from .engine import Engine
+from .errors import UsageError
+from .forecast import forecast
 from .rules import Rules
 
 BATCHES = (1, 1_000, 10_000)
@@ -97,6 +99,48 @@ def report(f: dict) -> list[str]:
     lines += ["", f"  {ratio}: {f[ratio]:.2f}  (target: at least 5)"]
     lines.append(f"  one interactive turn (batch of one): {f['interactive_step_ms']:.2f} ms  (target: under 20 ms)")
     return lines
+
+
+# --- playing: what the app makes a player wait for -------------------------------------------
+
+PLAYER = "US"  # the side `bench_play` plays; in a scenario without it, the first actor
+ROLLOUTS, WINDOW = 1000, 12  # the app's forecast
+
+
+def bench_play(spec: str = "korea-2019", quick: bool = False) -> dict:
+    """The app's figures at the player's first decision: a forecast, and its fork on the app's thread.
+
+    Each figure is a `work` timed best of several rounds; another figure is one more entry.
+    """
+    loaded = open_scenario(spec)
+    rules = Rules(loaded.scenario, loaded.name)
+    player = PLAYER if PLAYER in rules.actors else rules.actors[0]
+    engine = Engine(rules, seed=1, humans=(player,))
+    if engine.advance() is None:
+        raise UsageError(f"{player} never decides in {loaded.name}: nothing to forecast")
+    works = {
+        "forecast": (lambda: forecast(engine, player, None, ROLLOUTS, WINDOW), 1),
+        "fork": (lambda: engine.fork(ROLLOUTS, force={player: None}), 1),
+    }
+    seconds = {name: 1 / rate for name, rate in _best_rates(works, rounds=2 if quick else 5).items()}
+    return {
+        "scenario": loaded.name,
+        "player": player,
+        "forecast_rollouts": ROLLOUTS,
+        "forecast_turns": WINDOW,
+        "forecast_s": round(seconds["forecast"], 4),
+        "fork_ms": round(seconds["fork"] * 1000, 2),
+    }
+
+
+def report_play(f: dict) -> list[str]:
+    label = f"forecast, {f['forecast_rollouts']:,} rollouts x {f['forecast_turns']} turns"
+    return [
+        f"Play benchmark: {f['scenario']} as {f['player']}, at its first decision",
+        "",
+        f"  {label:<40} {f['forecast_s'] * 1000:>8.0f} ms  (target: under 500 ms)",
+        f"  {'  of which the fork, on the app thread':<40} {f['fork_ms']:>8.1f} ms",
+    ]
 
 
 # --- batches: workers, backends and memory ---------------------------------------------------

@@ -27,16 +27,37 @@ def _parser() -> argparse.ArgumentParser:
 
     play = sub.add_parser("play", help="play in the terminal (the default command)")
     play.add_argument("scenario", nargs="?", help="bundled name or path")
+    who = play.add_mutually_exclusive_group()
+    who.add_argument("--as", dest="players", metavar="ACTOR[,ACTOR]", type=_actors,
+                     help="the actors people play (several: hot seat); straight to the board")
+    who.add_argument("--watch", action="store_true", help="people play no actor: watch the bots")
+    play.add_argument("--seed", type=_seed, help="the game's seed (default: random, shown)")
+    _doctrine_arg(play)
+    play.add_argument("--resume", metavar="FILE", help="continue a saved game")
+    play.add_argument("--replay", metavar="DIR", help="step through a run of a batch (with --run)")
+    play.add_argument("--run", type=_seed, dest="run_index", help="the run of --replay's batch")
+    play.add_argument("--saves", default="saves", metavar="DIR", help="where games and reports are saved (default saves/)")
 
     sub.add_parser("list", help="the bundled scenarios")
     sub.add_parser("schema", help="the JSON Schema of the scenario format, for editors")
 
     show = sub.add_parser("show", help="actors, the ladder with its options, doctrines")
     show.add_argument("scenario")
-    show.add_argument("--json", action="store_true", help="the validated, normalised scenario")
+    view = show.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_true", help="the validated, normalised scenario (a variant's bases merged in)")
+    view.add_argument("--origin", action="store_true", help="each value written, with the file and line that set it")
 
     val = sub.add_parser("validate", help="check scenario files; every problem located")
     val.add_argument("paths", nargs="+", metavar="PATH")
+
+    new = sub.add_parser("new", help="write NAME.scenario.yaml: a commented skeleton, or a variant of a scenario")
+    new.add_argument("name", metavar="NAME", help="the file to write, without .scenario.yaml (its folder must exist)")
+    new.add_argument("--from", dest="base", metavar="SCENARIO",
+                     help="write a variant extending this scenario (bundled name or path), its main values listed")
+
+    lint = sub.add_parser("lint", help="warnings validation cannot give: moves never taken, unread variables...")
+    lint.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or bundled names")
+    lint.add_argument("--strict", action="store_true", help="exit 1 if there is any warning")
 
     run = sub.add_parser("run", help="one game, headless")
     run.add_argument("scenario")
@@ -87,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("scenario", nargs="?", default="korea-2019")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="smaller samples (a smoke test, noisier)")
-    bench.add_argument("--batch", action="store_true", help="batches instead: workers, Dask and memory (minutes)")
+    what = bench.add_mutually_exclusive_group()
+    what.add_argument("--batch", action="store_true", help="batches instead: workers, Dask and memory (minutes)")
+    what.add_argument("--play", action="store_true", help="the app's waits instead: a forecast (1,000 rollouts, 12 turns)")
     return p
 
 
@@ -124,6 +147,13 @@ def _positive(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("expected a positive number, got 0")
     return value
+
+
+def _actors(text: str) -> tuple[str, ...]:
+    actors = tuple(a.strip() for a in text.split(",") if a.strip())
+    if not actors:
+        raise argparse.ArgumentTypeError("expected actors separated by commas, e.g. US,ROK")
+    return actors
 
 
 def _doctrine_arg(p: argparse.ArgumentParser) -> None:
@@ -182,9 +212,12 @@ def cmd_schema(args) -> int:
 
 def cmd_show(args) -> int:
     from .catalog import open_scenario
-    from .show import describe
+    from .show import describe, origins
 
     loaded = open_scenario(args.scenario)
+    if args.origin:
+        print("\n".join(origins(loaded.document)))
+        return 0
     return _emit(args, loaded.scenario.model_dump(mode="json", by_alias=True), lambda _: describe(loaded))
 
 
@@ -201,6 +234,35 @@ def cmd_validate(args) -> int:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
     return 2 if failed else 0
+
+
+def cmd_new(args) -> int:
+    import shlex
+
+    from .skeleton import new_scenario
+
+    path = shlex.quote(str(new_scenario(args.name, args.base)))
+    print(f"wrote {path}; try it: ladder validate {path} && ladder play {path}")
+    return 0
+
+
+def cmd_lint(args) -> int:
+    """Warnings on stdout (they are what lint produces), validation errors on stderr."""
+    from .catalog import resolve
+    from .lint import lint
+
+    invalid = warned = False
+    for spec, path in [(spec, resolve(spec)) for spec in args.paths]:
+        try:
+            warnings = lint(path)
+        except ScenarioError as exc:
+            invalid = True
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            continue
+        warned = warned or bool(warnings)
+        print("\n".join(map(str, warnings)) if warnings else f"{spec}: ok")
+    return 2 if invalid else 1 if warned and args.strict else 0
 
 
 def cmd_run(args) -> int:
@@ -336,17 +398,27 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench, bench_batch, report, report_batch
+    from .bench import bench, bench_batch, bench_play, report, report_batch, report_play
 
     if args.batch:
         return _emit(args, bench_batch(args.scenario, quick=args.quick), report_batch)
+    if args.play:
+        return _emit(args, bench_play(args.scenario, quick=args.quick), report_play)
     return _emit(args, bench(args.scenario, quick=args.quick), report)
 
 
 def cmd_play(args) -> int:
     from tui.app import run_app
 
-    return run_app(args.scenario)
+    if args.replay is not None and args.run_index is None:
+        raise UsageError("--replay DIR needs --run I: the run of the batch to step through")
+    if args.run_index is not None and args.replay is None:
+        raise UsageError("--run goes with --replay DIR")
+    if (args.resume or args.replay) and (args.scenario or args.players or args.watch):
+        raise UsageError("--resume and --replay take the scenario and players from the file, not the command line")
+    if (args.players or args.watch) and not args.scenario:
+        raise UsageError("--as and --watch need a SCENARIO")
+    return run_app(args)
 
 
 COMMANDS = {
@@ -355,6 +427,8 @@ COMMANDS = {
     "schema": cmd_schema,
     "show": cmd_show,
     "validate": cmd_validate,
+    "new": cmd_new,
+    "lint": cmd_lint,
     "run": cmd_run,
     "calibrate": cmd_calibrate,
     "batch": cmd_batch,
@@ -370,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         command = args.command or "play"
         if command == "play" and not hasattr(args, "scenario"):
-            args.scenario = None
+            args = _parser().parse_args(["play"])
         return COMMANDS[command](args)
     except BatchError as exc:
         print(f"ladder: error: {exc}", file=sys.stderr)

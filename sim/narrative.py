@@ -34,14 +34,10 @@ def game_record(engine: Engine, scenario: str, world: int = 0) -> dict:
 def narrate(engine: Engine, world: int = 0) -> list[str]:
     """A readable line (wrapped to 80 columns) per event, ending with the outcome."""
     rules = engine.rules
-    labels = {o.id: o.label for o in rules.options}
-    labels |= {i.id: i.label for i in rules.scenario.injects}
-    labels |= {t.id: t.label for t in rules.scenario.ladder.thresholds}
-    labels |= {r.id: r.label for r in rules.red_lines}
-    labels |= {o.id: o.label for o in rules.outcomes}
+    names = labels(rules)
     lines = []
     for ev in engine.log.for_world(world):
-        text = _describe(ev, labels)
+        text = describe(ev, names)
         if text is None:
             continue
         head = f"{rules.date(ev['turn']).isoformat()}  {(ev['actor'] or '').ljust(ACTOR_WIDTH)} "
@@ -51,12 +47,23 @@ def narrate(engine: Engine, world: int = 0) -> list[str]:
     return lines
 
 
+def labels(rules) -> dict[str, str]:
+    """Display names of everything an event can name: options, injects, thresholds, red lines, outcomes."""
+    s = rules.scenario
+    out = {o.id: o.label for o in rules.options}
+    out |= {i.id: i.label for i in s.injects}
+    out |= {t.id: t.label for t in s.ladder.thresholds}
+    out |= {r.id: r.label for r in rules.red_lines}
+    return out | {o.id: o.label for o in rules.outcomes}
+
+
 def _changes(changes: dict | None) -> str:
     parts = [f"{var} {delta:+.1f}" for var, delta in (changes or {}).items() if abs(delta) >= 0.05]
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _describe(ev: dict, labels: dict) -> str | None:
+def describe(ev: dict, labels: dict) -> str | None:
+    """One event in plain language, or None for one that another line already tells."""
     kind, label = ev["kind"], labels.get(ev["subject"], ev["subject"])
     if kind == "inject":
         return f"EVENT: {label}{_changes(ev.get('changes'))}"

@@ -1,42 +1,127 @@
-"""The Textual app. For now a shell: the bundled scenarios and how to run them headless."""
+"""The Textual app: set-up, the board, and what goes over it.
+
+`ladder play` opens the set-up screen; with `--as` it goes straight to the board; `--resume`
+continues a saved game; `--replay DIR --run I` steps through run I of a batch.
+"""
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Iterable
 
-from sim.catalog import bundled, open_scenario
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from sim.game import Game, Setup
+
+from .board import BoardScreen
+from .dialogs import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from .setup import SetupScreen
 
 
 class LadderApp(App):
     CSS_PATH = "ladder.tcss"
     TITLE = "Escalation Ladder"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
 
-    def __init__(self, scenario: str | None = None):
+    def __init__(self, first: Screen | None = None, scenario: str | None = None, seed: int | None = None,
+                 saves: Path = Path("saves")):
         super().__init__()
-        self.scenario = scenario
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(
-            "The board is coming. Meanwhile: `ladder run NAME --seed N` plays a game headless.",
-            id="notice",
-        )
-        yield DataTable(id="scenarios", cursor_type="row")
-        yield Footer()
+        self.first = first
+        self.scenario, self.seed = scenario, seed
+        self.saves = saves
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("scenario", "title", "starts", "turns")
-        for name, path in bundled().items():
-            s = open_scenario(str(path)).scenario
-            table.add_row(name, s.title, s.clock.start, str(s.clock.horizon), key=name)
-        if self.scenario:
-            self.sub_title = self.scenario
+        self.push_screen(self.first or SetupScreen(self.scenario, self.seed))
+        self.check_size()
+
+    # --- screens --------------------------------------------------------------------------
+
+    def start(self, setup: Setup) -> None:
+        """From the set-up screen: the board of a new game."""
+        game = Game.start(setup)
+        self.switch_screen(BoardScreen(game, save_path(self.saves, game)))
+
+    def new_game(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(SetupScreen())
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size(event.size)
+
+    def check_size(self, size=None) -> None:
+        width, height = size or self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        covered = isinstance(self.screen, TooSmallScreen)
+        if small and not covered:
+            self.push_screen(TooSmallScreen())
+        elif covered and not small:
+            self.pop_screen()
+
+    # --- help and commands ----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New game", "Back to the set-up screen", self.new_game)
+        if isinstance(screen, BoardScreen):
+            if not screen.watching:
+                yield SystemCommand("Pass", "Make no move this turn", screen.action_pass_turn)
+            else:
+                yield SystemCommand("Play / pause", "Watch the bots play on, or stop", screen.action_play_pause)
+                yield SystemCommand("Step forward", "One turn on", lambda: screen.action_step(1))
+                yield SystemCommand("Step back", "One turn back", lambda: screen.action_step(-1))
+            if screen.report is not None:
+                yield SystemCommand("After-action report", "The end screen and its report", screen.action_end_screen)
 
 
-def run_app(scenario: str | None = None) -> int:
-    if scenario is not None:
-        open_scenario(scenario)  # a bad name or file is reported before the screen takes over
-    LadderApp(scenario).run()
+def save_path(folder: Path, game: Game) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return folder / f"{game.name}-seed{game.setup.seed}-{stamp}.json"
+
+
+def run_app(args) -> int:
+    """`ladder play`: everything that can go wrong with the arguments is reported before the
+    screen takes over (a UsageError or ScenarioError from here is one line and exit 2)."""
+    from sim.catalog import open_scenario
+    from sim.cli import doctrines
+
+    saves = Path(args.saves)
+    first = None
+    chosen = doctrines(args.doctrine, open_scenario(args.scenario).scenario) if args.scenario else {}
+    if args.resume:
+        first = BoardScreen(Game.resume(Path(args.resume)), Path(args.resume))
+    elif args.replay:
+        first = BoardScreen(replay_game(Path(args.replay), args.run_index), None, replay=True)
+    elif args.players or args.watch:
+        seed = random.randrange(10_000) if args.seed is None else args.seed
+        game = Game.start(Setup(args.scenario, seed, args.players or (), chosen))
+        first = BoardScreen(game, save_path(saves, game))
+    LadderApp(first, args.scenario, args.seed, saves).run()
     return 0
+
+
+def replay_game(folder: Path, run: int) -> Game:
+    from sim.batch import Folder
+    from sim.errors import UsageError
+
+    batch = Folder(folder)
+    m = batch.manifest()
+    runs = m.get("runs_done") or m.get("runs") or 0
+    if run >= runs:
+        raise UsageError(f"--run {run}: the batch in {folder} has runs 0 to {runs - 1}")
+    setup = Setup(m["scenario"], m["seed"], (), m["doctrines"], run)
+    return Game(setup, batch.scenario(), m["scenario"])

@@ -1,0 +1,270 @@
+"""The board: one screen for a game being played, watched or replayed.
+
+The board owns the `Game` and hands it down to its panels after every step; the panels post
+messages back (a move highlighted, chosen, an event opened). Forecasts run on worker threads
+over rollouts forked here, so the live game is never touched off the app's thread.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
+
+from sim.forecast import Forecast, prepare
+from sim.game import Game
+
+from .dialogs import EndScreen, HandOverScreen, SourceScreen
+from .panels import ActorsPanel, ForecastPanel, LadderPanel, MovePicker, NewsFeed, TensionPanel
+
+ROLLOUTS = 1000
+WINDOW = 12  # turns a forecast looks ahead
+REPORT_RUNS = 1000  # bot-only games the after-action report compares the game with
+SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1)  # seconds per turn when watching
+
+
+class BoardScreen(Screen):
+    BINDINGS = [
+        Binding("p", "pass_turn", "Pass", id="board.pass"),
+        Binding("space", "play_pause", "Play/pause", id="board.play"),
+        Binding("right,n", "step(1)", "Step", id="board.step"),
+        Binding("left,b", "step(-1)", "Back", id="board.back"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", id="board.faster", show=False),
+        Binding("minus", "speed(-1)", "Slower", id="board.slower", show=False),
+        Binding("e", "end_screen", "Report", id="board.report", show=False),
+    ]
+
+    class ForecastReady(Message):
+        def __init__(self, key: tuple, forecast: Forecast) -> None:
+            self.key = key
+            self.forecast = forecast
+            super().__init__()
+
+    def __init__(self, game: Game, save: Path | None, replay: bool = False, rollouts: int = ROLLOUTS,
+                 report_runs: int = REPORT_RUNS):
+        super().__init__()
+        self.game = game
+        self.rollouts, self.report_runs = rollouts, report_runs
+        self.save_path = save
+        self.replay = replay
+        self.watching = not game.setup.humans
+        self.playing = self.watching and not replay
+        self.speed = 2
+        self.last_actor: str | None = None
+        self.forecast_key: tuple | None = None  # (turn, actor, option) of the forecast wanted now
+        self.shown_forecast: Forecast | None = None
+        self.report: tuple[str, Path | None] | None = None
+        self.timer = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield TensionPanel(id="tension")
+                yield LadderPanel(id="ladder")
+                yield ActorsPanel(id="actors")
+            with Vertical(id="right"):
+                yield NewsFeed(id="news")
+                if not self.watching:
+                    yield MovePicker(id="picker")
+                    yield ForecastPanel(id="forecast")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news", "News"),
+                            ("picker", "Your move"), ("forecast", "Forecast")):
+            for widget in self.query(f"#{pane}"):
+                widget.border_title = title
+        if self.watching:
+            self.timer = self.set_interval(SPEEDS[self.speed], self.tick, pause=not self.playing)
+            self.show_board()
+            if self.game.finished:
+                self.finish()
+        else:
+            self.proceed()
+
+    # --- the flow of a game -------------------------------------------------------------------
+
+    def proceed(self) -> None:
+        """Play on to the next decision of a person, or the end."""
+        decision = self.game.advance()
+        self.autosave()
+        self.show_board()
+        if decision is None:
+            self.finish()
+            return
+        if len(self.game.setup.humans) > 1 and decision.actor != self.last_actor:
+            self.app.push_screen(HandOverScreen(decision.actor, self.game), lambda _: self.ask(decision.actor))
+        else:
+            self.ask(decision.actor)
+
+    def ask(self, actor: str) -> None:
+        self.last_actor = actor
+        picker = self.query_one(MovePicker)
+        picker.border_title = f"{actor}: your move"
+        picker.show(self.game, actor)
+        picker.focus()
+        self.forecast(picker.current())
+
+    def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
+        if self.game.waiting is None:
+            return
+        self.workers.cancel_group(self, "forecast")
+        self.forecast_key = None
+        self.game.submit(message.option)
+        self.proceed()
+
+    def action_pass_turn(self) -> None:
+        if not self.watching and self.game.waiting is not None:
+            self.post_message(MovePicker.Chosen(None))
+
+    def autosave(self) -> None:
+        if self.save_path is not None and not self.replay:
+            self.game.save(self.save_path)
+
+    def show_board(self) -> None:
+        game = self.game
+        self.query_one(TensionPanel).show(game)
+        self.query_one(LadderPanel).show(game)
+        self.query_one(ActorsPanel).show(game)
+        self.query_one(NewsFeed).show(game)
+        self.title = game.name
+        self.sub_title = self.status()
+
+    def status(self) -> str:
+        game, rules = self.game, self.game.rules
+        turn = game.engine.turn
+        where = f"{rules.date(turn):%d %b %Y} ({turn + 1}/{rules.horizon})"
+        if game.finished:
+            outcome = rules.outcomes[game.engine.state.outcome[0]].label
+            return f"{where} · ended: {outcome}"
+        if game.waiting is not None:
+            return f"{where} · {game.waiting.actor} to move"
+        mode = "replay" if self.replay else "watching"
+        state = "playing" if self.playing else "paused"
+        return f"{where} · {mode}, {state} ({SPEEDS[self.speed]:g} s/turn)"
+
+    # --- forecasts ----------------------------------------------------------------------------
+
+    def on_move_picker_highlighted(self, message: MovePicker.Highlighted) -> None:
+        self.forecast(message.option)
+
+    def forecast(self, option: str | None) -> None:
+        decision = self.game.waiting
+        if decision is None:
+            return
+        panel = self.query_one(ForecastPanel)
+        try:
+            rollouts = prepare(self.game.engine, decision.actor, option, self.rollouts, WINDOW)
+        except ValueError as exc:
+            self.workers.cancel_group(self, "forecast")
+            panel.unavailable(self.game, option, str(exc).split(": ", 1)[-1])
+            return
+        self.forecast_key = (decision.turn, decision.actor, option)
+        self.shown_forecast = None
+        panel.waiting(self.game, option)
+        self.run_worker(partial(self._forecast, rollouts, self.forecast_key), thread=True, exclusive=True, group="forecast")
+
+    def _forecast(self, rollouts, key: tuple) -> None:
+        worker = get_current_worker()
+        result = rollouts.run(lambda: worker.is_cancelled)
+        if result is not None:
+            self.post_message(self.ForecastReady(key, result))
+
+    def on_board_screen_forecast_ready(self, message: ForecastReady) -> None:
+        if message.key == self.forecast_key:
+            self.shown_forecast = message.forecast
+            self.query_one(ForecastPanel).result(self.game, message.key[2], message.forecast)
+
+    # --- watching and replays -----------------------------------------------------------------
+
+    def tick(self) -> None:
+        if self.game.finished:
+            self.playing = False
+            self.timer.pause()
+            return
+        self.step(1)
+
+    def step(self, by: int) -> None:
+        self.game.goto(max(self.game.completed - 1 + by, -1))
+        self.show_board()
+        if self.game.finished and self.report is None:
+            self.finish()
+
+    def action_step(self, by: int) -> None:
+        if self.watching:
+            self.step(by)
+
+    def action_play_pause(self) -> None:
+        if not self.watching:
+            return
+        self.playing = not self.playing
+        if self.playing:
+            self.timer.resume()
+        else:
+            self.timer.pause()
+        self.sub_title = self.status()
+
+    def action_speed(self, by: int) -> None:
+        if not self.watching:
+            return
+        self.speed = min(max(self.speed + by, 0), len(SPEEDS) - 1)
+        self.timer.stop()
+        self.timer = self.set_interval(SPEEDS[self.speed], self.tick, pause=not self.playing)
+        self.sub_title = self.status()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Show each mode's keys only: moves when playing, stepping when watching."""
+        if action == "pass_turn":
+            return not self.watching
+        if action in ("play_pause", "step", "speed"):
+            return self.watching
+        if action == "end_screen":
+            return self.report is not None
+        return True
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        for picker in self.query(MovePicker):
+            picker.clear()
+            picker.border_title = "Game over"
+            self.query_one(ForecastPanel).display = False
+        if self.playing:
+            self.playing = False
+            self.timer.pause()
+        self.sub_title = self.status() + " · writing the after-action report…"
+        self.write_report()
+
+    @work(thread=True, exclusive=True, group="report")
+    def write_report(self) -> None:
+        from sim.debrief import debrief  # only at the end: keeps the start quick
+
+        game = self.game
+        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs)
+        path = None
+        if self.save_path is not None and not self.replay:
+            path = self.save_path.with_suffix(".report.md")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        self.app.call_from_thread(self.reported, text, path)
+
+    def reported(self, text: str, path: Path | None) -> None:
+        self.report = (text, path)
+        self.sub_title = self.status()
+        self.refresh_bindings()
+        self.action_end_screen()
+
+    def action_end_screen(self) -> None:
+        if self.report is not None:
+            self.app.push_screen(EndScreen(self.game, *self.report))
+
+    def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
+        self.app.push_screen(SourceScreen(self.game, message.event))

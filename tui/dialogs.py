@@ -1,0 +1,149 @@
+"""Screens shown over the board: the hot-seat hand-over, an event's source, the end, "too small"."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Markdown, Sparkline, Static
+
+from sim.game import Game
+from sim.narrative import describe, labels
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class HandOverScreen(Screen):
+    """Hides the board between two people sharing the keyboard."""
+
+    BINDINGS = [Binding("enter", "ready", "Ready", id="handover.ready")]
+
+    def __init__(self, actor: str, game: Game):
+        super().__init__()
+        self.actor = actor
+        self.game = game
+
+    def compose(self) -> ComposeResult:
+        name = self.game.scenario.actors[self.actor].name
+        with Vertical(id="handover"):
+            yield Static(Text(f"Hand over to {name} ({self.actor})", style="bold"), id="handover-title")
+            yield Static(
+                "The board is hidden so the next player does not see the last one choose.\n"
+                f"Pass the keyboard to whoever plays {self.actor}, then press Enter."
+            )
+        yield Footer()
+
+    def action_ready(self) -> None:
+        self.dismiss(True)
+
+
+class SourceScreen(ModalScreen):
+    """One event of the news feed with the text its move or event comes from."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="source.close")]
+
+    def __init__(self, game: Game, event: dict):
+        super().__init__()
+        self.game = game
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        game, ev = self.game, self.event
+        rules = game.rules
+        text = Text()
+        text.append(f"{rules.date(ev['turn']):%d %B %Y}  {ev['actor'] or ''}\n", style="bold")
+        text.append((describe(ev, labels(rules)) or ev["kind"]) + "\n\n")
+        item = _item(game, ev["subject"])
+        if item is not None and getattr(item, "description", None):
+            text.append(item.description + "\n\n", style="italic")
+        ref = getattr(item, "source", None)
+        if ref is not None:
+            source = game.scenario.sources.get(ref.ref)
+            title = source.title if source is not None else ref.ref
+            text.append(f"Source: {title}\n", style="dim")
+            text.append(f"“{ref.quote}”", style="italic")
+        else:
+            text.append("No source quote for this event.", style="dim")
+        with Vertical(id="source"):
+            yield Static(text)
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+def _item(game: Game, subject: str | None):
+    """The option, inject or red line an event is about, if any."""
+    rules = game.rules
+    if subject in rules.option_index:
+        return rules.options[rules.option_index[subject]]
+    for item in (*game.scenario.injects, *rules.red_lines):
+        if item.id == subject:
+            return item
+    return None
+
+
+class EndScreen(Screen):
+    """The outcome, the crisis over time, and the after-action report."""
+
+    BINDINGS = [
+        Binding("b,escape", "back", "Board", id="end.board"),
+        Binding("n", "new_game", "New game", id="end.new"),
+        Binding("q", "app.quit", "Quit", id="end.quit"),
+    ]
+
+    def __init__(self, game: Game, report: str, path: Path | None):
+        super().__init__()
+        self.game = game
+        self.report = report
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        rules, st = self.game.rules, self.game.engine.state
+        end = int(st.end_turn[0])
+        outcome = rules.outcomes[st.outcome[0]]
+        head = Text(f"{outcome.label.upper()}", style="bold red" if outcome.kind == "war" else "bold green")
+        head.append(f"  on {rules.date(end):%d %B %Y}, turn {end + 1} of {rules.horizon}", style="")
+        if self.path is not None:
+            head.append(f"\nReport saved to {self.path}", style="dim")
+        tension = st.tension_history[: end + 1, 0]
+        peak = st.position_history[: end + 1, 0].max(axis=1)
+        tension, peak = tension[~np.isnan(tension)].tolist(), peak[~np.isnan(peak)].tolist()
+        yield Static(head, id="end-title")
+        with Vertical(id="timeline"):
+            yield Static("tension", classes="spark-label")
+            yield Sparkline(tension or [0.0], id="end-tension")
+            yield Static("highest rung", classes="spark-label")
+            yield Sparkline(peak or [0.0], id="end-rungs")
+        with VerticalScroll(id="report"):
+            yield Markdown(self.report)
+        yield Footer()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_new_game(self) -> None:
+        self.app.new_game()
+
+
+class TooSmallScreen(ModalScreen):
+    """Covers everything while the terminal is smaller than the board needs."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="too-small")
+
+    def on_mount(self) -> None:
+        self.show_size()
+
+    def on_resize(self) -> None:
+        self.show_size()
+
+    def show_size(self) -> None:
+        w, h = self.app.size
+        self.query_one("#too-small", Static).update(
+            f"The terminal is too small: {w}×{h}.\nEscalation Ladder needs at least {MIN_WIDTH}×{MIN_HEIGHT}."
+        )
