@@ -118,9 +118,12 @@ def bench_play(spec: str = "korea-2019", quick: bool = False) -> dict:
     engine = Engine(rules, seed=1, humans=(player,))
     if engine.advance() is None:
         raise UsageError(f"{player} never decides in {loaded.name}: nothing to forecast")
+    command = [sys.executable, "-c", f"from sim.bench import board_drawn; board_drawn({loaded.name!r}, {player!r})"]
     works = {
         "forecast": (lambda: forecast(engine, player, None, ROLLOUTS, WINDOW), 1),
         "fork": (lambda: engine.fork(ROLLOUTS, force={player: None}), 1),
+        "python": (lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 1),
+        "board": (lambda: subprocess.run(command, check=True, capture_output=True), 1),
     }
     seconds = {name: 1 / rate for name, rate in _best_rates(works, rounds=2 if quick else 5).items()}
     return {
@@ -130,7 +133,30 @@ def bench_play(spec: str = "korea-2019", quick: bool = False) -> dict:
         "forecast_turns": WINDOW,
         "forecast_s": round(seconds["forecast"], 4),
         "fork_ms": round(seconds["fork"] * 1000, 2),
+        "board_s": round(seconds["board"], 3),
+        "python_s": round(seconds["python"], 3),
     }
+
+
+def board_drawn(spec: str, player: str) -> None:
+    """`ladder play SPEC --as PLAYER`, headless, ending as soon as the board has been drawn."""
+    from textual.app import App
+
+    from tui.app import LadderApp
+    from tui.board import BoardScreen
+
+    from .cli import main
+
+    mount = BoardScreen.on_mount
+
+    def on_mount(self) -> None:
+        mount(self)
+        self.call_after_refresh(self.app.exit)
+
+    BoardScreen.on_mount = on_mount
+    LadderApp.run = lambda self: App.run(self, headless=True)
+    with tempfile.TemporaryDirectory() as saves:
+        main(["play", spec, "--as", player, "--seed", "1", "--saves", saves])
 
 
 def report_play(f: dict) -> list[str]:
@@ -140,6 +166,9 @@ def report_play(f: dict) -> list[str]:
         "",
         f"  {label:<40} {f['forecast_s'] * 1000:>8.0f} ms  (target: under 500 ms)",
         f"  {'  of which the fork, on the app thread':<40} {f['fork_ms']:>8.1f} ms",
+        f"  {'ladder play --as: start to board drawn':<40} {f['board_s'] * 1000:>8.0f} ms  (target: under 1,500 ms)",
+        f"  {'  baseline: python starting and ending':<40} {f['python_s'] * 1000:>8.0f} ms  "
+        f"(board: {f['board_s'] / f['python_s']:.1f}x)",
     ]
 
 

@@ -233,3 +233,41 @@ async def test_a_storm_of_keys_and_resizes(tmp_path, monkeypatch, seed=1):
             await pilot.press(rnd.choice(keys))
         await settle(pilot)
         assert app.is_running
+
+
+def _fails(capsys, argv, *expected) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for text in expected:
+        assert text in err
+    return err
+
+
+def test_bad_saves_and_flags_are_one_line_and_exit_2(tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"format": "escalation-ladder-save",\n "version": 1,\n "moves": [}')
+    _fails(capsys, ["play", "--resume", str(corrupt)], f"{corrupt}:3:", "corrupt save")
+    _fails(capsys, ["play", "--resume", str(tmp_path / "none.json")], "no such save file")
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "escalation-ladder-save", "version": 99}')
+    _fails(capsys, ["play", "--resume", str(other)], "version 99")
+    _fails(capsys, ["play", "--replay", str(tmp_path)], "--run")
+    _fails(capsys, ["play", "tutorial", "--as", "Green"], "Green", "Red, Blue")
+    _fails(capsys, ["play", "--as", "Red"], "SCENARIO")
+
+
+def test_a_save_of_a_changed_scenario_is_refused(tmp_path, capsys):
+    from sim.catalog import resolve
+
+    scenario = tmp_path / "mine.scenario.yaml"
+    text = resolve("tutorial").read_text()
+    scenario.write_text(text)
+    game = Game.start(Setup(str(scenario), 3, ("Blue",)))
+    game.advance()
+    game.submit(None)
+    save = tmp_path / "s.json"
+    game.save(save)
+    assert Game.resume(save).moves == game.moves
+    scenario.write_text(text.replace("horizon: 26", "horizon: 30"))
+    _fails(capsys, ["play", "--resume", str(save)], "has changed")

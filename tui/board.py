@@ -111,7 +111,7 @@ class BoardScreen(Screen):
         picker.border_title = f"{actor}: your move"
         picker.show(self.game, actor)
         picker.focus()
-        self.forecast(picker.current())
+        self.call_after_refresh(lambda: self.forecast(picker.current()))  # the board first, then the forecast
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
         if self.game.waiting is None:
