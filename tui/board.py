@@ -22,7 +22,14 @@ from sim.forecast import Forecast, prepare
 from sim.game import Game
 
 from .dialogs import EndScreen, HandOverScreen, SourceScreen
-from .panels import ActorsPanel, ForecastPanel, LadderPanel, MovePicker, NewsFeed, TensionPanel
+from .panels import (
+    ActorsPanel,
+    ForecastPanel,
+    LadderPanel,
+    MovePicker,
+    NewsFeed,
+    TensionPanel,
+)
 
 ROLLOUTS = 1000
 WINDOW = 12  # turns a forecast looks ahead
