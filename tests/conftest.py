@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.cli import main
 from sim.engine import Engine
 from sim.rules import Rules
 from sim.scenario import load
@@ -26,3 +27,19 @@ def play(engine: Engine, moves: dict, until_turn: int | None = None) -> Engine:
 
 def var(engine: Engine, name: str, world: int = 0) -> float:
     return float(engine.state.vars[world, engine.rules.var_index[name]])
+
+
+def ladder(capsys, *argv) -> tuple[int, str, str]:
+    """The command run in-process: exit code, stdout, stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(capsys, *argv) -> str:
+    """Bad input: exit 2, nothing on stdout, one line on stderr and no traceback; the line."""
+    code, out, err = ladder(capsys, *argv)
+    assert code == 2 and out == "", (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

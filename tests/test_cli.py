@@ -2,26 +2,13 @@
 import json
 
 import pytest
-from conftest import DATA
-
-from sim.cli import main
+from conftest import DATA, ladder, one_error_line
 
 FIXTURE = str(DATA / "mechanics.scenario.yaml")
 
 
-def ladder(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def one_error_line(capsys, *argv) -> str:
-    code, out, err = ladder(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_list_shows_the_bundled_scenarios(capsys):

@@ -10,6 +10,7 @@ import shlex
 
 import pytest
 import yaml
+from conftest import one_error_line
 
 from sim.batch import digest
 from sim.catalog import open_scenario
@@ -28,14 +29,6 @@ def quiet(*argv) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def one_error_line(capsys, *argv) -> str:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err and out == ""
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ import re
 
 import pytest
 import yaml
+from conftest import ladder, one_error_line
 
 from sim.catalog import bundled, bundled_dir
-from sim.cli import main
 from sim.lint import lint
 from sim.model import Scenario
 from sim.scenario import load
@@ -16,18 +16,8 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def ladder(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def one_error_line(capsys, *argv) -> str:
-    code, out, err = ladder(capsys, *argv)
-    assert code == 2 and out == "", (out, err)
-    [line] = err.strip().splitlines()
-    assert "Traceback" not in err
-    return line
 
 
 def test_the_skeleton_validates_lints_clean_and_says_how_to_try_it(capsys, tmp_path):
