@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ladder_list_works_from_a_wheel_in_a_fresh_virtualenv(tmp_path):
+def test_an_installed_wheel_finds_its_scenarios_and_templates(tmp_path):
     dist = tmp_path / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)],
@@ -37,3 +37,12 @@ def test_ladder_list_works_from_a_wheel_in_a_fresh_virtualenv(tmp_path):
         capture_output=True, text=True, cwd=elsewhere, env=env,
     )
     assert str(env_dir) in where.stdout, where.stdout + where.stderr
+    # `ladder new` writes from a template shipped in the package; the stylesheet ships with the app.
+    made = subprocess.run([str(bin_dir / "ladder"), "new", "mine"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run([str(bin_dir / "ladder"), "validate", "mine.scenario.yaml"],
+                             capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    css = subprocess.run([str(bin_dir / "python"), "-c", "import tui, pathlib; print((pathlib.Path(tui.__file__).parent / 'ladder.tcss').is_file())"],
+                         capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert css.stdout.strip() == "True", css.stderr
