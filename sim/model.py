@@ -6,14 +6,29 @@ checked in `sim.scenario`, which loads a file into these models.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=80)]
 Expr = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+def _on_the_calendar(date: str) -> str:
+    dt.date.fromisoformat(date)  # its ValueError ("day is out of range for month") is the problem reported
+    return date
+
+
+Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_on_the_calendar)]
 Turns = Annotated[int, Field(ge=0, le=520)]
 Category = Literal["diplomatic", "informational", "military", "economic"]
 

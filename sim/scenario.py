@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import os
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,8 +112,8 @@ def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path
         fail(f"expected a bundled scenario name or a file path, or a list of them (got {item!r})")
     if is_path(item):
         file = Path(doc.name).parent / item
-        if not file.is_file():
-            fail(f"no such file '{file}'" if not file.exists() else f"'{file}' is not a file")
+        if not os.path.isfile(file):  # not Path.is_file, which raises on a name too long
+            fail(f"no such file '{file}'" if not os.path.exists(file) else f"'{file}' is not a file")
     else:
         found = bundled()
         if item not in found:
@@ -421,12 +422,8 @@ class _Checker:
             self.effects(path + ("effects",), inj.effects)
             self.expr(path + ("when",), inj.when)
             self.source(path + ("source",), inj.source)
-            if inj.date and clock:
-                try:
-                    days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
-                except ValueError as exc:
-                    self.err(path + ("date",), f"{dotted(path + ('date',))}: {exc}")
-                    continue
+            if inj.date and clock:  # both are calendar dates (the model checks them)
+                days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
                 if days < 0:
                     self.err(path + ("date",), f"{dotted(path)}: date {inj.date} is before the start {clock.start}")
 
