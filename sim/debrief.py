@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .engine import Engine, State
-from .narrative import describe, labels
+from .narrative import describe, labels, sources
 from .stats import wilson
 
 # What the timeline tells; effects landing and ending are left to the news feed.
@@ -65,7 +65,7 @@ def _players(engine: Engine, humans: set[str]) -> str:
 
 def _timeline(engine: Engine, events: list[dict]) -> str:
     rules = engine.rules
-    names, sources = labels(rules), _source_refs(rules)
+    names, refs = labels(rules), sources(rules)
     rows = []
     for ev in events:
         text = describe(ev, names) if ev["kind"] in TIMELINE else None
@@ -73,7 +73,7 @@ def _timeline(engine: Engine, events: list[dict]) -> str:
             continue
         i = rules.option_index.get(ev["subject"])
         rung = rules.rung[rules.options[i].rung] if i is not None else None
-        src = sources.get(ev["subject"])
+        src = refs.get(ev["subject"])
         rows.append((
             rules.date(ev["turn"]).isoformat(),
             ev["actor"] or "",
@@ -183,7 +183,7 @@ def _comparison(engine: Engine, bots: State) -> str:
 
 def _sources(engine: Engine, events: list[dict]) -> str:
     s = engine.rules.scenario
-    refs = _source_refs(engine.rules)
+    refs = sources(engine.rules)
     cited = sorted({refs[ev["subject"]].ref for ev in events if ev["kind"] in TIMELINE and ev["subject"] in refs})
     lines = []
     for ref in cited:
@@ -195,13 +195,6 @@ def _sources(engine: Engine, events: list[dict]) -> str:
 
 # --- helpers --------------------------------------------------------------------------------
 
-
-def _source_refs(rules) -> dict:
-    """The source of everything that cites one, by id: options, injects, red lines."""
-    s = rules.scenario
-    refs = {o.id: o.source for o in rules.options}
-    refs |= {i.id: i.source for i in s.injects if i.source}
-    return refs | {r.id: r.source for r in rules.red_lines if r.source}
 
 
 def _place(value: float, sample: np.ndarray) -> tuple[str, str, str, str]:

@@ -18,6 +18,7 @@ from .engine import END, Decision, Engine
 from .errors import UsageError
 from .model import Scenario
 from .rules import Rules
+from .scenario import Loaded
 
 SAVE_FORMAT = "escalation-ladder-save"
 SAVE_VERSION = 1
@@ -52,8 +53,9 @@ class Game:
         self.before = self.engine.state.vars[0].copy()  # the variables when the turn under way began
 
     @classmethod
-    def start(cls, setup: Setup) -> Game:
-        loaded = open_scenario(setup.scenario)
+    def start(cls, setup: Setup, loaded: Loaded | None = None) -> Game:
+        """A new game; `loaded` is the scenario when the caller has already opened it."""
+        loaded = loaded or open_scenario(setup.scenario)
         unknown = [a for a in (*setup.humans, *setup.doctrines) if a not in loaded.scenario.actors]
         if unknown:
             raise UsageError(f"{loaded.name} has no actor {unknown[0]!r}; its actors: {', '.join(loaded.scenario.actors)}")

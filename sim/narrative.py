@@ -57,6 +57,14 @@ def labels(rules) -> dict[str, str]:
     return out | {o.id: o.label for o in rules.outcomes}
 
 
+def sources(rules) -> dict:
+    """The source everything that cites one cites, by id: options, injects, red lines."""
+    s = rules.scenario
+    refs = {o.id: o.source for o in rules.options}
+    refs |= {i.id: i.source for i in s.injects if i.source}
+    return refs | {r.id: r.source for r in rules.red_lines if r.source}
+
+
 def _changes(changes: dict | None) -> str:
     parts = [f"{var} {delta:+.1f}" for var, delta in (changes or {}).items() if abs(delta) >= 0.05]
     return f" ({', '.join(parts)})" if parts else ""

@@ -101,14 +101,15 @@ def run_app(args) -> int:
 
     saves = Path(args.saves)
     first = None
-    chosen = doctrines(args.doctrine, open_scenario(args.scenario).scenario) if args.scenario else {}
+    loaded = open_scenario(args.scenario) if args.scenario else None
+    chosen = doctrines(args.doctrine, loaded.scenario) if loaded else {}
     if args.resume:
         first = BoardScreen(Game.resume(Path(args.resume)), Path(args.resume))
     elif args.replay:
         first = BoardScreen(replay_game(Path(args.replay), args.run_index), None, replay=True)
     elif args.players or args.watch:
         seed = random.randrange(10_000) if args.seed is None else args.seed
-        game = Game.start(Setup(args.scenario, seed, args.players or (), chosen))
+        game = Game.start(Setup(args.scenario, seed, args.players or (), chosen), loaded)
         first = BoardScreen(game, save_path(saves, game))
     LadderApp(first, args.scenario, args.seed, saves).run()
     return 0

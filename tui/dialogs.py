@@ -12,7 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Sparkline, Static
 
 from sim.game import Game
-from sim.narrative import describe, labels
+from sim.narrative import describe, labels, sources
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
@@ -57,10 +57,10 @@ class SourceScreen(ModalScreen):
         text = Text()
         text.append(f"{rules.date(ev['turn']):%d %B %Y}  {ev['actor'] or ''}\n", style="bold")
         text.append((describe(ev, labels(rules)) or ev["kind"]) + "\n\n")
-        item = _item(game, ev["subject"])
-        if item is not None and getattr(item, "description", None):
-            text.append(item.description + "\n\n", style="italic")
-        ref = getattr(item, "source", None)
+        subject = ev["subject"]
+        if subject in rules.option_index and rules.options[rules.option_index[subject]].description:
+            text.append(rules.options[rules.option_index[subject]].description + "\n\n", style="italic")
+        ref = sources(rules).get(subject)
         if ref is not None:
             source = game.scenario.sources.get(ref.ref)
             title = source.title if source is not None else ref.ref
@@ -74,17 +74,6 @@ class SourceScreen(ModalScreen):
 
     def action_close(self) -> None:
         self.dismiss()
-
-
-def _item(game: Game, subject: str | None):
-    """The option, inject or red line an event is about, if any."""
-    rules = game.rules
-    if subject in rules.option_index:
-        return rules.options[rules.option_index[subject]]
-    for item in (*game.scenario.injects, *rules.red_lines):
-        if item.id == subject:
-            return item
-    return None
 
 
 class EndScreen(Screen):

@@ -38,6 +38,8 @@ Positions cool down towards 0 a little each turn when nobody climbs.
 
     def show(self, game: Game) -> None:
         self.game = game
+        turn = game.engine.turn
+        self.moved = {ev.actor for ev in game.engine.log.records if ev.kind == "move" and ev.turn == turn}
         self.refresh(layout=True)
 
     def render(self) -> Text:
@@ -51,7 +53,6 @@ Positions cool down towards 0 a little each turn when nobody climbs.
             pos = float(st.position[0, a])
             if pos:
                 here.setdefault(min(levels, key=lambda lv: (abs(lv - pos), -lv)), []).append(actor)
-        moved = {ev["actor"] for ev in game.engine.log.for_world(0) if ev["kind"] == "move" and ev["turn"] == game.engine.turn}
         rungs = self._fit(sorted(ladder.rungs, key=lambda r: -r.level), here)
         thresholds = len(rungs) + len(ladder.thresholds) <= self.size.height
         width = max(self.size.width, 20)
@@ -62,7 +63,7 @@ Positions cool down towards 0 a little each turn when nobody climbs.
                     out.append(f"  ── {t.label} ".ljust(width, "─")[:width] + "\n", style="dim yellow")
             marks = Text()
             for actor in here.get(r.level, []):
-                marks.append(" " + actor + ("*" if actor in moved else ""), style=actor_style(game, actor))
+                marks.append(" " + actor + ("*" if actor in self.moved else ""), style=actor_style(game, actor))
             crossed = any(t.level <= r.level for t in ladder.thresholds)
             room = max(width - 4 - marks.cell_len, 4)
             label = r.label if len(r.label) <= room else r.label[: room - 1] + "…"
