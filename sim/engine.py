@@ -38,29 +38,33 @@ class State:
         self.size = W
         self.run = np.asarray(runs, dtype=np.int64)
         self.stream = streams
-        self.vars = np.tile(rules.initial, (W, 1))
-        self.position = np.zeros((W, A))
-        self.peak = np.zeros((W, A))
+        # Worlds lead, but memory is column-major: the engine works a variable, a position or an
+        # option at a time across all worlds, and each such column is contiguous.
+        F = lambda shape, fill=0, dtype=float: np.full(shape, fill, dtype=dtype, order="F")  # noqa: E731
+        self.vars = np.asfortranarray(np.tile(rules.initial, (W, 1)))
+        self.position = F((W, A))
+        self.peak = F((W, A))
         self.blocked = np.zeros((O, W), dtype=np.int32)  # first turn each option may be taken again
-        self.year_count = np.zeros((W, O), dtype=np.int32)  # with `preparing`: why an option is blocked
-        self.preparing = np.zeros((W, O), dtype=bool)
-        self.counts = np.zeros((W, O), dtype=np.int32)
-        self.pend_until = np.full((W, T), -1)  # turn a pending proposal resolves, -1 if none
-        self.pend_option = np.full((W, T), -1)
-        self.pend_to = np.zeros((W, T, A), dtype=bool)  # who may answer
-        self.pend_answered = np.zeros((W, T, A), dtype=bool)
-        self.pend_answer = np.zeros((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
-        self.passed = np.zeros((W, T), dtype=np.int32)  # proposals adopted, per topic
-        self.red_line = np.zeros((W, len(rules.red_lines)), dtype=bool)
-        self.red_line_turn = np.full((W, len(rules.red_lines)), -1)
-        self.threshold_turn = np.full((W, len(rules.threshold_levels)), -1)
+        self.year_count = F((W, O), dtype=np.int32)  # with `preparing`: why an option is blocked
+        self.preparing = F((W, O), dtype=bool)
+        self.counts = F((W, O), dtype=np.int32)
+        self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
+        self.pend_option = F((W, T), -1, int)
+        self.pend_to = F((W, T, A), dtype=bool)  # who may answer
+        self.pend_answered = F((W, T, A), dtype=bool)
+        self.pend_answer = F((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
+        self.passed = F((W, T), dtype=np.int32)  # proposals adopted, per topic
+        self.red_line = F((W, len(rules.red_lines)), dtype=bool)
+        self.red_line_turn = F((W, len(rules.red_lines)), -1, int)
+        self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.active = np.ones(W, dtype=bool)  # worlds still being played
-        self.rate = np.zeros((W, V))  # per-turn changes of spread effects in force
-        self.sanction_rate = np.zeros((W, V))  # the same for sanctions, scaled each turn
+        self.rate = F((W, V))  # per-turn changes of spread effects in force
+        self.sanction_rate = F((W, V))  # the same for sanctions, scaled each turn
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         self.tension_history = np.full((rules.horizon, W), np.nan)
-        self.position_history = np.full((rules.horizon, W, A), np.nan)
+        # [turn, world, actor], each turn's slice laid out as `position` is
+        self.position_history = np.full((rules.horizon, A, W), np.nan).transpose(0, 2, 1)
 
     def names(self, turn: int) -> dict:
         """What expressions read: the variables, the turn and the red lines."""
@@ -84,7 +88,12 @@ class State:
         new = object.__new__(State)
         for name, value in vars(self).items():
             if isinstance(value, np.ndarray):
-                value = value[:, index] if name.endswith("_history") or name == "blocked" else value[index]
+                if name.endswith("_history"):
+                    value = value[:, index]
+                elif name == "blocked":
+                    value = np.ascontiguousarray(value[:, index])
+                else:
+                    value = np.asfortranarray(value[index])
             setattr(new, name, value)
         new.size = len(index)
         return new
@@ -366,14 +375,17 @@ class Engine:
 
     def _take(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         rules, st = self.rules, self.state
-        st.counts[worlds, opts] += 1
-        st.blocked[opts, worlds] = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
+        cell = opts * st.size + worlds  # flat indices: a 1-D fancy index costs half a 2-D one
+        _flat(st.counts)[cell] += 1
+        blocked = _flat(st.blocked.T)
+        blocked[cell] = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
         limited = rules.max_per_year[opts] < NO_LIMIT
         if limited.any():
-            w, o = worlds[limited], opts[limited]
-            st.year_count[w, o] += 1
-            capped = st.year_count[w, o] >= rules.max_per_year[o]
-            st.blocked[o[capped], w[capped]] = np.maximum(st.blocked[o[capped], w[capped]], rules.next_year[turn])
+            cell, o = cell[limited], opts[limited]
+            year_count = _flat(st.year_count)
+            year_count[cell] += 1
+            cell = cell[year_count[cell] >= rules.max_per_year[o]]
+            blocked[cell] = np.maximum(blocked[cell], rules.next_year[turn])
         prepared = rules.prepare[opts] > 0
         if prepared.any():
             for i, rows in _cohorts(np.where(prepared, opts, -1)):
@@ -388,7 +400,6 @@ class Engine:
     def _execute(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         """The moves happen: success, position, effects; then what is particular to some options."""
         rules, st = self.rules, self.state
-        st.preparing[worlds, opts] = False
         live = st.active[worlds]
         opts, worlds = opts[live], worlds[live]
         if not len(worlds):
@@ -438,13 +449,14 @@ class Engine:
         if not len(table.cols):
             return {}
         k = opts - rules.actor_slice[a].start
-        all_succeed = success.all()
-        delta = table.success[k] if all_succeed else np.where(success[:, None], table.success[k], table.failure[k])
-        delta += table.always[k]
-        if table.uncertain:  # draw only where the world's move has an uncertain effect
-            rows, cols = np.nonzero(table.spread[k])
-            z = rng.normal(st.stream[worlds[rows]], rng.key("effect"), turn, table.keys[k[rows], cols])
-            delta[rows, cols] *= 1.0 + table.spread[k[rows], cols] * z
+        if success.all():
+            delta = table.on_success[k]
+        else:
+            delta = np.where(success[:, None], table.on_success[k], table.on_failure[k])
+        for c in table.uncertain:  # draw only where the world's move has an uncertain effect
+            rows = np.flatnonzero(table.spread[k, c])
+            z = rng.normal(st.stream[worlds[rows]], rng.key("effect"), turn, table.keys[k[rows], c])
+            delta[rows, c] *= 1.0 + table.spread[k[rows], c] * z
         where = np.ix_(worlds, table.cols)
         before = st.vars[where]
         after = before + delta
@@ -459,15 +471,15 @@ class Engine:
 
     def _move_position(self, a: int, levels: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules
-        pos = st.position[worlds, a]
+        position, peak = st.position[:, a], st.peak[:, a]  # contiguous columns: 1-D indexing
+        pos = position[worlds]
         pos = np.where(levels >= 0, np.maximum(pos, levels), np.minimum(pos, levels))
-        st.position[worlds, a] = pos
-        st.peak[worlds, a] = np.maximum(st.peak[worlds, a], pos)
-        thresholds = rules.threshold_levels
-        if len(thresholds) and levels.max() >= thresholds.min():
-            crossed = (pos[:, None] >= thresholds) & (st.threshold_turn[worlds] < 0)
-            for j in np.flatnonzero(crossed.any(axis=0)):
-                new = worlds[crossed[:, j]]
+        position[worlds] = pos
+        peak[worlds] = np.maximum(peak[worlds], pos)
+        for j in np.flatnonzero(rules.threshold_levels <= levels.max()):
+            new = worlds[pos >= rules.threshold_levels[j]]
+            new = new[st.threshold_turn[new, j] < 0]
+            if len(new):
                 st.threshold_turn[new, j] = turn
                 self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id)
 
@@ -538,6 +550,7 @@ class Engine:
             rate[f.worlds, f.effect.var] -= f.deltas
             self._rates[kind] -= 1
         elif f.kind == "prepare":
+            st.preparing[f.worlds, f.option] = False
             self._execute(np.full(len(f.worlds), f.option), f.worlds, f.turn)
         elif f.kind == "expire":
             changes: dict = {}
@@ -619,13 +632,19 @@ class Engine:
         if self._rates["plain"]:
             v += st.rate
         if self._rates["sanction"]:
-            v += st.sanction_rate * st.sanction_scale(turn)[:, None]
-        v += rules.drift * (rules.baseline - v)
+            v += np.multiply(st.sanction_rate, st.sanction_scale(turn)[:, None], order="F")
+        step = np.subtract(rules.baseline, v, order="F")  # F order throughout: no transposing copies
+        step *= rules.drift
+        v += step
         np.minimum(v, rules.vmax, out=v)
         np.maximum(v, rules.vmin, out=v)
         v[ended] = frozen
-        cooled = np.sign(st.position) * np.maximum(np.abs(st.position) - rules.scenario.ladder.cooling, 0.0)
-        st.position = np.where(alive[:, None], cooled, st.position)
+        pos = st.position
+        cooled = np.abs(pos)
+        cooled -= rules.scenario.ladder.cooling
+        np.maximum(cooled, 0.0, out=cooled)
+        cooled *= np.sign(pos)
+        st.position = np.where(alive[:, None], cooled, pos)
         tension = st.vars[:, rules.tension]
         st.tension_history[turn] = np.where(alive, tension, np.nan)
         st.position_history[turn] = np.where(alive[:, None], st.position, np.nan)
@@ -663,9 +682,14 @@ def _add(changes: dict, name: str, size: int, where: np.ndarray, values: np.ndar
 
 def _cohorts(keys: np.ndarray):
     """(key, row indices) for each distinct non-negative key, rows ascending within each."""
-    order = np.argsort(keys, kind="stable")
+    rows = np.flatnonzero(keys >= 0)
+    order = rows[np.argsort(keys[rows], kind="stable")]
     ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    for lo, hi in zip(starts, np.r_[starts[1:], len(keys)]):
-        if ordered[lo] >= 0:
-            yield int(ordered[lo]), order[lo:hi]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
+        yield int(ordered[lo]), order[lo:hi]
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """A flat view of a column-major [world, x] array, where (w, x) is at x * worlds + w."""
+    return a.T.reshape(-1, copy=False)

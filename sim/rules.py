@@ -29,9 +29,18 @@ class EffectTable:
     spread: np.ndarray  # [K, C] uncertainty: sd of the change as a share of it
     keys: np.ndarray  # [K, C] uint64 keys of the uncertainty draws
 
-    @property
-    def uncertain(self) -> bool:
-        return bool(self.spread.any())
+    @cached_property
+    def on_success(self) -> np.ndarray:
+        return self.success + self.always
+
+    @cached_property
+    def on_failure(self) -> np.ndarray:
+        return self.failure + self.always
+
+    @cached_property
+    def uncertain(self) -> np.ndarray:
+        """The columns with an uncertain change in some row."""
+        return np.flatnonzero(self.spread.any(axis=0))
 
 
 @dataclass(frozen=True)
