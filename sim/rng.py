@@ -40,7 +40,8 @@ def _mix_int(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def _key_of(keys) -> np.uint64:
+@lru_cache(maxsize=65536)
+def _key_of(keys: tuple) -> np.uint64:
     h = 0
     for k in keys:
         h = _mix_int((h + 0x9E3779B97F4A7C15 + (k & _MASK)) & _MASK)
@@ -62,10 +63,10 @@ def fork_streams(parent: np.ndarray, turn: int, copies: int) -> np.ndarray:
 def _hash(stream: np.ndarray, keys) -> np.ndarray:
     """Hash of (stream, keys): the keys that are numbers first, then those that are arrays
     (one key per world, or per world and column), broadcast against the stream."""
-    h = _mix(stream ^ _key_of(k for k in keys if np.ndim(k) == 0))
-    for k in keys:
-        if np.ndim(k):
-            h = _combine(h, k)
+    arrays = [k for k in keys if np.ndim(k)]
+    h = _mix(stream ^ _key_of(tuple(int(k) for k in keys if not np.ndim(k))))
+    for k in arrays:
+        h = _combine(h, k)
     return _mix(h + _GOLDEN)
 
 

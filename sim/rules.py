@@ -16,18 +16,19 @@ NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
 
 @dataclass(frozen=True)
 class EffectTable:
-    """One actor's immediate, additive effects as arrays: a row per option, a column per variable.
+    """One actor's immediate, additive effects as arrays: a row per variable, a column per option.
 
-    The engine applies them to every world that moved in one vectorised step; effects with a
-    lag, a spread, a sanction scale, a `set` or a revert stay per option (`Rules.later_effects`).
+    The engine applies them to every world that moved in one vectorised step, as [C, worlds]
+    arrays (the state's layout); effects with a lag, a spread, a sanction scale, a `set` or a
+    revert stay per option (`Rules.later_effects`).
     """
 
-    cols: np.ndarray  # variable index of each column
-    success: np.ndarray  # [K, C] change when the move succeeds
-    failure: np.ndarray  # [K, C] ... when it fails
-    always: np.ndarray  # [K, C] ... in both cases
-    spread: np.ndarray  # [K, C] uncertainty: sd of the change as a share of it
-    keys: np.ndarray  # [K, C] uint64 keys of the uncertainty draws
+    cols: np.ndarray  # variable index of each row
+    success: np.ndarray  # [C, K] change when the move succeeds
+    failure: np.ndarray  # [C, K] ... when it fails
+    always: np.ndarray  # [C, K] ... in both cases
+    spread: np.ndarray  # [C, K] uncertainty: sd of the change as a share of it
+    keys: np.ndarray  # [C, K] uint64 keys of the uncertainty draws
 
     @cached_property
     def on_success(self) -> np.ndarray:
@@ -39,8 +40,8 @@ class EffectTable:
 
     @cached_property
     def uncertain(self) -> np.ndarray:
-        """The columns with an uncertain change in some row."""
-        return np.flatnonzero(self.spread.any(axis=0))
+        """The rows (variables) with an uncertain change for some option."""
+        return np.flatnonzero(self.spread.any(axis=1))
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,15 @@ class Rules:
                     immediate[e.var] = e
             rows.append(immediate)
         cols = sorted({v for row in rows for v in row})
-        shape = (len(idx), len(cols))
+        shape = (len(cols), len(idx))
         t = EffectTable(np.array(cols, dtype=int), *(np.zeros(shape) for _ in range(4)), np.zeros(shape, np.uint64))
         for k, (i, row) in enumerate(zip(idx, rows)):
             for c, v in enumerate(cols):
                 if v in row:
                     e = row[v]
-                    getattr(t, e.when)[k, c] = e.delta
-                    t.spread[k, c] = e.uncertainty
-                    t.keys[k, c] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
+                    getattr(t, e.when)[c, k] = e.delta
+                    t.spread[c, k] = e.uncertainty
+                    t.keys[c, k] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
         return t
 
     def expected_effects(self, i: int) -> list[tuple[CompiledEffect, float]]:
