@@ -62,12 +62,17 @@ def fork_streams(parent: np.ndarray, turn: int, copies: int) -> np.ndarray:
 
 def _hash(stream: np.ndarray, keys) -> np.ndarray:
     """Hash of (stream, keys): the keys that are numbers first, then those that are arrays
-    (one key per world, or per world and column), broadcast against the stream."""
+    (one key per world, or per world and column), broadcast against the stream.
+
+    One finaliser per array key, or a single one when all keys are numbers: the stream and the
+    combined number key are both already well mixed, so a further round would add only cost."""
     arrays = [k for k in keys if np.ndim(k)]
-    h = _mix(stream ^ _key_of(tuple(int(k) for k in keys if not np.ndim(k))))
+    h = stream ^ _key_of(tuple(int(k) for k in keys if not np.ndim(k)))
+    if not arrays:
+        return _mix(h)
     for k in arrays:
         h = _combine(h, k)
-    return _mix(h + _GOLDEN)
+    return h
 
 
 def uniform(stream: np.ndarray, *keys) -> np.ndarray:
