@@ -11,6 +11,8 @@ of this class with different numbers from the scenario file; there is no per-doc
 """
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from . import rng
@@ -72,7 +74,7 @@ class _Terms:
         self.pass_score = get("pass_")
         self.top = rules.top_level
 
-    def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale) -> np.ndarray:
         """[len(rows) + 1, W] scores of the given options, options-major; the last row is passing.
 
         Built in place, float32: this is the engine's hot path.
@@ -81,22 +83,23 @@ class _Terms:
         out = np.empty((n + 1, W), dtype=np.float32)
         out[n] = self.pass_score
         s = out[:n]
-        s[:] = self.static[rows, None]
+        # Softmax only sees differences between moves, so a term that is the same for every
+        # option of a world is subtracted from passing instead: one row, not the whole array.
+        if self.reciprocity:  # written straight into the scores: one pass fewer
+            np.subtract.outer(self.level[rows], opponents_position.astype(np.float32), out=s)
+            np.abs(s, out=s)
+            s *= np.float32(-self.reciprocity / self.top)
+            s += self.static[rows, None]
+            out[n] -= self.reciprocity
+        else:
+            s[:] = self.static[rows, None]
         sanction = self.sanction[rows]
         if sanction.any():
-            s += np.multiply.outer(sanction, scale.astype(np.float32))
+            s += np.multiply.outer(sanction, scale().astype(np.float32))
         position = {int(k): r for r, k in enumerate(rows)}
         for k, var, value, p in self.sets:
             if k in position:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
-        # Softmax only sees differences between moves, so a term that is the same for every
-        # option of a world is subtracted from passing instead: one row, not the whole array.
-        if self.reciprocity:
-            gap = np.subtract.outer(self.level[rows], opponents_position.astype(np.float32))
-            np.abs(gap, out=gap)
-            gap *= np.float32(-self.reciprocity / self.top)
-            s += gap
-            out[n] -= self.reciprocity
         if self.risk:
             h = rules.scenario.mechanics.hazard
             e = np.exp(-h.steepness * (state.vars[:, rules.tension] - h.midpoint)).astype(np.float32)
@@ -128,7 +131,7 @@ class Doctrine:
         `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
         """
         rows = np.flatnonzero(available[:-1].any(axis=1))  # options open in no world need no score
-        keep = np.r_[rows, len(available) - 1]
+        keep = np.append(rows, len(available) - 1)
         logits = self.scores(rules, state, turn, rows)
         logits *= np.float32(1.0 / self.spec.temperature)
         # Shut options out arithmetically: a masked assignment costs many times more here.
@@ -147,10 +150,11 @@ class Doctrine:
         if rows is None:
             rows = np.arange(len(self.base.static))
         opp = state.position[:, self.opponents].max(axis=1) if self.opponents else np.zeros(state.size)
-        scale = state.sanction_scale(turn)
+        scale = cache(lambda: state.sanction_scale(turn))  # only where some option is a sanction
         s = self.base.scores(rules, state, rows, opp, scale)
         if self.after is not None and len(self.owned_lines):
             crossed = state.red_line[:, self.owned_lines].any(axis=1)
             if crossed.any():
                 s += crossed * self.after.scores(rules, state, rows, opp, scale)
         return s
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 import numpy as np
 import simpy
@@ -69,11 +70,11 @@ class State:
 
     def names(self, turn: int) -> dict:
         """What expressions read: the variables, the turn and the red lines."""
-        env = {name: self.vars[:, i] for i, name in enumerate(self.rules.var_names)}
-        env["turn"] = float(turn)
-        for j, line in enumerate(self.rules.red_lines):
-            env[f"redline.{line.id}"] = self.red_line[:, j]
-        return env
+        if "_columns" not in vars(self):  # views, made once: the arrays change only in place
+            self._columns = {name: self.vars[:, i] for i, name in enumerate(self.rules.var_names)}
+            for j, line in enumerate(self.rules.red_lines):
+                self._columns[f"redline.{line.id}"] = self.red_line[:, j]
+        return {**self._columns, "turn": float(turn)}
 
     def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
         """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
@@ -88,6 +89,8 @@ class State:
         """A new state made of the given worlds (repeats allowed)."""
         new = object.__new__(State)
         for name, value in vars(self).items():
+            if name == "_columns":  # views of this state's arrays
+                continue
             if isinstance(value, np.ndarray):
                 if name.endswith("_history"):
                     value = value[:, index]
@@ -162,7 +165,9 @@ class Engine:
         self.log = EventLog()
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
-        self._rates = {"plain": 0, "sanction": 0}  # spread effects in force, by kind
+        # (is a sanction, variable) of every spread effect so far: those rates are added each turn
+        # from then on, even at zero, so that a world's rounding never depends on the others'.
+        self._rated: set[tuple[bool, int]] = set()
         self._ids = itertools.count()
         self.waiting: Decision | None = None
         self.finished = not state.active.any()  # every game over; kept by `_end`, read every step
@@ -214,8 +219,7 @@ class Engine:
         new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
         for flight in self.flights.values():
             new._fly(flight.remap(copies))
-            if flight.kind == "rate" and flight.started:
-                new._rates["sanction" if flight.effect.sanction else "plain"] += 1
+        new._rated = set(self._rated)
         for i, turn in enumerate(self.rules.inject_turn):
             if turn + INJECT >= self.env.now and turn < self.rules.horizon:
                 new.env.process(new._inject(i, turn))
@@ -540,17 +544,15 @@ class Engine:
             data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
             self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
         elif f.kind == "rate":
-            kind = "sanction" if f.effect.sanction else "plain"
-            rate = st.sanction_rate if f.effect.sanction else st.rate
+            rate = (st.sanction_rate if f.effect.sanction else st.rate)[:, f.effect.var]
             if not f.started:  # rates act at the end of each turn, from now for `over` turns
-                self._rates[kind] += 1
-                rate[:, f.effect.var][f.worlds] += f.deltas
+                self._rated.add((f.effect.sanction, f.effect.var))
+                rate[f.worlds] += f.deltas
                 data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
                 self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
                 f.started, f.turn = True, f.turn + f.effect.over
                 return True
-            rate[:, f.effect.var][f.worlds] -= f.deltas
-            self._rates[kind] -= 1
+            rate[f.worlds] -= f.deltas
         elif f.kind == "prepare":
             st.preparing[f.worlds, f.option] = False
             self._execute(np.broadcast_to(f.option, len(f.worlds)), f.worlds, f.turn)
@@ -631,10 +633,9 @@ class Engine:
         ended = np.flatnonzero(~alive)
         frozen = st.vars[ended]  # a finished game keeps its final state
         v = st.vars
-        if self._rates["plain"]:
-            v += st.rate
-        if self._rates["sanction"]:
-            v += np.multiply(st.sanction_rate, st.sanction_scale(turn)[:, None], order="F")
+        scale = cache(lambda: st.sanction_scale(turn))
+        for sanction, var in sorted(self._rated):
+            v[:, var] += st.sanction_rate[:, var] * scale() if sanction else st.rate[:, var]
         step = np.subtract(rules.baseline, v, order="F")  # F order throughout: no transposing copies
         step *= rules.drift
         v += step
@@ -691,9 +692,10 @@ def _cohorts(keys: np.ndarray):
         present = present.astype(np.int16)  # a stable sort of small integers is a radix sort: 8x faster
     order = rows[np.argsort(present, kind="stable")]
     ordered = keys[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
-    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
-        yield int(ordered[lo]), order[lo:hi]
+    cuts = (np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()
+    for lo, hi in zip([0, *cuts], [*cuts, len(order)]):
+        if hi > lo:
+            yield int(ordered[lo]), order[lo:hi]
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
