@@ -111,6 +111,7 @@ class Flight:
     turn: int  # when it (next) lands
     worlds: np.ndarray
     option: int = -1
+    options: np.ndarray | None = None  # preparations: the option prepared in each world
     actor: str | None = None
     subject: str | None = None
     effect: CompiledEffect | None = None
@@ -124,7 +125,7 @@ class Flight:
         worlds = (self.worlds[:, None] * copies + np.arange(copies)).ravel()
         rep = lambda a: None if a is None else np.repeat(a, copies)  # noqa: E731
         reverts = [(v, (w[:, None] * copies + np.arange(copies)).ravel(), rep(d)) for v, w, d in self.reverts]
-        return replace(self, worlds=worlds, deltas=rep(self.deltas), reverts=reverts)
+        return replace(self, worlds=worlds, options=rep(self.options), deltas=rep(self.deltas), reverts=reverts)
 
 
 @dataclass
@@ -390,11 +391,13 @@ class Engine:
             blocked[cell] = np.maximum(blocked[cell], rules.next_year[turn])
         prepared = rules.prepare[opts] > 0
         if prepared.any():
-            for i, rows in _cohorts(np.where(prepared, opts, -1)):
-                o, w = rules.options[i], worlds[rows]
-                st.preparing[w, i] = True
-                self._log(turn, "prepare", w, actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
-                self._fly(Flight("prepare", turn + o.prepare, w, option=i, actor=o.actor, subject=o.id))
+            st.preparing[worlds[prepared], opts[prepared]] = True
+            for i, rows in _cohorts(np.where(prepared, opts, -1)) if self.record else ():
+                o = rules.options[i]
+                self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
+            # One flight for all the moves ready at the same turn: they are carried out together.
+            for ready, rows in _cohorts(np.where(prepared, turn + rules.prepare[opts], -1)):
+                self._fly(Flight("prepare", ready, worlds[rows], options=opts[rows]))
             opts, worlds = opts[~prepared], worlds[~prepared]
         if len(worlds):
             self._execute(opts, worlds, turn)
@@ -505,7 +508,7 @@ class Engine:
             deltas = e.delta  # the same in every world unless uncertain
             if e.uncertainty:
                 deltas = deltas * (1.0 + e.uncertainty * rng.normal(st.stream[w], rng.key("effect"), turn, e.key))
-            per_world = lambda d: np.broadcast_to(d, len(w))  # noqa: E731  (what outlives this call)
+            per_world = lambda d: np.full(len(w), d)  # noqa: E731  (what outlives this call)
             if e.revert and reverts is not None:
                 reverts.append((e.var, w, per_world(-deltas)))
             if e.over > 1:
@@ -529,7 +532,9 @@ class Engine:
         st, rules = self.state, self.rules
         column = st.vars[:, var]
         before = column[worlds]
-        after = np.clip(before + deltas, rules.vmin[var], rules.vmax[var])
+        after = before + deltas
+        np.maximum(after, rules.vmin[var], out=after)  # np.clip's own overhead is larger than its work here
+        np.minimum(after, rules.vmax[var], out=after)
         column[worlds] = after
         return after - before
 
@@ -554,8 +559,8 @@ class Engine:
                 return True
             rate[f.worlds] -= f.deltas
         elif f.kind == "prepare":
-            st.preparing[f.worlds, f.option] = False
-            self._execute(np.broadcast_to(f.option, len(f.worlds)), f.worlds, f.turn)
+            st.preparing[f.worlds, f.options] = False
+            self._execute(f.options, f.worlds, f.turn)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
