@@ -299,24 +299,20 @@ class Engine:
 
     def _conditions(self, a: int, turn: int) -> list[tuple[str, int, np.ndarray]]:
         """(reason, local option index, allowed per world) for the state conditions of a's options."""
-        rules, st = self.rules, self.state
+        st = self.state
         env = st.names(turn)
-        masks: dict[str, np.ndarray] = {}  # options often share a requirement: evaluate it once
+        masks: dict[tuple, np.ndarray] = {}  # options often share a condition: evaluate it once
         out = []
-        for k, i in enumerate(rules.by_actor[a]):
-            o = rules.options[i]
-            req = rules.requires[i]
-            if req is not None:
-                if req.text not in masks:
-                    masks[req.text] = req.mask(env)
-                out.append((f"requires {req.text}", k, masks[req.text]))
-            if o.proposes:
-                j = rules.topic_index[o.proposes.topic]
-                out.append((f"a {o.proposes.topic} proposal is already pending", k, st.pend_until[:, j] < 0))
-            if o.answers:
-                j = rules.topic_index[o.answers.topic]
-                open_ = (st.pend_until[:, j] >= 0) & st.pend_to[:, j, a] & ~st.pend_answered[:, j, a]
-                out.append((f"no {o.answers.topic} proposal to answer", k, open_))
+        for k, reason, condition in self.rules.conditions[a]:
+            if condition not in masks:
+                kind, arg = condition
+                if kind == "requires":
+                    masks[condition] = arg.mask(env)
+                elif kind == "pending":
+                    masks[condition] = st.pend_until[:, arg] < 0
+                else:
+                    masks[condition] = (st.pend_until[:, arg] >= 0) & st.pend_to[:, arg, a] & ~st.pend_answered[:, arg, a]
+            out.append((reason, k, masks[condition]))
         return out
 
     def _available(self, a: int, turn: int, mask: np.ndarray) -> np.ndarray:
@@ -483,10 +479,11 @@ class Engine:
         position[worlds] = pos
         peak[worlds] = np.maximum(peak[worlds], pos)
         for j in np.flatnonzero(rules.threshold_levels <= levels.max()):
+            crossed = st.threshold_turn[:, j]
             new = worlds[pos >= rules.threshold_levels[j]]
-            new = new[st.threshold_turn[new, j] < 0]
+            new = new[crossed[new] < 0]
             if len(new):
-                st.threshold_turn[new, j] = turn
+                crossed[new] = turn
                 self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id)
 
     def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:

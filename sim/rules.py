@@ -185,6 +185,28 @@ class Rules:
         )
 
     @cached_property
+    def conditions(self) -> list[list[tuple[int, str, tuple]]]:
+        """Per actor: (local option index, reason, condition) for each state condition of its
+        options; a condition is ("requires", expression) or ("pending" | "to answer", topic)."""
+        out = []
+        shared: dict[str, Expression] = {}  # one expression per text: the engine evaluates each once
+        for idx in self.by_actor:
+            conds = []
+            for k, i in enumerate(idx):
+                o = self.options[i]
+                if self.requires[i] is not None:
+                    req = shared.setdefault(self.requires[i].text, self.requires[i])
+                    conds.append((k, f"requires {req.text}", ("requires", req)))
+                if o.proposes:
+                    topic = o.proposes.topic
+                    conds.append((k, f"a {topic} proposal is already pending", ("pending", self.topic_index[topic])))
+                if o.answers:
+                    topic = o.answers.topic
+                    conds.append((k, f"no {topic} proposal to answer", ("to answer", self.topic_index[topic])))
+            out.append(conds)
+        return out
+
+    @cached_property
     def next_year(self) -> np.ndarray:
         """For each turn, the first turn of the next calendar year."""
         return np.array([self.next_year_turn(t) for t in range(self.horizon)])
