@@ -408,11 +408,11 @@ class Engine:
         a = int(rules.option_actor[opts[0]])
         mark = len(self.log.records)  # the moves are logged here, before what they cause
         self._move_position(a, rules.level[opts], worlds, turn)
-        odds = rules.success[opts]
-        if (odds < 1).any():
-            success = rng.uniform(st.stream[worlds], rng.key("success"), turn, rules.option_key[opts]) < odds
-        else:
-            success = np.ones(len(worlds), dtype=bool)
+        success = np.ones(len(worlds), dtype=bool)
+        risky = np.flatnonzero(rules.success[opts] < 1)  # a draw only where the move may fail
+        if len(risky):
+            o = opts[risky]
+            success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < rules.success[o]
         changes = self._table_effects(a, opts, worlds, success, turn)
         # One option at a time only where needed: special options, or everything when recording.
         for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
@@ -638,11 +638,15 @@ class Engine:
         scale = cache(lambda: st.sanction_scale(turn))
         for sanction, var in sorted(self._rated):
             v[:, var] += st.sanction_rate[:, var] * scale() if sanction else st.rate[:, var]
-        step = np.subtract(rules.baseline, v, order="F")  # F order throughout: no transposing copies
-        step *= rules.drift
-        v += step
-        np.minimum(v, rules.vmax, out=v)
-        np.maximum(v, rules.vmin, out=v)
+        # Only the variables that drift or have rates can change now: [variable, world] rows of them.
+        moving = np.union1d(rules.drifting, [var for _, var in self._rated]).astype(int)
+        rows = v.T[moving]
+        step = rules.baseline[moving, None] - rows
+        step *= rules.drift[moving, None]
+        rows += step
+        np.minimum(rows, rules.vmax[moving, None], out=rows)
+        np.maximum(rows, rules.vmin[moving, None], out=rows)
+        v.T[moving] = rows
         v[ended] = frozen
         pos = st.position
         cooled = np.abs(pos)

@@ -75,6 +75,7 @@ class Rules:
         self.initial = np.array([v.initial for v in vs])
         self.baseline = np.array([v.initial if v.baseline is None else v.baseline for v in vs])
         self.drift = np.array([v.drift for v in vs])
+        self.drifting = np.flatnonzero(self.drift)
         self.tension = self.var_index[s.mechanics.tension]
 
         self.rungs = sorted(s.ladder.rungs, key=lambda r: r.level)
