@@ -157,4 +157,3 @@ class Doctrine:
             if crossed.any():
                 s += crossed * self.after.scores(rules, state, rows, opp, scale)
         return s
-
