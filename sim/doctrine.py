@@ -76,6 +76,7 @@ class _Terms:
 
     def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale) -> np.ndarray:
         """[len(rows) + 1, W] scores of the given options, options-major; the last row is passing.
+        `scale()` gives the sanction scale per world; it is called only if a score needs it.
 
         Built in place, float32: this is the engine's hot path.
         """

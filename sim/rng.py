@@ -66,8 +66,10 @@ def _hash(stream: np.ndarray, keys) -> np.ndarray:
 
     One finaliser per array key, or a single one when all keys are numbers: the stream and the
     combined number key are both already well mixed, so a further round would add only cost."""
-    arrays = [k for k in keys if isinstance(k, np.ndarray) and k.ndim]
-    h = stream ^ _key_of(tuple(int(k) for k in keys if not (isinstance(k, np.ndarray) and k.ndim)))
+    numbers, arrays = [], []
+    for k in keys:
+        (arrays if isinstance(k, np.ndarray) and k.ndim else numbers).append(k)
+    h = stream ^ _key_of(tuple(int(k) for k in numbers))
     if not arrays:
         return _mix(h)
     for k in arrays:
