@@ -94,9 +94,8 @@ class _Terms:
             out[n] -= self.reciprocity
         else:
             s[:] = self.static[rows, None]
-        sanction = self.sanction[rows]
-        if sanction.any():
-            s += np.multiply.outer(sanction, scale().astype(np.float32))
+        for r in np.flatnonzero(self.sanction[rows]):  # few options are sanctions: their rows only
+            s[r] += self.sanction[rows[r]] * scale().astype(np.float32)
         position = {int(k): r for r, k in enumerate(rows)}
         for k, var, value, p in self.sets:
             if k in position:
@@ -136,7 +135,8 @@ class Doctrine:
         logits = self.scores(rules, state, turn, rows)
         logits *= np.float32(1.0 / self.spec.temperature)
         # Shut options out arithmetically: a masked assignment costs many times more here.
-        logits -= np.multiply(~available[keep], np.float32(1e30), dtype=np.float32)
+        closed = ~(available if len(keep) == len(available) else available[keep])
+        logits -= np.multiply(closed, np.float32(1e30), dtype=np.float32)
         logits -= logits.max(axis=0)
         cumulative = np.exp(logits, out=logits)
         for row in range(1, len(cumulative)):  # a running sum row by row: far faster than cumsum(axis=0) here
