@@ -96,7 +96,7 @@ class _Terms:
             s[:] = self.static[rows, None]
         for r in np.flatnonzero(self.sanction[rows]):  # few options are sanctions: their rows only
             s[r] += self.sanction[rows[r]] * scale().astype(np.float32)
-        position = {int(k): r for r, k in enumerate(rows)}
+        position = {int(k): r for r, k in enumerate(rows)} if self.sets else {}
         for k, var, value, p in self.sets:
             if k in position:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
@@ -133,7 +133,8 @@ class Doctrine:
         rows = np.flatnonzero(available[:-1].any(axis=1))  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
         logits = self.scores(rules, state, turn, rows)
-        logits *= np.float32(1.0 / self.spec.temperature)
+        if self.spec.temperature != 1.0:
+            logits *= np.float32(1.0 / self.spec.temperature)
         # Shut options out arithmetically: a masked assignment costs many times more here.
         closed = ~(available if len(keep) == len(available) else available[keep])
         logits -= np.multiply(closed, np.float32(1e30), dtype=np.float32)
