@@ -450,18 +450,21 @@ class Engine:
         if not len(table.cols):
             return {}
         k = opts - rules.actor_slice[a].start
-        if success.all():
-            delta = table.on_success[:, k]
-        else:
-            delta = np.where(success, table.on_success[:, k], table.on_failure[:, k])
-        for c in table.uncertain:  # draw only where the world's move has an uncertain effect
-            rows = np.flatnonzero(table.spread[c, k])
-            z = rng.normal(st.stream[worlds[rows]], rng.key("effect"), turn, table.keys[c, k[rows]])
-            delta[c, rows] *= 1.0 + table.spread[c, k[rows]] * z
+        delta = table.on_success[:, k]
+        failed = np.flatnonzero(~success)  # few moves fail: their columns are replaced
+        if len(failed):
+            delta[:, failed] = table.on_failure[:, k[failed]]
+        if len(table.uncertain):  # all uncertain rows in one draw; where a move's spread is 0, z is unused
+            u = table.uncertain
+            z = rng.normal(st.stream[worlds], rng.key("effect"), turn, table.keys[u][:, k])
+            z *= table.spread[u][:, k]
+            z += 1.0
+            for j, c in enumerate(u):
+                delta[c] *= z[j]
         cells = np.add.outer(table.cols * st.size, worlds)  # [C, worlds], flat: see _flat
         values = _flat(st.vars)
         before = values[cells]
-        after = before + delta
+        after = np.add(before, delta, out=delta)
         np.minimum(after, rules.vmax[table.cols, None], out=after)
         np.maximum(after, rules.vmin[table.cols, None], out=after)
         values[cells] = after
@@ -543,15 +546,17 @@ class Engine:
         if f.kind == "effect":
             deltas = f.deltas[live] * (st.sanction_scale(f.turn, worlds) if f.effect.sanction else 1.0)
             applied = self._apply(f.effect.var, worlds, deltas)
-            data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
-            self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+            if self.record:
+                data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
+                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
         elif f.kind == "rate":
             rate = (st.sanction_rate if f.effect.sanction else st.rate)[:, f.effect.var]
             if not f.started:  # rates act at the end of each turn, from now for `over` turns
                 self._rated.add((f.effect.sanction, f.effect.var))
                 rate[f.worlds] += f.deltas
-                data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
-                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+                if self.record:
+                    data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
+                    self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
                 f.started, f.turn = True, f.turn + f.effect.over
                 return True
             rate[f.worlds] -= f.deltas
