@@ -94,7 +94,7 @@ class _Terms:
             out[n] -= self.reciprocity
         else:
             s[:] = self.static[rows, None]
-        for r in np.flatnonzero(self.sanction[rows]):  # few options are sanctions: their rows only
+        for r in self.sanction[rows].nonzero()[0]:  # few options are sanctions: their rows only
             s[r] += self.sanction[rows[r]] * scale().astype(np.float32)
         position = {int(k): r for r, k in enumerate(rows)} if self.sets else {}
         for k, var, value, p in self.sets:
@@ -110,7 +110,7 @@ class _Terms:
             s += later
             now = h.max / (1.0 + e)
             out[n] -= weight * now  # ...plus the hazard now, on every option: minus it on passing
-            for r in np.flatnonzero(self.war_odds[rows]):  # strikes: war itself, if no miscalculation first
+            for r in self.war_odds[rows].nonzero()[0]:  # strikes: war itself, if no miscalculation first
                 s[r] -= weight * self.war_odds[rows[r]] * (1.0 - now)
         return out
 
@@ -130,7 +130,7 @@ class Doctrine:
 
         `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
         """
-        rows = np.flatnonzero(available[:-1].any(axis=1))  # options open in no world need no score
+        rows = available[:-1].any(axis=1).nonzero()[0]  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
         logits = self.scores(rules, state, turn, rows)
         if self.spec.temperature != 1.0:

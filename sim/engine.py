@@ -264,7 +264,7 @@ class Engine:
 
     def _inject(self, i: int, turn: int):
         yield self.env.timeout(turn + INJECT - self.env.now)
-        worlds = np.flatnonzero(self.state.active)
+        worlds = self.state.active.nonzero()[0]
         cond = self.rules.inject_when[i]
         if cond is not None:
             worlds = worlds[cond.mask(self.state.names(turn))[worlds]]
@@ -364,7 +364,7 @@ class Engine:
 
     def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> None:
         K = len(self.rules.by_actor[a])
-        chosen = np.flatnonzero(choice < K)
+        chosen = (choice < K).nonzero()[0]
         if len(chosen):
             self._take(self.rules.actor_slice[a].start + choice[chosen], chosen, turn)
 
@@ -399,17 +399,16 @@ class Engine:
             self._execute(opts, worlds, turn)
 
     def _execute(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
-        """The moves happen: success, position, effects; then what is particular to some options."""
+        """The moves happen, in worlds still being played: success, position, effects; then what
+        is particular to some options."""
         rules, st = self.rules, self.state
-        live = st.active[worlds]
-        opts, worlds = opts[live], worlds[live]
         if not len(worlds):
             return
         a = int(rules.option_actor[opts[0]])
         mark = len(self.log.records)  # the moves are logged here, before what they cause
         self._move_position(a, rules.level[opts], worlds, turn)
         success = np.ones(len(worlds), dtype=bool)
-        risky = np.flatnonzero(rules.success[opts] < 1)  # a draw only where the move may fail
+        risky = (rules.success[opts] < 1).nonzero()[0]  # a draw only where the move may fail
         if len(risky):
             o = opts[risky]
             success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < rules.success[o]
@@ -435,7 +434,7 @@ class Engine:
         self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark)
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
-        for j in np.flatnonzero(rules.crosses[i]):
+        for j in rules.crosses[i].nonzero()[0]:
             new = worlds[success & ~st.red_line[worlds, j]]
             st.red_line[new, j] = True
             st.red_line_turn[new, j] = turn
@@ -451,7 +450,7 @@ class Engine:
             return {}
         k = opts - rules.actor_slice[a].start
         delta = table.on_success[:, k]
-        failed = np.flatnonzero(~success)  # few moves fail: their columns are replaced
+        failed = (~success).nonzero()[0]  # few moves fail: their columns are replaced
         if len(failed):
             delta[:, failed] = table.on_failure[:, k[failed]]
         if len(table.uncertain):  # all uncertain rows in one draw; where a move's spread is 0, z is unused
@@ -481,7 +480,7 @@ class Engine:
         pos = np.where(levels >= 0, np.maximum(pos, levels), np.minimum(pos, levels))
         position[worlds] = pos
         peak[worlds] = np.maximum(peak[worlds], pos)
-        for j in np.flatnonzero(rules.threshold_levels <= levels.max()):
+        for j in (rules.threshold_levels <= levels.max()).nonzero()[0]:
             crossed = st.threshold_turn[:, j]
             new = worlds[pos >= rules.threshold_levels[j]]
             new = new[crossed[new] < 0]
@@ -562,7 +561,7 @@ class Engine:
             rate[f.worlds] -= f.deltas
         elif f.kind == "prepare":
             st.preparing[f.worlds, f.options] = False
-            self._execute(f.options, f.worlds, f.turn)
+            self._execute(f.options[live], worlds, f.turn)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -637,7 +636,7 @@ class Engine:
     def _end_of_turn(self, turn: int) -> None:
         rules, st = self.rules, self.state
         alive = st.active
-        ended = np.flatnonzero(~alive)
+        ended = (~alive).nonzero()[0]
         frozen = st.vars[ended]  # a finished game keeps its final state
         v = st.vars
         scale = cache(lambda: st.sanction_scale(turn))
@@ -663,13 +662,13 @@ class Engine:
         st.tension_history[turn] = np.where(alive, tension, np.nan)
         st.position_history[turn] = np.where(alive[:, None], st.position, np.nan)
         war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension))
-        self._end(np.flatnonzero(war), rules.war, turn, cause="miscalculation")
+        self._end(war.nonzero()[0], rules.war, turn, cause="miscalculation")
         env = st.names(turn)
         for k, cond in enumerate(rules.outcome_when):
             if cond is not None:
-                self._end(np.flatnonzero(cond.mask(env) & st.active), k, turn, cause="condition")
+                self._end((cond.mask(env) & st.active).nonzero()[0], k, turn, cause="condition")
         if turn == rules.horizon - 1:
-            self._end(np.flatnonzero(st.active), rules.horizon_outcome, turn, cause="horizon")
+            self._end(st.active.nonzero()[0], rules.horizon_outcome, turn, cause="horizon")
         if rules.year(turn + 1) != rules.year(turn):
             st.year_count[:] = 0
 
@@ -697,13 +696,13 @@ def _add(changes: dict, name: str, size: int, where: np.ndarray, values: np.ndar
 
 def _cohorts(keys: np.ndarray):
     """(key, row indices) for each distinct non-negative key, rows ascending within each."""
-    rows = np.flatnonzero(keys >= 0)
+    rows = (keys >= 0).nonzero()[0]
     present = keys[rows]
     if len(rows) and present.max() < 2**15:
         present = present.astype(np.int16)  # a stable sort of small integers is a radix sort: 8x faster
     order = rows[np.argsort(present, kind="stable")]
     ordered = keys[order]
-    cuts = (np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()
+    cuts = ((ordered[1:] != ordered[:-1]).nonzero()[0] + 1).tolist()
     for lo, hi in zip([0, *cuts], [*cuts, len(order)]):
         if hi > lo:
             yield int(ordered[lo]), order[lo:hi]
