@@ -69,8 +69,12 @@ class _Terms:
         self.reciprocity = get("reciprocity")
         self.risk = get("risk_aversion")
         self.war_odds = f32([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
-        # hazard(T + dT) = max / (1 + exp(-k (T - mid)) * exp(-k dT)): the second factor is per option
-        self.hazard_factor = f32(np.exp(-rules.scenario.mechanics.hazard.steepness * self.d_tension))
+        # hazard(T + dT) = max / (1 + exp(-k (T - mid)) exp(-k dT)) = max g / (g + exp(-k (T - mid)))
+        # with g = exp(k dT) per option (bounded: beyond it the hazard is 0 or max to float precision)
+        h = rules.scenario.mechanics.hazard
+        g = np.exp(np.clip(h.steepness * self.d_tension, -60.0, 60.0))
+        self.hazard_g = f32(g)
+        self.hazard_num = f32(-self.risk * 100.0 * h.max * g)  # minus the risk weight times max g
         self.pass_score = get("pass_")
         self.top = rules.top_level
 
@@ -86,11 +90,14 @@ class _Terms:
         s = out[:n]
         # Softmax only sees differences between moves, so a term that is the same for every
         # option of a world is subtracted from passing instead: one row, not the whole array.
-        if self.reciprocity:  # written straight into the scores: one pass fewer
-            np.subtract.outer(self.level[rows], opponents_position.astype(np.float32), out=s)
+        if self.reciprocity:  # reciprocity * (1 - |level - opp| / L): |c level - c opp| is scaled before
+            c = np.float32(abs(self.reciprocity) / self.top)
+            np.subtract.outer(self.level[rows] * c, opponents_position.astype(np.float32) * c, out=s)
             np.abs(s, out=s)
-            s *= np.float32(-self.reciprocity / self.top)
-            s += self.static[rows, None]
+            if self.reciprocity > 0:
+                np.subtract(self.static[rows, None], s, out=s)
+            else:
+                s += self.static[rows, None]
             out[n] -= self.reciprocity
         else:
             s[:] = self.static[rows, None]
@@ -104,9 +111,8 @@ class _Terms:
             h = rules.scenario.mechanics.hazard
             e = np.exp(-h.steepness * (state.vars[:, rules.tension] - h.midpoint)).astype(np.float32)
             weight = self.risk * 100.0  # per percentage point of hazard
-            later = np.multiply.outer(self.hazard_factor[rows], e)
-            later += 1.0
-            np.divide(np.float32(-weight * h.max), later, out=later)  # minus the hazard after the move
+            later = np.add.outer(self.hazard_g[rows], e)
+            np.divide(self.hazard_num[rows, None], later, out=later)  # minus the hazard after the move
             s += later
             now = h.max / (1.0 + e)
             out[n] -= weight * now  # ...plus the hazard now, on every option: minus it on passing

@@ -83,9 +83,20 @@ def uniform(stream: np.ndarray, *keys) -> np.ndarray:
 
 
 def normal(stream: np.ndarray, *keys) -> np.ndarray:
-    """Standard normal draws: Box-Muller on the two 32-bit halves of one hash."""
+    """Standard normal draws (float32): Box-Muller on two 24-bit uniforms from one hash.
+
+    Single precision makes the logarithm and cosine several times cheaper; 24 bits still reach
+    5.9 standard deviations."""
     h = _hash(stream, keys)
-    scale = 1.0 / (1 << 32)
-    u1 = ((h >> np.uint64(32)).astype(np.float64) + 0.5) * scale
-    u2 = (h & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    scale = np.float32(1.0 / (1 << 24))
+    u1 = (h >> np.uint64(40)).astype(np.float32)
+    u1 += np.float32(0.5)
+    u1 *= scale
+    u2 = ((h >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(np.float32)
+    u2 *= np.float32(2.0 * np.pi) * scale
+    np.log(u1, out=u1)
+    u1 *= np.float32(-2.0)
+    np.sqrt(u1, out=u1)
+    np.cos(u2, out=u2)
+    u1 *= u2
+    return u1
