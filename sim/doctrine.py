@@ -109,7 +109,9 @@ class _Terms:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
         if self.risk:
             h = rules.scenario.mechanics.hazard
-            e = np.exp(-h.steepness * (state.vars[:, rules.tension] - h.midpoint)).astype(np.float32)
+            e = (state.vars[:, rules.tension] - h.midpoint).astype(np.float32)
+            e *= np.float32(-h.steepness)
+            np.exp(e, out=e)  # single precision: a vectorised exponential, several times faster
             weight = self.risk * 100.0  # per percentage point of hazard
             later = np.add.outer(self.hazard_g[rows], e)
             np.divide(self.hazard_num[rows, None], later, out=later)  # minus the hazard after the move
@@ -138,20 +140,24 @@ class Doctrine:
         """
         rows = available[:-1].any(axis=1).nonzero()[0]  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
-        logits = self.scores(rules, state, turn, rows)
-        if self.spec.temperature != 1.0:
-            logits *= np.float32(1.0 / self.spec.temperature)
-        # Shut options out arithmetically: a masked assignment costs many times more here.
-        closed = ~(available if len(keep) == len(available) else available[keep])
-        logits -= np.multiply(closed, np.float32(1e30), dtype=np.float32)
-        logits -= logits.max(axis=0)
-        cumulative = np.exp(logits, out=logits)
-        for row in range(1, len(cumulative)):  # a running sum row by row: far faster than cumsum(axis=0) here
-            cumulative[row] += cumulative[row - 1]
+        open_ = available if len(keep) == len(available) else available[keep]
+        logits = self._logits(rules, state, turn, rows)
+        cumulative = _cumulative(logits, open_, logits.max(axis=0))
+        faint = (cumulative[-1] < 1e-20).nonzero()[0]
+        if len(faint):  # a closed move outscored every open one so far that their weights vanished
+            logits = self._logits(rules, state, turn, rows)[:, faint]
+            top = np.where(open_[:, faint], logits, -np.inf).max(axis=0)
+            cumulative[:, faint] = _cumulative(logits, open_[:, faint], top)
         u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
         below = cumulative <= u.astype(np.float32)
         picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
         return keep[picked]
+
+    def _logits(self, rules: Rules, state, turn: int, rows: np.ndarray) -> np.ndarray:
+        logits = self.scores(rules, state, turn, rows)
+        if self.spec.temperature != 1.0:
+            logits *= np.float32(1.0 / self.spec.temperature)
+        return logits
 
     def scores(self, rules: Rules, state, turn: int, rows: np.ndarray | None = None) -> np.ndarray:
         """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing."""
@@ -165,3 +171,16 @@ class Doctrine:
             if crossed.any():
                 s += crossed * self.after.scores(rules, state, rows, opp, scale)
         return s
+
+
+def _cumulative(logits: np.ndarray, open_: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Running sums down the options of exp(logit - top), closed options weighing nothing (in place).
+
+    `top` is at least every open option's logit, so nothing overflows; masking after the
+    exponential costs a pass less than shutting options out before it."""
+    logits -= top
+    weights = np.exp(logits, out=logits)
+    weights *= open_.astype(np.float32)
+    for row in range(1, len(weights)):  # row by row: far faster than cumsum(axis=0) here
+        weights[row] += weights[row - 1]
+    return weights

@@ -229,8 +229,9 @@ class Rules:
         )
 
     def hazard(self, tension: np.ndarray) -> np.ndarray:
+        """The chance of war by miscalculation in a turn, in single precision (a vectorised exponential)."""
         h = self.scenario.mechanics.hazard
-        return h.max / (1.0 + np.exp(-h.steepness * (tension - h.midpoint)))
+        return h.max / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
 
     @property
     def horizon(self) -> int:
