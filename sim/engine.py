@@ -350,8 +350,8 @@ class Engine:
 
     def _decide(self, a: int, turn: int, mask: np.ndarray) -> None:
         available = self._available(a, turn, mask)
-        choice = self.doctrines[a].choose(self.rules, self.state, available, turn)
-        self._take_choices(a, turn, np.where(mask, choice, len(available) - 1))
+        # Where the actor does not decide only passing is open, so the doctrine passes there.
+        self._take_choices(a, turn, self.doctrines[a].choose(self.rules, self.state, available, turn))
 
     def _choose(self, a: int, turn: int, mask: np.ndarray, option: str | None) -> None:
         idx = self.rules.by_actor[a]
@@ -653,14 +653,17 @@ class Engine:
         v.T[moving] = rows
         v[ended] = frozen
         pos = st.position
+        frozen = pos[ended]
         cooled = np.abs(pos)
         cooled -= rules.scenario.ladder.cooling
         np.maximum(cooled, 0.0, out=cooled)
-        cooled *= np.sign(pos)
-        st.position = np.where(alive[:, None], cooled, pos)
+        np.copysign(cooled, pos, out=pos)
+        pos[ended] = frozen
         tension = st.vars[:, rules.tension]
-        st.tension_history[turn] = np.where(alive, tension, np.nan)
-        st.position_history[turn] = np.where(alive[:, None], st.position, np.nan)
+        st.tension_history[turn] = tension
+        st.position_history[turn] = pos
+        st.tension_history[turn, ended] = np.nan
+        st.position_history[turn, ended] = np.nan
         war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension))
         self._end(war.nonzero()[0], rules.war, turn, cause="miscalculation")
         env = st.names(turn)
