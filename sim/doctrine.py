@@ -163,11 +163,13 @@ class Doctrine:
         """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing."""
         if rows is None:
             rows = np.arange(len(self.base.static))
-        opp = state.position[:, self.opponents].max(axis=1) if self.opponents else np.zeros(state.size)
+        opp = state.position[:, self.opponents[0]] if self.opponents else np.zeros(state.size)
+        for j in self.opponents[1:]:  # column by column: each is contiguous
+            opp = np.maximum(opp, state.position[:, j])
         scale = cache(lambda: state.sanction_scale(turn))  # only where some option is a sanction
         s = self.base.scores(rules, state, rows, opp, scale)
         if self.after is not None and len(self.owned_lines):
-            crossed = state.red_line[:, self.owned_lines].any(axis=1)
+            crossed = np.logical_or.reduce([state.red_line[:, j] for j in self.owned_lines])  # contiguous columns
             if crossed.any():
                 s += crossed * self.after.scores(rules, state, rows, opp, scale)
         return s
