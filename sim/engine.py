@@ -654,10 +654,8 @@ class Engine:
         v[ended] = frozen
         pos = st.position
         frozen = pos[ended]
-        cooled = np.abs(pos)
-        cooled -= rules.scenario.ladder.cooling
-        np.maximum(cooled, 0.0, out=cooled)
-        np.copysign(cooled, pos, out=pos)
+        cooling = rules.scenario.ladder.cooling
+        pos -= np.clip(pos, -cooling, cooling)  # toward 0 by `cooling`, stopping there
         pos[ended] = frozen
         tension = st.vars[:, rules.tension]
         st.tension_history[turn] = tension
