@@ -145,9 +145,8 @@ class Doctrine:
         cumulative = _cumulative(logits, open_, logits.max(axis=0))
         faint = (cumulative[-1] < 1e-20).nonzero()[0]
         if len(faint):  # a closed move outscored every open one so far that their weights vanished
-            logits = self._logits(rules, state, turn, rows)[:, faint]
-            top = np.where(open_[:, faint], logits, -np.inf).max(axis=0)
-            cumulative[:, faint] = _cumulative(logits, open_[:, faint], top)
+            logits = np.where(open_[:, faint], self._logits(rules, state, turn, rows)[:, faint], -np.inf)
+            cumulative[:, faint] = _cumulative(logits, open_[:, faint], logits.max(axis=0))
         u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
         below = cumulative <= u.astype(np.float32)
         picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
@@ -178,8 +177,8 @@ class Doctrine:
 def _cumulative(logits: np.ndarray, open_: np.ndarray, top: np.ndarray) -> np.ndarray:
     """Running sums down the options of exp(logit - top), closed options weighing nothing (in place).
 
-    `top` is at least every open option's logit, so nothing overflows; masking after the
-    exponential costs a pass less than shutting options out before it."""
+    `top` is at least every logit, so nothing overflows; masking after the exponential costs a
+    pass less than shutting options out before it."""
     logits -= top
     weights = np.exp(logits, out=logits)
     weights *= open_.astype(np.float32)

@@ -218,3 +218,28 @@ def test_a_spread_effect_acts_turn_by_turn_and_survives_a_fork(mechanics):
     play(engine, {}, until_turn=6)
     assert var(engine, "B.economy") == pytest.approx(68)  # 4 turns of +2, then it stops
     assert rollouts.state.vars[:, mechanics.var_index["B.economy"]] == pytest.approx(np.full(20, 68.0))
+
+
+def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mechanics):
+    """Softmax weights are taken from each world's best score, open or not; where that leaves
+    every open move a vanishing weight, the world is weighed again from its best open move."""
+    from sim.doctrine import Doctrine
+
+    a, W = mechanics.actor_index["A"], 2000
+    spec = mechanics.scenario.doctrines["dove"].model_copy(update={"options": {"a-meet": 500.0}})
+    doctrine = Doctrine(mechanics, a, "dove", spec)
+    st = Engine(mechanics, seed=3, runs=W).state
+    K = len(mechanics.by_actor[a])
+    meet = list(mechanics.by_actor[a]).index(mechanics.option_index["a-meet"])
+    available = np.ones((K + 1, W), dtype=bool)
+    available[meet, : W // 2] = False  # closed in the first half of the worlds
+    choice = doctrine.choose(mechanics, st, available, turn=0)
+    assert (choice[W // 2 :] == meet).all()  # 500 above every other move: certain where open
+    # Where it is closed, the other moves (passing included) are drawn by their own softmax.
+    logits = doctrine.scores(mechanics, st, turn=0)[:, : W // 2].astype(float)
+    logits[meet] = -np.inf
+    odds = np.exp(logits - logits.max(axis=0))
+    expected = (odds / odds.sum(axis=0)).mean(axis=1)
+    observed = np.bincount(choice[: W // 2], minlength=K + 1) / (W // 2)
+    assert observed[meet] == 0
+    assert np.abs(observed - expected).max() < 0.05, (observed, expected)  # about 3.5 sd at 1,000 worlds
