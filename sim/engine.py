@@ -637,7 +637,7 @@ class Engine:
         rules, st = self.rules, self.state
         alive = st.active
         ended = (~alive).nonzero()[0]
-        frozen = st.vars[ended]  # a finished game keeps its final state
+        final_vars, final_pos = st.vars[ended], st.position[ended]  # a finished game keeps its final state
         v = st.vars
         scale = cache(lambda: st.sanction_scale(turn))
         for sanction, var in sorted(self._rated):
@@ -651,12 +651,11 @@ class Engine:
         np.minimum(rows, rules.vmax[moving, None], out=rows)
         np.maximum(rows, rules.vmin[moving, None], out=rows)
         v.T[moving] = rows
-        v[ended] = frozen
+        v[ended] = final_vars
         pos = st.position
-        frozen = pos[ended]
         cooling = rules.scenario.ladder.cooling
         pos -= np.clip(pos, -cooling, cooling)  # toward 0 by `cooling`, stopping there
-        pos[ended] = frozen
+        pos[ended] = final_pos
         tension = st.vars[:, rules.tension]
         st.tension_history[turn] = tension
         st.position_history[turn] = pos
