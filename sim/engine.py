@@ -453,13 +453,14 @@ class Engine:
         failed = (~success).nonzero()[0]  # few moves fail: their columns are replaced
         if len(failed):
             delta[:, failed] = table.on_failure[:, k[failed]]
-        if len(table.uncertain):  # all uncertain rows in one draw; where a move's spread is 0, z is unused
+        if len(table.uncertain):  # one draw for all the uncertain cells of the moves taken (few)
             u = table.uncertain
-            z = rng.normal(st.stream[worlds], rng.key("effect"), turn, table.keys[u][:, k])
-            z *= table.spread[u][:, k]
+            spread = table.spread[u][:, k]
+            row, move = spread.nonzero()
+            z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
+            z *= spread[row, move]
             z += 1.0
-            for j, c in enumerate(u):
-                delta[c] *= z[j]
+            delta[u[row], move] *= z
         cells = np.add.outer(table.cols * st.size, worlds)  # [C, worlds], flat: see _flat
         values = _flat(st.vars)
         before = values[cells]
