@@ -455,12 +455,12 @@ class Engine:
             delta[:, failed] = table.on_failure[:, k[failed]]
         if len(table.uncertain):  # one draw for all the uncertain cells of the moves taken (few)
             u = table.uncertain
-            spread = table.spread[u][:, k]
-            row, move = spread.nonzero()
+            sd = table.sd_success[u][:, k]
+            if len(failed):
+                sd[:, failed] = table.sd_failure[u][:, k[failed]]
+            row, move = sd.nonzero()
             z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
-            z *= spread[row, move]
-            z += 1.0
-            delta[u[row], move] *= z
+            delta[u[row], move] += sd[row, move] * z
         cells = np.add.outer(table.cols * st.size, worlds)  # [C, worlds], flat: see _flat
         values = _flat(st.vars)
         before = values[cells]

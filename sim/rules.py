@@ -19,15 +19,18 @@ class EffectTable:
     """One actor's immediate, additive effects as arrays: a row per variable, a column per option.
 
     The engine applies them to every world that moved in one vectorised step, as [C, worlds]
-    arrays (the state's layout); effects with a lag, a spread, a sanction scale, a `set` or a
-    revert stay per option (`Rules.later_effects`).
+    arrays (the state's layout). An option's changes of one variable add up in one cell, with
+    at most one uncertain change among them (a cell has one key to draw with). Effects with a
+    lag, a spread over turns, a sanction scale, a `set` or a revert stay per option
+    (`Rules.later_effects`).
     """
 
     cols: np.ndarray  # variable index of each row
     success: np.ndarray  # [C, K] change when the move succeeds
     failure: np.ndarray  # [C, K] ... when it fails
     always: np.ndarray  # [C, K] ... in both cases
-    spread: np.ndarray  # [C, K] uncertainty: sd of the change as a share of it
+    sd_success: np.ndarray  # [C, K] standard deviation of the change when the move succeeds
+    sd_failure: np.ndarray  # [C, K] ... when it fails
     keys: np.ndarray  # [C, K] uint64 keys of the uncertainty draws
 
     @cached_property
@@ -41,7 +44,7 @@ class EffectTable:
     @cached_property
     def uncertain(self) -> np.ndarray:
         """The rows (variables) with an uncertain change for some option."""
-        return np.flatnonzero(self.spread.any(axis=1))
+        return np.flatnonzero((self.sd_success != 0).any(axis=1) | (self.sd_failure != 0).any(axis=1))
 
 
 @dataclass(frozen=True)
@@ -132,26 +135,31 @@ class Rules:
         self.veto_odds = {m: p for m, p in s.mechanics.veto_members.items() if p != "actor"}
 
     def _table(self, idx: np.ndarray) -> EffectTable:
-        rows: list[dict[int, CompiledEffect]] = []
+        rows: list[dict[int, list[CompiledEffect]]] = []
         for i in idx:
-            immediate: dict[int, CompiledEffect] = {}
+            immediate: dict[int, list[CompiledEffect]] = {}
             for e in self.effects[i]:
                 simple = e.delta is not None and not (e.lag or e.over > 1 or e.revert or e.sanction)
-                if self.options[i].proposes or not simple or e.var in immediate:
+                cell = immediate.get(e.var, [])
+                fits = simple and not (e.uncertainty and any(c.uncertainty for c in cell))
+                if self.options[i].proposes or not fits:
                     if not self.options[i].proposes:  # a proposal's effects wait for its answer
                         self.later_effects[i].append(e)
                 else:
-                    immediate[e.var] = e
+                    immediate[e.var] = [*cell, e]
             rows.append(immediate)
         cols = sorted({v for row in rows for v in row})
         shape = (len(cols), len(idx))
-        t = EffectTable(np.array(cols, dtype=int), *(np.zeros(shape) for _ in range(4)), np.zeros(shape, np.uint64))
+        t = EffectTable(np.array(cols, dtype=int), *(np.zeros(shape) for _ in range(5)), np.zeros(shape, np.uint64))
         for k, (i, row) in enumerate(zip(idx, rows)):
             for c, v in enumerate(cols):
-                if v in row:
-                    e = row[v]
-                    getattr(t, e.when)[c, k] = e.delta
-                    t.spread[c, k] = e.uncertainty
+                for e in row.get(v, ()):
+                    getattr(t, e.when)[c, k] += e.delta
+                    sd = abs(e.uncertainty * e.delta)
+                    if e.when != "failure":
+                        t.sd_success[c, k] = sd
+                    if e.when != "success":
+                        t.sd_failure[c, k] = sd
                     t.keys[c, k] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
         return t
 
