@@ -4,14 +4,15 @@ A game is a batch of one. Every process acts on all worlds at once, so one set o
 play, Monte Carlo batches, forecasts and replays. Within a turn the processes run in phases:
 
     turn + 0.05  injects (scheduled events of the scenario)
-    turn + 0.10  lagged effects land, preparations complete, durations end
+    turn + 0.10  preparations complete, lagged effects land, durations end
     turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
     turn + 0.30  actors decide, one after another in the scenario's order
     turn + 0.90  the world: drift, cooling positions, the hazard of miscalculation, outcomes
 
-Effects in flight, preparations, durations and proposals are `Flight` records, each carried
-by a small process; because the record holds all the process needs, `fork` can restart it in
-a new environment for every rollout.
+Effects in flight, durations and proposals are `Flight` records, each carried by a small
+process; because the record holds all the process needs, `fork` can restart it in a new
+environment for every rollout. Preparations are state (the turn each completes), landed by one
+process for all worlds.
 """
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ class State:
         self.position = F((W, A))
         self.peak = F((W, A))
         self.blocked = np.zeros((O, W), dtype=np.int32)  # first turn each option may be taken again
-        self.year_count = F((W, O), dtype=np.int32)  # with `preparing`: why an option is blocked
-        self.preparing = F((W, O), dtype=bool)
+        self.year_count = F((W, O), dtype=np.int32)  # with `ready`: why an option is blocked
+        self.ready = np.full((O, W), -1, dtype=np.int32)  # turn an option in preparation is carried out
         self.counts = F((W, O), dtype=np.int32)
         self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
         self.pend_option = F((W, T), -1, int)
@@ -94,7 +95,7 @@ class State:
             if isinstance(value, np.ndarray):
                 if name.endswith("_history"):
                     value = value[:, index]
-                elif name == "blocked":
+                elif name in ("blocked", "ready"):
                     value = np.ascontiguousarray(value[:, index])
                 else:
                     value = np.asfortranarray(value[index])
@@ -105,13 +106,12 @@ class State:
 
 @dataclass
 class Flight:
-    """Something in flight: a lagged effect, a preparation, a duration or a proposal."""
+    """Something in flight: a lagged effect, a duration or a proposal."""
 
-    kind: str  # "effect" | "rate" | "prepare" | "expire" | "proposal"
+    kind: str  # "effect" | "rate" | "expire" | "proposal"
     turn: int  # when it (next) lands
     worlds: np.ndarray
     option: int = -1
-    options: np.ndarray | None = None  # preparations: the option prepared in each world
     actor: str | None = None
     subject: str | None = None
     effect: CompiledEffect | None = None
@@ -125,7 +125,7 @@ class Flight:
         worlds = (self.worlds[:, None] * copies + np.arange(copies)).ravel()
         rep = lambda a: None if a is None else np.repeat(a, copies)  # noqa: E731
         reverts = [(v, (w[:, None] * copies + np.arange(copies)).ravel(), rep(d)) for v, w, d in self.reverts]
-        return replace(self, worlds=worlds, options=rep(self.options), deltas=rep(self.deltas), reverts=reverts)
+        return replace(self, worlds=worlds, deltas=rep(self.deltas), reverts=reverts)
 
 
 @dataclass
@@ -173,6 +173,7 @@ class Engine:
         self.waiting: Decision | None = None
         self.finished = not state.active.any()  # every game over; kept by `_end`, read every step
         self.env.process(self._world())
+        self.env.process(self._preparations())
 
     def _start_actors(self, force):
         for a in range(len(self.rules.actors)):
@@ -241,6 +242,25 @@ class Engine:
             self._end_of_turn(turn)
             if self.finished:
                 return
+
+    def _preparations(self):
+        """Carries out the moves whose preparation completes, an actor at a time."""
+        env, rules, st = self.env, self.rules, self.state
+        prepared = [i[rules.prepare[i] > 0] for i in rules.by_actor]  # each actor's options that take preparing
+        prepared = [i for i in prepared if len(i)]
+        for turn in range(max(self._first(LAND), 0), rules.horizon):
+            yield env.timeout(turn + LAND - env.now)
+            if self.finished:
+                return
+            for options in prepared:
+                k, worlds = (st.ready[options] == turn).nonzero()
+                opts = options[k]
+                st.ready[opts, worlds] = -1
+                # A world may complete two preparations at once: they are carried out in turn.
+                rank = _rank(worlds)
+                for r in range(rank.max() + 1 if len(rank) else 0):
+                    now = (rank == r) & st.active[worlds]
+                    self._execute(opts[now], worlds[now], turn)
 
     def _actor(self, a: int, force):
         env, rules = self.env, self.rules
@@ -338,7 +358,7 @@ class Engine:
                 reasons[k] = why
         for k, i in enumerate(idx):
             if reasons[k] is None and st.blocked[i, world] > turn:
-                if st.preparing[world, i]:
+                if st.ready[i, world] >= 0:
                     reasons[k] = "in preparation"
                 elif st.year_count[world, i] >= rules.max_per_year[i]:
                     reasons[k] = "yearly limit reached"
@@ -387,13 +407,10 @@ class Engine:
             blocked[cell] = np.maximum(blocked[cell], rules.next_year[turn])
         prepared = rules.prepare[opts] > 0
         if prepared.any():
-            st.preparing[worlds[prepared], opts[prepared]] = True
+            st.ready[opts[prepared], worlds[prepared]] = turn + rules.prepare[opts[prepared]]
             for i, rows in _cohorts(np.where(prepared, opts, -1)) if self.record else ():
                 o = rules.options[i]
                 self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
-            # One flight for all the moves ready at the same turn: they are carried out together.
-            for ready, rows in _cohorts(np.where(prepared, turn + rules.prepare[opts], -1)):
-                self._fly(Flight("prepare", ready, worlds[rows], options=opts[rows]))
             opts, worlds = opts[~prepared], worlds[~prepared]
         if len(worlds):
             self._execute(opts, worlds, turn)
@@ -560,9 +577,6 @@ class Engine:
                 f.started, f.turn = True, f.turn + f.effect.over
                 return True
             rate[f.worlds] -= f.deltas
-        elif f.kind == "prepare":
-            st.preparing[f.worlds, f.options] = False
-            self._execute(f.options[live], worlds, f.turn)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -707,6 +721,16 @@ def _cohorts(keys: np.ndarray):
     for lo, hi in zip([0, *cuts], [*cuts, len(order)]):
         if hi > lo:
             yield int(ordered[lo]), order[lo:hi]
+
+
+def _rank(keys: np.ndarray) -> np.ndarray:
+    """For each element, how many equal keys come before it."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.r_[0, (ordered[1:] != ordered[:-1]).nonzero()[0] + 1]
+    rank = np.empty(len(keys), dtype=int)
+    rank[order] = np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+    return rank
 
 
 def _flat(a: np.ndarray) -> np.ndarray:

@@ -138,6 +138,23 @@ def test_fork_carries_moves_in_flight_into_every_rollout(mechanics):
     assert (economy < 60).all()
 
 
+def test_a_prepared_move_happens_when_ready_and_survives_a_fork(mechanics):
+    # the launch takes two turns to prepare, the drill one: both are ready in turn 2, in one world
+    engine = Engine(mechanics, seed=2, humans=ALL)
+    play(engine, {(0, "B"): "b-launch"}, until_turn=1)
+    assert var(engine, "tension") == 40
+    assert engine.advance().turn == 1
+    assert dict(engine.why_not("B"))["b-launch"] == "in preparation"
+    rollouts = engine.fork(20, force={"A": None}, humans=ALL)
+    for game in (engine, rollouts):
+        play(game, {(1, "B"): "b-drill"}, until_turn=2)
+        assert game.state.vars[:, mechanics.var_index["tension"]] == pytest.approx(40)
+        play(game, {}, until_turn=3)
+        assert game.state.vars[:, mechanics.var_index["tension"]] == pytest.approx(48)
+    launched = [e["turn"] for e in engine.log.for_world(0) if (e["kind"], e["subject"]) == ("move", "b-launch")]
+    assert launched == [2]
+
+
 def test_forks_are_reproducible_and_their_rollouts_differ(mechanics):
     engine = Engine(mechanics, seed=2, runs=1)
     engine.advance(until_turn=3)
