@@ -35,7 +35,7 @@ class State:
     """The world state: arrays with a leading axis of worlds."""
 
     def __init__(self, rules: Rules, streams: np.ndarray, runs: np.ndarray):
-        W, A, O, V, T = len(runs), len(rules.actors), len(rules.options), len(rules.var_names), len(rules.topics)
+        W, A, O, T, R = len(runs), len(rules.actors), len(rules.options), len(rules.topics), len(rules.rates)
         self.rules = rules
         self.size = W
         self.run = np.asarray(runs, dtype=np.int64)
@@ -60,8 +60,8 @@ class State:
         self.red_line_turn = F((W, len(rules.red_lines)), -1, int)
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.active = np.ones(W, dtype=bool)  # worlds still being played
-        self.rate = F((W, V))  # per-turn changes of spread effects in force
-        self.sanction_rate = F((W, V))  # the same for sanctions, scaled each turn
+        self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
+        self.rate_stop = F((W, rules.rate_turns, R))  # what leaves `rate` at the end of turn t, at t % rate_turns
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         # Histories are float32: they are only read, and fresh memory is slow to fault in.
@@ -109,14 +109,13 @@ class Flight:
     """Something in flight: a lagged effect, a duration or a proposal."""
 
     kind: str  # "effect" | "rate" | "expire" | "proposal"
-    turn: int  # when it (next) lands
+    turn: int  # when it lands
     worlds: np.ndarray
     option: int = -1
     actor: str | None = None
     subject: str | None = None
     effect: CompiledEffect | None = None
     deltas: np.ndarray | None = None  # per world (a rate: per turn)
-    started: bool = False  # a rate: in force, to be stopped at `turn`
     reverts: list = field(default_factory=list)  # (var, worlds, deltas) undone when a duration ends
     topic: int = -1
 
@@ -166,9 +165,6 @@ class Engine:
         self.log = EventLog()
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
-        # (is a sanction, variable) of every spread effect so far: those rates are added each turn
-        # from then on, even at zero, so that a world's rounding never depends on the others'.
-        self._rated: set[tuple[bool, int]] = set()
         self._ids = itertools.count()
         self.waiting: Decision | None = None
         self.finished = not state.active.any()  # every game over; kept by `_end`, read every step
@@ -221,7 +217,6 @@ class Engine:
         new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
         for flight in self.flights.values():
             new._fly(flight.remap(copies))
-        new._rated = set(self._rated)
         for i, turn in enumerate(self.rules.inject_turn):
             if turn + INJECT >= self.env.now and turn < self.rules.horizon:
                 new.env.process(new._inject(i, turn))
@@ -299,11 +294,8 @@ class Engine:
         self.env.process(self._flight(fid, flight))
 
     def _flight(self, fid: int, f: Flight):
-        phase = RESOLVE if f.kind == "proposal" else LAND
-        while True:
-            yield self.env.timeout(f.turn + phase - self.env.now)
-            if not self._land(f):
-                break
+        yield self.env.timeout(f.turn + (RESOLVE if f.kind == "proposal" else LAND) - self.env.now)
+        self._land(f)
         del self.flights[fid]
 
     # --- decisions --------------------------------------------------------------------------
@@ -530,11 +522,7 @@ class Engine:
                 reverts.append((e.var, w, per_world(-deltas)))
             if e.over > 1:
                 flight = Flight("rate", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas / e.over))
-                if e.lag:
-                    self._fly(flight)
-                else:
-                    self._land(flight)
-                    self._fly(flight)
+                self._fly(flight) if e.lag else self._land(flight)
             elif e.lag:
                 self._fly(Flight("effect", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas)))
             else:
@@ -555,8 +543,8 @@ class Engine:
         column[worlds] = after
         return after - before
 
-    def _land(self, f: Flight) -> bool:
-        """Carry out a flight's step; True if it has another step to come (at `f.turn`)."""
+    def _land(self, f: Flight) -> None:
+        """Carry out what a flight brings."""
         st, rules = self.state, self.rules
         live = st.active[f.worlds]
         worlds = f.worlds[live]
@@ -566,17 +554,13 @@ class Engine:
             if self.record:
                 data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
                 self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
-        elif f.kind == "rate":
-            rate = (st.sanction_rate if f.effect.sanction else st.rate)[:, f.effect.var]
-            if not f.started:  # rates act at the end of each turn, from now for `over` turns
-                self._rated.add((f.effect.sanction, f.effect.var))
-                rate[f.worlds] += f.deltas
-                if self.record:
-                    data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
-                    self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
-                f.started, f.turn = True, f.turn + f.effect.over
-                return True
-            rate[f.worlds] -= f.deltas
+        elif f.kind == "rate":  # acts at the end of each turn, from this one for `over` turns
+            r = rules.rate_index[(f.effect.sanction, f.effect.var)]
+            st.rate[:, r][f.worlds] += f.deltas
+            st.rate_stop[:, (f.turn + f.effect.over) % rules.rate_turns, r][f.worlds] += f.deltas
+            if self.record:
+                data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
+                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -587,7 +571,6 @@ class Engine:
             self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes})
         elif f.kind == "proposal":
             self._resolve(f, worlds)
-        return False
 
     # --- proposals ----------------------------------------------------------------------------
 
@@ -654,11 +637,14 @@ class Engine:
         ended = (~alive).nonzero()[0]
         final_vars, final_pos = st.vars[ended], st.position[ended]  # a finished game keeps its final state
         v = st.vars
+        stopping = st.rate_stop[:, turn % rules.rate_turns]
+        st.rate -= stopping
+        stopping[:] = 0.0
         scale = cache(lambda: st.sanction_scale(turn))
-        for sanction, var in sorted(self._rated):
-            v[:, var] += st.sanction_rate[:, var] * scale() if sanction else st.rate[:, var]
+        for r, (sanction, var) in enumerate(rules.rates):
+            v[:, var] += st.rate[:, r] * scale() if sanction else st.rate[:, r]
         # Only the variables that drift or have rates can change now: [variable, world] rows of them.
-        moving = np.union1d(rules.drifting, [var for _, var in self._rated]).astype(int)
+        moving = rules.moving
         rows = v.T[moving]
         step = rules.baseline[moving, None] - rows
         step *= rules.drift[moving, None]
