@@ -389,7 +389,7 @@ class Engine:
         cell = opts * st.size + worlds  # flat indices: a 1-D fancy index costs half a 2-D one
         _flat(st.counts)[cell] += 1
         blocked = _flat(st.blocked.T)
-        blocked[cell] = turn + rules.prepare[opts] + rules.cooldown[opts] + 1
+        blocked[cell] = turn + rules.blocks[opts]
         limited = rules.max_per_year[opts] < NO_LIMIT
         if limited.any():
             cell, o = cell[limited], opts[limited]
@@ -415,7 +415,7 @@ class Engine:
             return
         a = int(rules.option_actor[opts[0]])
         mark = len(self.log.records)  # the moves are logged here, before what they cause
-        self._move_position(a, rules.level[opts], worlds, turn)
+        self._move_position(a, opts, worlds, turn)
         success = np.ones(len(worlds), dtype=bool)
         risky = (rules.success[opts] < 1).nonzero()[0]  # a draw only where the move may fail
         if len(risky):
@@ -483,14 +483,14 @@ class Engine:
         change = np.where(applied, after - before, np.nan)
         return {rules.var_names[v]: change[c] for c, v in enumerate(table.cols) if applied[c].any()}
 
-    def _move_position(self, a: int, levels: np.ndarray, worlds: np.ndarray, turn: int) -> None:
+    def _move_position(self, a: int, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules
         position, peak = st.position[:, a], st.peak[:, a]  # contiguous columns: 1-D indexing
-        pos = position[worlds]
-        pos = np.where(levels >= 0, np.maximum(pos, levels), np.minimum(pos, levels))
+        pos = np.maximum(position[worlds], rules.climbs_to[opts])  # a move up raises a position to its level,
+        np.minimum(pos, rules.falls_to[opts], out=pos)  # a move down lowers it to its level
         position[worlds] = pos
         peak[worlds] = np.maximum(peak[worlds], pos)
-        for j in (rules.threshold_levels <= levels.max()).nonzero()[0]:
+        for j in (rules.threshold_levels <= rules.level[opts].max()).nonzero()[0]:
             crossed = st.threshold_turn[:, j]
             new = worlds[pos >= rules.threshold_levels[j]]
             new = new[crossed[new] < 0]
@@ -502,9 +502,12 @@ class Engine:
         """Apply what happens now and schedule the rest; returns the immediate changes (when recording)."""
         st, rules = self.state, self.rules
         changes: dict[str, np.ndarray] = {}
+        chosen: dict[str, tuple] = {}  # (selection, worlds) of each `when`, found once
         for e in effects:
-            sel = success if e.when == "success" else ~success if e.when == "failure" else slice(None)
-            w = worlds[sel]
+            if e.when not in chosen:
+                sel = success if e.when == "success" else ~success if e.when == "failure" else slice(None)
+                chosen[e.when] = sel, worlds[sel]
+            sel, w = chosen[e.when]
             if not len(w):
                 continue
             if e.set is not None:
@@ -541,7 +544,7 @@ class Engine:
         np.maximum(after, rules.vmin[var], out=after)  # np.clip's own overhead is larger than its work here
         np.minimum(after, rules.vmax[var], out=after)
         column[worlds] = after
-        return after - before
+        return after - before if self.record else None
 
     def _land(self, f: Flight) -> None:
         """Carry out what a flight brings."""
@@ -611,16 +614,13 @@ class Engine:
         topic = rules.topics[j]
         rule = rules.scenario.mechanics.proposals[topic].rule
         answer = st.pend_answer[worlds, j]
-        if rule == "consent":
-            passed = answer > 0
-            by = np.where(passed, "", "refused")
-        else:
-            passed = answer >= 0
-            by = np.where(passed, "", "vetoed by an actor")
-            for member, odds in rules.veto_odds.items():
-                veto = passed & (rng.uniform(st.stream[worlds], rng.key("veto"), turn, rng.key(member)) < odds)
+        passed = answer > 0 if rule == "consent" else answer >= 0
+        by = np.where(passed, "", "refused" if rule == "consent" else "vetoed by an actor") if self.record else None
+        for member, odds in rules.veto_odds.items() if rule == "veto" else ():
+            veto = passed & (rng.uniform(st.stream[worlds], rng.key("veto"), turn, rng.key(member)) < odds)
+            if self.record:
                 by = np.where(veto, f"vetoed by {member}", by)
-                passed &= ~veto
+            passed &= ~veto
         st.pend_until[worlds, j] = -1
         st.pend_option[worlds, j] = -1
         st.passed[worlds, j] += passed

@@ -95,6 +95,8 @@ class Rules:
         self.by_actor = [np.flatnonzero(self.option_actor == a) for a in range(len(self.actors))]
         self.actor_slice = [slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 0) for i in self.by_actor]
         self.cooldown = np.array([o.cooldown for o in self.options])
+        self.climbs_to = np.where(self.level >= 0, self.level, -np.inf)  # a position after the move: at least this
+        self.falls_to = np.where(self.level < 0, self.level, np.inf)  # ...and at most this
         self.max_per_year = np.array([o.max_per_year or NO_LIMIT for o in self.options])
         self.requires: list[Expression | None] = [self.compile(o.requires) for o in self.options]
         self.acts_when = [self.compile(a.acts_when) for a in s.actors.values()]
@@ -102,6 +104,7 @@ class Rules:
         self.effects = [[self._effect(e, next(counter)) for e in o.effects] for o in self.options]
         self.inject_effects = [[self._effect(e, next(counter)) for e in i.effects] for i in s.injects]
         self.prepare = np.array([o.prepare for o in self.options])
+        self.blocks = self.prepare + self.cooldown + 1  # turns a move keeps its option closed
         self.success = np.array([o.success for o in self.options])
         self.option_key = np.array([rng.key(o.id) for o in self.options], dtype=np.uint64)
         self.tables: list[EffectTable] = []
