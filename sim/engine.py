@@ -52,8 +52,7 @@ class State:
         self.counts = F((W, O), dtype=np.int32)
         self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
         self.pend_option = F((W, T), -1, int)
-        self.pend_to = F((W, T, A), dtype=bool)  # who may answer
-        self.pend_answered = F((W, T, A), dtype=bool)
+        self.awaiting = F((W, T, A), dtype=bool)  # who may still answer a pending proposal
         self.pend_answer = F((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
         self.passed = F((W, T), dtype=np.int32)  # proposals adopted, per topic
         self.red_line = F((W, len(rules.red_lines)), dtype=bool)
@@ -323,7 +322,7 @@ class Engine:
                 elif kind == "pending":
                     masks[condition] = st.pend_until[:, arg] < 0
                 else:
-                    masks[condition] = (st.pend_until[:, arg] >= 0) & st.pend_to[:, arg, a] & ~st.pend_answered[:, arg, a]
+                    masks[condition] = st.awaiting[:, arg, a]
             out.append((reason, k, masks[condition]))
         return out
 
@@ -586,14 +585,13 @@ class Engine:
         st.pend_until[worlds, j] = turn + window
         st.pend_option[worlds, j] = i
         st.pend_answer[worlds, j] = 0
-        st.pend_answered[worlds, j, :] = False
-        st.pend_to[worlds, j, :] = False
+        st.awaiting[worlds, j, :] = False
         if topic.rule == "consent":
             addressees = [rules.actor_index[t] for t in o.proposes.to]
         else:
             addressees = [m for m in rules.veto_actors if m != rules.actor_index[o.actor]]
         for m in addressees:
-            st.pend_to[worlds, j, m] = True
+            st.awaiting[worlds, j, m] = True
         to = [rules.actors[m] for m in addressees]
         self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to}, at=mark)
         self._fly(Flight("proposal", turn + window, worlds, option=i, actor=o.actor, subject=o.id, topic=j))
@@ -601,7 +599,7 @@ class Engine:
     def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:
         st = self.state
         j = self.rules.topic_index[topic]
-        st.pend_answered[worlds, j, a] = True
+        st.awaiting[worlds, j, a] = False
         if accept:
             st.pend_answer[worlds, j] = np.where(st.pend_answer[worlds, j] < 0, -1, 1)
         elif self.rules.scenario.mechanics.proposals[topic].rule == "veto":
@@ -623,6 +621,7 @@ class Engine:
             passed &= ~veto
         st.pend_until[worlds, j] = -1
         st.pend_option[worlds, j] = -1
+        st.awaiting[worlds, j, :] = False
         st.passed[worlds, j] += passed
         mark = len(self.log.records)
         changes = self._effects(rules.effects[f.option], worlds, passed, turn, f.actor, f.subject)
