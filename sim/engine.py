@@ -524,7 +524,10 @@ class Engine:
                 reverts.append((e.var, w, per_world(-deltas)))
             if e.over > 1:
                 flight = Flight("rate", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas / e.over))
-                self._fly(flight) if e.lag else self._land(flight)
+                if e.lag:
+                    self._fly(flight)
+                else:
+                    self._land(flight)
             elif e.lag:
                 self._fly(Flight("effect", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas)))
             else:
