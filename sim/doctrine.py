@@ -80,7 +80,7 @@ class _Terms:
 
     def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale) -> np.ndarray:
         """[len(rows) + 1, W] scores of the given options, options-major; the last row is passing.
-        `scale()` gives the sanction scale per world; it is called only if a score needs it.
+        `scale()` gives the sanction scale per world (float32); it is called only if a score needs it.
 
         Built in place, float32: this is the engine's hot path.
         """
@@ -102,7 +102,7 @@ class _Terms:
         else:
             s[:] = self.static[rows, None]
         for r in self.sanction[rows].nonzero()[0]:  # few options are sanctions: their rows only
-            s[r] += self.sanction[rows[r]] * scale().astype(np.float32)
+            s[r] += self.sanction[rows[r]] * scale()
         position = {int(k): r for r, k in enumerate(rows)} if self.sets else {}
         for k, var, value, p in self.sets:
             if k in position:
@@ -165,7 +165,7 @@ class Doctrine:
         opp = state.position[:, self.opponents[0]] if self.opponents else np.zeros(state.size)
         for j in self.opponents[1:]:  # column by column: each is contiguous
             opp = np.maximum(opp, state.position[:, j])
-        scale = cache(lambda: state.sanction_scale(turn))  # only where some option is a sanction
+        scale = cache(lambda: state.sanction_scale(turn).astype(np.float32))  # only where some option is a sanction
         s = self.base.scores(rules, state, rows, opp, scale)
         if self.after is not None and len(self.owned_lines):
             crossed = np.logical_or.reduce([state.red_line[:, j] for j in self.owned_lines])  # contiguous columns

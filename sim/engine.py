@@ -488,10 +488,15 @@ class Engine:
         pos = np.maximum(position[worlds], rules.climbs_to[opts])  # a move up raises a position to its level,
         np.minimum(pos, rules.falls_to[opts], out=pos)  # a move down lowers it to its level
         position[worlds] = pos
-        peak[worlds] = np.maximum(peak[worlds], pos)
+        before = peak[worlds]
+        peak[worlds] = np.maximum(before, pos)
+        up = pos > before
+        climbers, climbed = worlds[up], pos[up]  # a threshold above 0 is first crossed at a new peak
         for j in (rules.threshold_levels <= rules.level[opts].max()).nonzero()[0]:
+            level = rules.threshold_levels[j]
+            w, p = (climbers, climbed) if level > 0 else (worlds, pos)
             crossed = st.threshold_turn[:, j]
-            new = worlds[pos >= rules.threshold_levels[j]]
+            new = w[p >= level]
             new = new[crossed[new] < 0]
             if len(new):
                 crossed[new] = turn
@@ -713,6 +718,8 @@ def _cohorts(keys: np.ndarray):
 
 def _rank(keys: np.ndarray) -> np.ndarray:
     """For each element, how many equal keys come before it."""
+    if not len(keys) or np.bincount(keys).max() < 2:  # the common case: no key repeats
+        return np.zeros(len(keys), dtype=int)
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     starts = np.r_[0, (ordered[1:] != ordered[:-1]).nonzero()[0] + 1]
