@@ -46,9 +46,11 @@ class State:
         self.vars = np.asfortranarray(np.tile(rules.initial, (W, 1)))
         self.position = F((W, A))
         self.peak = F((W, A))
-        self.blocked = np.zeros((O, W), dtype=np.int32)  # first turn each option may be taken again
-        self.year_count = F((W, O), dtype=np.int32)  # with `ready`: why an option is blocked
-        self.ready = np.full((O, W), -1, dtype=np.int32)  # turn an option in preparation is carried out
+        # Turns fit in int16 (horizon, cooldown and preparation are at most 520): the engine scans
+        # these every turn, and half the bytes is half the memory traffic.
+        self.blocked = np.zeros((O, W), dtype=np.int16)  # first turn each option may be taken again
+        self.year_count = F((W, O), dtype=np.int16)  # with `ready`: why an option is blocked
+        self.ready = np.full((O, W), -1, dtype=np.int16)  # turn an option in preparation is carried out
         self.counts = F((W, O), dtype=np.int32)
         self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
         self.pend_option = F((W, T), -1, int)
