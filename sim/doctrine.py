@@ -77,17 +77,22 @@ class _Terms:
         self.hazard_num = f32(-self.risk * 100.0 * h.max * g)  # minus the risk weight times max g
         self.pass_score = get("pass_")
         self.top = rules.top_level
+        # Where scores usually sit: subtracted instead of each world's highest score, it keeps the
+        # exponentials in range without a pass over the scores to find that score.
+        self.bound = max(float(self.static.max(initial=0.0)), self.pass_score)
 
-    def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale) -> np.ndarray:
-        """[len(rows) + 1, W] scores of the given options, options-major; the last row is passing.
-        `scale()` gives the sanction scale per world (float32); it is called only if a score needs it.
+    def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale, shift=0.0) -> np.ndarray:
+        """[len(rows) + 1, W] scores of the given options less `shift`, options-major; the last
+        row is passing. `scale()` gives the sanction scale per world (float32); it is called
+        only if a score needs it.
 
         Built in place, float32: this is the engine's hot path.
         """
         n, W = len(rows), state.size
         out = np.empty((n + 1, W), dtype=np.float32)
-        out[n] = self.pass_score
+        out[n] = self.pass_score - shift
         s = out[:n]
+        static = self.static[rows, None] - np.float32(shift)
         # Softmax only sees differences between moves, so a term that is the same for every
         # option of a world is subtracted from passing instead: one row, not the whole array.
         if self.reciprocity:  # reciprocity * (1 - |level - opp| / L): |c level - c opp| is scaled before
@@ -95,12 +100,12 @@ class _Terms:
             np.subtract.outer(self.level[rows] * c, opponents_position.astype(np.float32) * c, out=s)
             np.abs(s, out=s)
             if self.reciprocity > 0:
-                np.subtract(self.static[rows, None], s, out=s)
+                np.subtract(static, s, out=s)
             else:
-                s += self.static[rows, None]
+                s += static
             out[n] -= self.reciprocity
         else:
-            s[:] = self.static[rows, None]
+            s[:] = static
         for r in self.sanction[rows].nonzero()[0]:  # few options are sanctions: their rows only
             s[r] += self.sanction[rows[r]] * scale()
         position = {int(k): r for r, k in enumerate(rows)} if self.sets else {}
@@ -137,49 +142,52 @@ class Doctrine:
         """Local option index per world (K means pass), sampled by softmax(score / temperature).
 
         `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
+        Weights are taken relative to the doctrine's bound on its scores; in a world where that
+        makes them overflow or vanish, from its best open move instead.
         """
         rows = available[:-1].any(axis=1).nonzero()[0]  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
         open_ = available if len(keep) == len(available) else available[keep]
-        logits = self._logits(rules, state, turn, rows)
-        cumulative = _cumulative(logits, open_, logits.max(axis=0))
-        faint = (cumulative[-1] < 1e-20).nonzero()[0]
-        if len(faint):  # a closed move outscored every open one so far that their weights vanished
-            logits = np.where(open_[:, faint], self._logits(rules, state, turn, rows)[:, faint], -np.inf)
-            cumulative[:, faint] = _cumulative(logits, open_[:, faint], logits.max(axis=0))
+        with np.errstate(over="ignore", invalid="ignore"):  # such worlds are weighed again below
+            cumulative = _cumulative(self._logits(rules, state, turn, rows), open_)
+        total = cumulative[-1]
+        odd = (~((total > 1e-20) & (total < np.inf))).nonzero()[0]  # NaN (inf times closed) fails both
+        if len(odd):
+            logits = np.where(open_[:, odd], self._logits(rules, state, turn, rows)[:, odd], -np.inf)
+            logits -= logits.max(axis=0)
+            cumulative[:, odd] = _cumulative(logits, open_[:, odd])
         u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
         below = cumulative <= u.astype(np.float32)
         picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
         return keep[picked]
 
     def _logits(self, rules: Rules, state, turn: int, rows: np.ndarray) -> np.ndarray:
-        logits = self.scores(rules, state, turn, rows)
+        logits = self.scores(rules, state, turn, rows, relative=True)
         if self.spec.temperature != 1.0:
             logits *= np.float32(1.0 / self.spec.temperature)
         return logits
 
-    def scores(self, rules: Rules, state, turn: int, rows: np.ndarray | None = None) -> np.ndarray:
-        """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing."""
+    def scores(self, rules: Rules, state, turn: int, rows: np.ndarray | None = None, relative=False) -> np.ndarray:
+        """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing;
+        `relative`: less the bounds of the terms (what softmax needs: the same in every row)."""
         if rows is None:
             rows = np.arange(len(self.base.static))
         opp = state.position[:, self.opponents[0]] if self.opponents else np.zeros(state.size)
         for j in self.opponents[1:]:  # column by column: each is contiguous
             opp = np.maximum(opp, state.position[:, j])
         scale = cache(lambda: state.sanction_scale(turn).astype(np.float32))  # only where some option is a sanction
-        s = self.base.scores(rules, state, rows, opp, scale)
+        s = self.base.scores(rules, state, rows, opp, scale, self.base.bound if relative else 0.0)
         if self.after is not None and len(self.owned_lines):
             crossed = np.logical_or.reduce([state.red_line[:, j] for j in self.owned_lines])  # contiguous columns
             if crossed.any():
-                s += crossed * self.after.scores(rules, state, rows, opp, scale)
+                s += crossed * self.after.scores(rules, state, rows, opp, scale, self.after.bound if relative else 0.0)
         return s
 
 
-def _cumulative(logits: np.ndarray, open_: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Running sums down the options of exp(logit - top), closed options weighing nothing (in place).
+def _cumulative(logits: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    """Running sums down the options of exp(logit), closed options weighing nothing (in place).
 
-    `top` is at least every logit, so nothing overflows; masking after the exponential costs a
-    pass less than shutting options out before it."""
-    logits -= top
+    Masking after the exponential costs a pass less than shutting options out before it."""
     weights = np.exp(logits, out=logits)
     weights *= open_.astype(np.float32)
     for row in range(1, len(weights)):  # row by row: far faster than cumsum(axis=0) here

@@ -238,8 +238,9 @@ def test_a_spread_effect_acts_turn_by_turn_and_survives_a_fork(mechanics):
 
 
 def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mechanics):
-    """Softmax weights are taken from each world's best score, open or not; where that leaves
-    every open move a vanishing weight, the world is weighed again from its best open move."""
+    """Softmax weights are taken relative to the doctrine's bound on its scores; where a closed
+    move scores so far above the rest that every open move's weight vanishes, the world is
+    weighed again from its best open move."""
     from sim.doctrine import Doctrine
 
     a, W = mechanics.actor_index["A"], 2000
@@ -260,3 +261,23 @@ def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mecha
     observed = np.bincount(choice[: W // 2], minlength=K + 1) / (W // 2)
     assert observed[meet] == 0
     assert np.abs(observed - expected).max() < 0.05, (observed, expected)  # about 3.5 sd at 1,000 worlds
+
+
+@pytest.mark.parametrize("bound", [-1000.0, 1000.0])
+def test_choices_follow_the_softmax_however_far_scores_are_from_the_doctrines_bound(mechanics, bound):
+    """Weights are exp(score - bound); scores far above it would overflow and far below it
+    vanish. Either way each world is weighed again from its best open move."""
+    from sim.doctrine import Doctrine
+
+    a, W = mechanics.actor_index["A"], 2000
+    doctrine = Doctrine(mechanics, a, "dove", mechanics.scenario.doctrines["dove"])
+    doctrine.base.bound = bound
+    st = Engine(mechanics, seed=5, runs=W).state
+    K = len(mechanics.by_actor[a])
+    choice = doctrine.choose(mechanics, st, np.ones((K + 1, W), dtype=bool), turn=0)
+    logits = doctrine.scores(mechanics, st, turn=0).astype(float)
+    odds = np.exp(logits - logits.max(axis=0))
+    expected = (odds / odds.sum(axis=0)).mean(axis=1)
+    assert expected.max() < 0.8  # a spread of moves, which a broken weighing would not reproduce
+    observed = np.bincount(choice, minlength=K + 1) / W
+    assert np.abs(observed - expected).max() < 0.05, (observed, expected)
