@@ -189,7 +189,7 @@ def _cumulative(logits: np.ndarray, open_: np.ndarray) -> np.ndarray:
 
     Masking after the exponential costs a pass less than shutting options out before it."""
     weights = np.exp(logits, out=logits)
-    weights *= open_.astype(np.float32)
+    np.multiply(weights, open_, out=weights)
     for row in range(1, len(weights)):  # row by row: far faster than cumsum(axis=0) here
         weights[row] += weights[row - 1]
     return weights
