@@ -7,12 +7,13 @@ play, Monte Carlo batches, forecasts and replays. Within a turn the processes ru
     turn + 0.10  preparations complete, lagged effects land, durations end
     turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
     turn + 0.30  actors decide, one after another in the scenario's order
-    turn + 0.90  the world: drift, cooling positions, the hazard of miscalculation, outcomes
+    turn + 0.90  the world: rates and drift, cooling positions, the hazard of miscalculation, outcomes
 
-Effects in flight, durations and proposals are `Flight` records, each carried by a small
-process; because the record holds all the process needs, `fork` can restart it in a new
-environment for every rollout. Preparations are state (the turn each completes), landed by one
-process for all worlds.
+Lagged effects, durations and proposals are `Flight` records, each carried by a small process;
+because the record holds all the process needs, `fork` can restart it in a new environment for
+every rollout. Preparations and changes spread over turns are state (the turn each preparation
+completes, what each turn's end adds to or takes from the rates), carried out for all worlds
+at once.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class State:
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.active = np.ones(W, dtype=bool)  # worlds still being played
         self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
-        self.rate_stop = F((W, rules.rate_turns, R))  # what leaves `rate` at the end of turn t, at t % rate_turns
+        self.rate_change = F((W, rules.rate_turns, R))  # what joins `rate` at the end of turn t, at t % rate_turns
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         # Histories are float32: they are only read, and fresh memory is slow to fault in.
@@ -109,14 +110,14 @@ class State:
 class Flight:
     """Something in flight: a lagged effect, a duration or a proposal."""
 
-    kind: str  # "effect" | "rate" | "expire" | "proposal"
+    kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire" | "proposal"
     turn: int  # when it lands
     worlds: np.ndarray
     option: int = -1
     actor: str | None = None
     subject: str | None = None
     effect: CompiledEffect | None = None
-    deltas: np.ndarray | None = None  # per world (a rate: per turn)
+    deltas: np.ndarray | None = None  # per world (a rate: its whole change)
     reverts: list = field(default_factory=list)  # (var, worlds, deltas) undone when a duration ends
     topic: int = -1
 
@@ -530,11 +531,7 @@ class Engine:
             if e.revert and reverts is not None:
                 reverts.append((e.var, w, per_world(-deltas)))
             if e.over > 1:
-                flight = Flight("rate", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas / e.over))
-                if e.lag:
-                    self._fly(flight)
-                else:
-                    self._land(flight)
+                self._spread(e, w, deltas / e.over, turn, actor, subject)
             elif e.lag:
                 self._fly(Flight("effect", turn + e.lag, w, actor=actor, subject=subject, effect=e, deltas=per_world(deltas)))
             else:
@@ -544,6 +541,22 @@ class Engine:
                 if self.record:
                     _add(changes, rules.var_names[e.var], len(worlds), sel, applied)
         return changes
+
+    def _spread(self, e: CompiledEffect, worlds: np.ndarray, per_turn, turn: int, actor, subject) -> None:
+        """A change spread over turns: `per_turn` joins its rate after the lag, for `over` turns.
+
+        Booked in the state, so nothing is in flight; when recording, a flight brings the news
+        when the change starts acting."""
+        st, rules = self.state, self.rules
+        r, ring = rules.rate_index[(e.sanction, e.var)], rules.rate_turns
+        st.rate_change[:, (turn + e.lag) % ring, r][worlds] += per_turn
+        st.rate_change[:, (turn + e.lag + e.over) % ring, r][worlds] -= per_turn
+        if self.record:
+            news = Flight("rate", turn + e.lag, worlds, actor=actor, subject=subject, effect=e, deltas=np.full(len(worlds), per_turn * e.over))
+            if e.lag:
+                self._fly(news)
+            else:
+                self._land(news)
 
     def _apply(self, var: int, worlds: np.ndarray, deltas: np.ndarray) -> np.ndarray:
         st, rules = self.state, self.rules
@@ -566,13 +579,9 @@ class Engine:
             if self.record:
                 data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
                 self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
-        elif f.kind == "rate":  # acts at the end of each turn, from this one for `over` turns
-            r = rules.rate_index[(f.effect.sanction, f.effect.var)]
-            st.rate[:, r][f.worlds] += f.deltas
-            st.rate_stop[:, (f.turn + f.effect.over) % rules.rate_turns, r][f.worlds] += f.deltas
-            if self.record:
-                data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live] * f.effect.over, "turns": f.effect.over}
-                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+        elif f.kind == "rate":  # news only: the rate itself is booked in the state (`_spread`)
+            data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live], "turns": f.effect.over}
+            self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -646,9 +655,9 @@ class Engine:
         ended = (~alive).nonzero()[0]
         final_vars, final_pos = st.vars[ended], st.position[ended]  # a finished game keeps its final state
         v = st.vars
-        stopping = st.rate_stop[:, turn % rules.rate_turns]
-        st.rate -= stopping
-        stopping[:] = 0.0
+        change = st.rate_change[:, turn % rules.rate_turns]  # rates starting and stopping now
+        st.rate += change
+        change[:] = 0.0
         scale = cache(lambda: st.sanction_scale(turn))
         for r, (sanction, var) in enumerate(rules.rates):
             v[:, var] += st.rate[:, r] * scale() if sanction else st.rate[:, r]

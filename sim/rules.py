@@ -115,7 +115,7 @@ class Rules:
         spread = [e for effects in (*self.effects, *self.inject_effects) for e in effects if e.over > 1]
         self.rates = sorted({(e.sanction, e.var) for e in spread})
         self.rate_index = {r: i for i, r in enumerate(self.rates)}
-        self.rate_turns = max((e.over for e in spread), default=1) + 1  # how far ahead a rate is stopped
+        self.rate_turns = max((e.lag + e.over for e in spread), default=1) + 1  # how far ahead a rate changes
         self.moving = np.union1d(self.drifting, [var for _, var in self.rates]).astype(int)  # change each turn
         self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
         self.inject_when = [self.compile(i.when) for i in s.injects]

@@ -237,6 +237,30 @@ def test_a_spread_effect_acts_turn_by_turn_and_survives_a_fork(mechanics):
     assert rollouts.state.vars[:, mechanics.var_index["B.economy"]] == pytest.approx(np.full(20, 68.0))
 
 
+def test_a_lagged_spread_effect_booked_before_a_fork_acts_in_every_rollout():
+    from conftest import DATA
+
+    from sim.rules import Rules
+    from sim.scenario import validate
+    from sim.source import parse_document
+
+    text = (DATA / "mechanics.scenario.yaml").read_text()
+    aid = "effects: [{var: B.economy, delta: 8, over: 4}]"
+    assert aid in text
+    lagged = Rules(validate(parse_document(text.replace(aid, aid[:-2] + ", lag: 2}]"), "lagged.yaml")), "lagged")
+    engine = Engine(lagged, seed=2, humans=ALL)
+    play(engine, {(0, "A"): "a-aid"}, until_turn=2)
+    assert var(engine, "B.economy") == 60  # booked in turn 0, acting from the end of turn 2
+    assert engine.advance().turn == 2
+    rollouts = engine.fork(20, humans=ALL)
+    play(rollouts, {}, until_turn=7)
+    play(engine, {}, until_turn=7)
+    assert var(engine, "B.economy") == pytest.approx(68)  # +2 at the ends of turns 2 to 5
+    assert rollouts.state.vars[:, lagged.var_index["B.economy"]] == pytest.approx(np.full(20, 68.0))
+    news = [e for e in engine.log.for_world(0) if e["kind"] == "effect"]
+    assert [(e["turn"], e["subject"], e["delta"], e["turns"]) for e in news] == [(2, "a-aid", 8.0, 4)]
+
+
 def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mechanics):
     """Softmax weights are taken relative to the doctrine's bound on its scores; where a closed
     move scores so far above the rest that every open move's weight vanishes, the world is
