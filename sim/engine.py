@@ -499,28 +499,32 @@ class Engine:
 
         When recording, returns each entry's change per turn per move (NaN where none)."""
         rules, st = self.rules, self.state
-        t, ring, W = rules.spreads[a], rules.rate_turns, st.size
+        t = rules.spreads[a]
         k = opts - rules.actor_slice[a].start
-        rate_change = _flat(st.rate_change)
-        out = []
-        for j in range(len(t.rate)):  # entry by entry, as `_effects` books them: the same sums
-            m = np.where(success, t.on_success[j][k], t.on_failure[j][k]).nonzero()[0]
-            kj, w = k[m], worlds[m]
-            per_turn = t.per_turn[j][kj]
-            unsure = t.uncertainty[j][kj].nonzero()[0]
-            if len(unsure):  # drawn and computed as `_effects` does: the effect's own key, single precision
-                ku = kj[unsure]
-                joint = np.array([rng.joint_key(rng.key("effect"), turn, key) for key in t.keys], dtype=np.uint64)
-                z = rng.normal_keyed(st.stream[w[unsure]], joint[t.key[j][ku]])
-                per_turn[unsure] = t.delta[j][ku] * (np.float32(1.0) + t.uncertainty[j][ku] * z) / t.over[j][ku].astype(np.float32)
-            first = W * ring * t.rate[j][kj] + w  # flat index of (world, slot 0, rate)
-            start = (turn + t.lag[j][kj]) % ring
-            rate_change[first + W * start] += per_turn
-            rate_change[first + W * ((start + t.over[j][kj]) % ring)] -= per_turn
-            if self.record:
-                out.append(np.full(len(worlds), np.nan))
-                out[-1][m] = per_turn
-        return out
+        j, m = np.where(success, t.on_success[:, k], t.on_failure[:, k]).nonzero()  # entry, move
+        if not len(m):
+            return [np.full(len(worlds), np.nan)] * len(t.rate) if self.record else []
+        k, w = k[m], worlds[m]
+        per_turn = t.per_turn[j, k]
+        unsure = (t.uncertainty[j, k] != 0).nonzero()[0]
+        if len(unsure):  # drawn and computed as `_effects` does: each effect's own key, single precision
+            ju, ku = j[unsure], k[unsure]
+            keys, which = np.unique(t.key[ju, ku], return_inverse=True)
+            joint = np.array([rng.joint_key(rng.key("effect"), turn, key) for key in keys], dtype=np.uint64)
+            z = rng.normal_keyed(st.stream[w[unsure]], joint[which])
+            per_turn[unsure] = t.delta[ju, ku] * (np.float32(1.0) + t.uncertainty[ju, ku] * z) / t.over[ju, ku].astype(np.float32)
+        ring, W = rules.rate_turns, st.size
+        first = W * (ring * t.rate[j, k]) + w
+        start = (turn + t.lag[j, k]) % ring
+        stop = (start + t.over[j, k]) % ring
+        # Each entry's start, then its stop: an option's entries meeting in a cell add up in its order.
+        cells = np.stack([first + W * start, first + W * stop], axis=1).ravel()
+        np.add.at(_flat(st.rate_change), cells, np.stack([per_turn, -per_turn], axis=1).ravel())
+        if not self.record:
+            return []
+        out = np.full((len(t.rate), len(worlds)), np.nan)
+        out[j, m] = per_turn
+        return list(out)
 
     def _move_position(self, a: int, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules

@@ -63,8 +63,7 @@ class SpreadTable:
     per_turn: np.ndarray  # [J, K] its change per turn, when certain
     uncertainty: np.ndarray  # [J, K] float32; 0 when certain
     delta: np.ndarray  # [J, K] float32 whole change, for uncertain entries
-    key: np.ndarray  # [J, K] for uncertain entries, the index of the effect's key in `keys`
-    keys: np.ndarray  # the keys of the uncertain effects
+    key: np.ndarray  # [J, K] the effect's key, for uncertain entries
 
 
 @dataclass(frozen=True)
@@ -200,17 +199,14 @@ class Rules:
     def _spread_table(self, idx: np.ndarray) -> SpreadTable:
         J = max((len(self.spread_effects[i]) for i in idx), default=0)
         shape = (J, len(idx))
-        keys = sorted({e.key for i in idx for e in self.spread_effects[i] if e.uncertainty})
         t = SpreadTable(*(np.zeros(shape, int) for _ in range(3)), *(np.zeros(shape, bool) for _ in range(2)),
-                        np.zeros(shape), np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, int),
-                        np.array(keys, dtype=int))
+                        np.zeros(shape), np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, int))
         for k, i in enumerate(idx):
             for j, e in enumerate(self.spread_effects[i]):
                 t.rate[j, k], t.lag[j, k], t.over[j, k] = self.rate_index[(e.sanction, e.var)], e.lag, e.over
                 t.on_success[j, k], t.on_failure[j, k] = e.when != "failure", e.when != "success"
                 t.per_turn[j, k] = e.delta / e.over
-                t.uncertainty[j, k], t.delta[j, k] = e.uncertainty, e.delta
-                t.key[j, k] = keys.index(e.key) if e.uncertainty else 0
+                t.uncertainty[j, k], t.delta[j, k], t.key[j, k] = e.uncertainty, e.delta, e.key
         return t
 
     def expected_effects(self, i: int) -> list[tuple[CompiledEffect, float]]:
