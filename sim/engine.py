@@ -63,9 +63,7 @@ class State:
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.active = np.ones(W, dtype=bool)  # worlds still being played
         self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
-        # What joins `rate` at the end of turn t, at t % rate_turns; zeros from calloc: a slot's
-        # memory is touched only when it is first used.
-        self.rate_change = np.zeros((W, rules.rate_turns, R), order="F")
+        self.rate_change = F((W, rules.rate_turns, R))  # what joins `rate` at the end of turn t, at t % rate_turns
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         # Histories are float32: they are only read, and fresh memory is slow to fault in.
@@ -426,16 +424,12 @@ class Engine:
             o = opts[risky]
             success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < rules.success[o]
         changes = self._table_effects(a, opts, worlds, success, turn)
-        spreads = self._spreads(a, opts, worlds, success, turn)
         # One option at a time only where needed: special options, or everything when recording.
         for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
-            self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()},
-                             [c[rows] for c in spreads], mark)
+            self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()}, mark)
             mark += 1
 
-    def _particular(self, i: int, worlds, success, turn: int, changes: dict, spreads: list, mark: int) -> None:
-        """What is particular to option i, and, when recording, its log; `changes` and `spreads`
-        are what the tables did in these worlds (when recording)."""
+    def _particular(self, i: int, worlds: np.ndarray, success: np.ndarray, turn: int, changes: dict, mark: int) -> None:
         rules, st = self.rules, self.state
         o = rules.options[i]
         if o.proposes:
@@ -443,9 +437,6 @@ class Engine:
             return
         if o.answers:
             self._answer(rules.actor_index[o.actor], o.answers.topic, o.answers.accept, worlds, turn)
-        for e, per_turn in zip(rules.spread_effects[i], spreads):
-            applied = ~np.isnan(per_turn)
-            self._news(e, worlds[applied], per_turn[applied], turn, o.actor, o.id)
         reverts: list = []
         later = self._effects(rules.later_effects[i], worlds, success, turn, o.actor, o.id, reverts)
         for var, column in later.items():
@@ -493,38 +484,6 @@ class Engine:
         applied = np.where(success, table.success[:, k], table.failure[:, k]) + table.always[:, k] != 0
         change = np.where(applied, after - before, np.nan)
         return {rules.var_names[v]: change[c] for c, v in enumerate(table.cols) if applied[c].any()}
-
-    def _spreads(self, a: int, opts: np.ndarray, worlds: np.ndarray, success: np.ndarray, turn: int) -> list:
-        """Book the changes spread over turns of one actor's moves, in all their worlds at once.
-
-        When recording, returns each entry's change per turn per move (NaN where none)."""
-        rules, st = self.rules, self.state
-        t = rules.spreads[a]
-        k = opts - rules.actor_slice[a].start
-        j, m = np.where(success, t.on_success[:, k], t.on_failure[:, k]).nonzero()  # entry, move
-        if not len(m):
-            return [np.full(len(worlds), np.nan)] * len(t.rate) if self.record else []
-        k, w = k[m], worlds[m]
-        per_turn = t.per_turn[j, k]
-        unsure = (t.uncertainty[j, k] != 0).nonzero()[0]
-        if len(unsure):  # drawn and computed as `_effects` does: each effect's own key, single precision
-            ju, ku = j[unsure], k[unsure]
-            keys, which = np.unique(t.key[ju, ku], return_inverse=True)
-            joint = np.array([rng.joint_key(rng.key("effect"), turn, key) for key in keys], dtype=np.uint64)
-            z = rng.normal_keyed(st.stream[w[unsure]], joint[which])
-            per_turn[unsure] = t.delta[ju, ku] * (np.float32(1.0) + t.uncertainty[ju, ku] * z) / t.over[ju, ku].astype(np.float32)
-        ring, W = rules.rate_turns, st.size
-        first = W * (ring * t.rate[j, k]) + w
-        start = (turn + t.lag[j, k]) % ring
-        stop = (start + t.over[j, k]) % ring
-        # Each entry's start, then its stop: an option's entries meeting in a cell add up in its order.
-        cells = np.stack([first + W * start, first + W * stop], axis=1).ravel()
-        np.add.at(_flat(st.rate_change), cells, np.stack([per_turn, -per_turn], axis=1).ravel())
-        if not self.record:
-            return []
-        out = np.full((len(t.rate), len(worlds)), np.nan)
-        out[j, m] = per_turn
-        return list(out)
 
     def _move_position(self, a: int, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules
@@ -586,16 +545,13 @@ class Engine:
     def _spread(self, e: CompiledEffect, worlds: np.ndarray, per_turn, turn: int, actor, subject) -> None:
         """A change spread over turns: `per_turn` joins its rate after the lag, for `over` turns.
 
-        Booked in the state, so nothing is in flight (moves book theirs in `_spreads`)."""
+        Booked in the state, so nothing is in flight; when recording, a flight brings the news
+        when the change starts acting."""
         st, rules = self.state, self.rules
         r, ring = rules.rate_index[(e.sanction, e.var)], rules.rate_turns
         st.rate_change[:, (turn + e.lag) % ring, r][worlds] += per_turn
         st.rate_change[:, (turn + e.lag + e.over) % ring, r][worlds] -= per_turn
-        self._news(e, worlds, per_turn, turn, actor, subject)
-
-    def _news(self, e: CompiledEffect, worlds: np.ndarray, per_turn, turn: int, actor, subject) -> None:
-        """When recording, a flight brings the news of a spread change when it starts acting."""
-        if self.record and len(worlds):
+        if self.record:
             news = Flight("rate", turn + e.lag, worlds, actor=actor, subject=subject, effect=e, deltas=np.full(len(worlds), per_turn * e.over))
             if e.lag:
                 self._fly(news)

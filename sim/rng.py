@@ -40,12 +40,6 @@ def _mix_int(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def joint_key(*numbers: int) -> np.uint64:
-    """The one key that number keys make together: `normal_keyed` with it draws as `normal`
-    with them does (a per-element joint key lets one call draw for many keys)."""
-    return _key_of(tuple(int(k) for k in numbers))
-
-
 @lru_cache(maxsize=65536)
 def _key_of(keys: tuple) -> np.uint64:
     h = 0
@@ -75,7 +69,7 @@ def _hash(stream: np.ndarray, keys) -> np.ndarray:
     numbers, arrays = [], []
     for k in keys:
         (arrays if isinstance(k, np.ndarray) and k.ndim else numbers).append(k)
-    h = stream ^ joint_key(*numbers)
+    h = stream ^ _key_of(tuple(int(k) for k in numbers))
     if not arrays:
         return _mix(h)
     for k in arrays:
@@ -94,15 +88,7 @@ def normal(stream: np.ndarray, *keys) -> np.ndarray:
 
     Single precision makes the logarithm and cosine several times cheaper; 24 bits still reach
     5.9 standard deviations."""
-    return _box_muller(_hash(stream, keys))
-
-
-def normal_keyed(stream: np.ndarray, joint: np.ndarray) -> np.ndarray:
-    """Standard normal draws, each element with its own `joint_key`."""
-    return _box_muller(_mix(stream ^ joint))
-
-
-def _box_muller(h: np.ndarray) -> np.ndarray:
+    h = _hash(stream, keys)
     scale = np.float32(1.0 / (1 << 24))
     u1 = (h >> np.uint64(40)).astype(np.float32)
     u1 += np.float32(0.5)

@@ -20,9 +20,9 @@ class EffectTable:
 
     The engine applies them to every world that moved in one vectorised step, as [C, worlds]
     arrays (the state's layout). An option's changes of one variable add up in one cell, with
-    at most one uncertain change among them (a cell has one key to draw with). Changes spread
-    over turns have a table of their own (`SpreadTable`); effects with a lag, a sanction scale,
-    a `set` or a revert stay per option (`Rules.later_effects`).
+    at most one uncertain change among them (a cell has one key to draw with). Effects with a
+    lag, a spread over turns, a sanction scale, a `set` or a revert stay per option
+    (`Rules.later_effects`).
     """
 
     cols: np.ndarray  # variable index of each row
@@ -45,25 +45,6 @@ class EffectTable:
     def uncertain(self) -> np.ndarray:
         """The rows (variables) with an uncertain change for some option."""
         return np.flatnonzero((self.sd_success != 0).any(axis=1) | (self.sd_failure != 0).any(axis=1))
-
-
-@dataclass(frozen=True)
-class SpreadTable:
-    """One actor's changes spread over turns, booked for all its moves at once: a row per entry
-    (an option's first, second, ... spread effect), a column per option.
-
-    An uncertain entry is drawn as the per-option path draws it (the effect's own key, in
-    single precision), so the table changes nothing but the speed."""
-
-    rate: np.ndarray  # [J, K] the rate (Rules.rates) each entry adds to
-    lag: np.ndarray  # [J, K] turns before it starts
-    over: np.ndarray  # [J, K] turns it acts for
-    on_success: np.ndarray  # [J, K] whether it applies when the move succeeds
-    on_failure: np.ndarray  # [J, K] ... when it fails
-    per_turn: np.ndarray  # [J, K] its change per turn, when certain
-    uncertainty: np.ndarray  # [J, K] float32; 0 when certain
-    delta: np.ndarray  # [J, K] float32 whole change, for uncertain entries
-    key: np.ndarray  # [J, K] the effect's key, for uncertain entries
 
 
 @dataclass(frozen=True)
@@ -128,14 +109,12 @@ class Rules:
         self.option_key = np.array([rng.key(o.id) for o in self.options], dtype=np.uint64)
         self.tables: list[EffectTable] = []
         self.later_effects: list[list[CompiledEffect]] = [[] for _ in self.options]
-        self.spread_effects: list[list[CompiledEffect]] = [[] for _ in self.options]  # SpreadTable's entries
         for a in range(len(self.actors)):
             self.tables.append(self._table(self.by_actor[a]))
         # Spread effects act through rates, one per (is a sanction, variable): State.rate's columns.
         spread = [e for effects in (*self.effects, *self.inject_effects) for e in effects if e.over > 1]
         self.rates = sorted({(e.sanction, e.var) for e in spread})
         self.rate_index = {r: i for i, r in enumerate(self.rates)}
-        self.spreads = [self._spread_table(idx) for idx in self.by_actor]
         self.rate_turns = max((e.lag + e.over for e in spread), default=1) + 1  # how far ahead a rate changes
         self.moving = np.union1d(self.drifting, [var for _, var in self.rates]).astype(int)  # change each turn
         self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
@@ -172,14 +151,11 @@ class Rules:
                 simple = e.delta is not None and not (e.lag or e.over > 1 or e.revert or e.sanction)
                 cell = immediate.get(e.var, [])
                 fits = simple and not (e.uncertainty and any(c.uncertainty for c in cell))
-                if self.options[i].proposes:  # a proposal's effects wait for its answer
-                    continue
-                if fits:
-                    immediate[e.var] = [*cell, e]
-                elif e.over > 1 and not e.revert:
-                    self.spread_effects[i].append(e)
+                if self.options[i].proposes or not fits:
+                    if not self.options[i].proposes:  # a proposal's effects wait for its answer
+                        self.later_effects[i].append(e)
                 else:
-                    self.later_effects[i].append(e)
+                    immediate[e.var] = [*cell, e]
             rows.append(immediate)
         cols = sorted({v for row in rows for v in row})
         shape = (len(cols), len(idx))
@@ -194,19 +170,6 @@ class Rules:
                     if e.when != "success":
                         t.sd_failure[c, k] = sd
                     t.keys[c, k] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
-        return t
-
-    def _spread_table(self, idx: np.ndarray) -> SpreadTable:
-        J = max((len(self.spread_effects[i]) for i in idx), default=0)
-        shape = (J, len(idx))
-        t = SpreadTable(*(np.zeros(shape, int) for _ in range(3)), *(np.zeros(shape, bool) for _ in range(2)),
-                        np.zeros(shape), np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, int))
-        for k, i in enumerate(idx):
-            for j, e in enumerate(self.spread_effects[i]):
-                t.rate[j, k], t.lag[j, k], t.over[j, k] = self.rate_index[(e.sanction, e.var)], e.lag, e.over
-                t.on_success[j, k], t.on_failure[j, k] = e.when != "failure", e.when != "success"
-                t.per_turn[j, k] = e.delta / e.over
-                t.uncertainty[j, k], t.delta[j, k], t.key[j, k] = e.uncertainty, e.delta, e.key
         return t
 
     def expected_effects(self, i: int) -> list[tuple[CompiledEffect, float]]:
