@@ -1,15 +1,28 @@
 """The engine's mechanics, each driven by a script through the steppable API."""
 import numpy as np
 import pytest
-from conftest import play, var
+from conftest import DATA, play, var
 
 from sim.engine import Engine
+from sim.rules import Rules
+from sim.scenario import validate
+from sim.source import parse_document
 
 ALL = ("A", "B", "C")
 
 
 def scripted(rules, moves, until_turn=None, seed=1):
     return play(Engine(rules, seed=seed, humans=ALL), moves, until_turn)
+
+
+def variant(old: str, new: str) -> Rules:
+    """The mechanics scenario with one piece of its text replaced."""
+    text = (DATA / "mechanics.scenario.yaml").read_text()
+    assert old in text
+    return Rules(validate(parse_document(text.replace(old, new), "variant.yaml")), "variant")
+
+
+AID = "effects: [{var: B.economy, delta: 8, over: 4}]"
 
 
 def resolved(engine):
@@ -167,16 +180,9 @@ def test_forks_are_reproducible_and_their_rollouts_differ(mechanics):
 
 def test_doctrine_scores_follow_the_documented_formula():
     """Score differences (all a softmax sees) match a plain per-world reading of the formula."""
-    from conftest import DATA
-
     from sim.doctrine import Doctrine
-    from sim.rules import Rules
-    from sim.scenario import validate
-    from sim.source import parse_document
 
-    text = (DATA / "mechanics.scenario.yaml").read_text()
-    text = text.replace("hazard: {max: 0.0, midpoint: 90, steepness: 0.2}", "hazard: {max: 0.3, midpoint: 45, steepness: 0.2}")
-    mechanics = Rules(validate(parse_document(text, "risky.yaml")), "risky")
+    mechanics = variant("hazard: {max: 0.0, midpoint: 90, steepness: 0.2}", "hazard: {max: 0.3, midpoint: 45, steepness: 0.2}")
     engine = Engine(mechanics, seed=4, runs=50)
     engine.advance(until_turn=5)  # varied states: tension, positions, economy differ by world
     st, a = engine.state, mechanics.actor_index["A"]
@@ -238,16 +244,7 @@ def test_a_spread_effect_acts_turn_by_turn_and_survives_a_fork(mechanics):
 
 
 def test_a_lagged_spread_effect_booked_before_a_fork_acts_in_every_rollout():
-    from conftest import DATA
-
-    from sim.rules import Rules
-    from sim.scenario import validate
-    from sim.source import parse_document
-
-    text = (DATA / "mechanics.scenario.yaml").read_text()
-    aid = "effects: [{var: B.economy, delta: 8, over: 4}]"
-    assert aid in text
-    lagged = Rules(validate(parse_document(text.replace(aid, aid[:-2] + ", lag: 2}]"), "lagged.yaml")), "lagged")
+    lagged = variant(AID, AID.replace("}]", ", lag: 2}]"))
     engine = Engine(lagged, seed=2, humans=ALL)
     play(engine, {(0, "A"): "a-aid"}, until_turn=2)
     assert var(engine, "B.economy") == 60  # booked in turn 0, acting from the end of turn 2
@@ -259,6 +256,19 @@ def test_a_lagged_spread_effect_booked_before_a_fork_acts_in_every_rollout():
     assert rollouts.state.vars[:, lagged.var_index["B.economy"]] == pytest.approx(np.full(20, 68.0))
     news = [e for e in engine.log.for_world(0) if e["kind"] == "effect"]
     assert [(e["turn"], e["subject"], e["delta"], e["turns"]) for e in news] == [(2, "a-aid", 8.0, 4)]
+
+
+def test_an_uncertain_spread_effect_draws_its_whole_change_once_per_world():
+    unsure = variant(AID, AID.replace("}]", ", uncertainty: 0.5}]"))
+    engine = Engine(unsure, seed=3, runs=4000, humans=ALL)
+    economy = unsure.var_index["B.economy"]
+    play(engine, {(0, "A"): "a-aid"}, until_turn=2)
+    half = engine.state.vars[:, economy] - 60  # two of its four turns
+    play(engine, {}, until_turn=6)
+    whole = engine.state.vars[:, economy] - 60
+    assert whole == pytest.approx(2 * half)  # one draw per world, spread evenly
+    assert abs(whole.mean() - 8) < 0.25  # 8 on average, about 4 sd of the mean at 4,000 worlds
+    assert abs(whole.std() - 4) < 0.3  # sd: 8 x 0.5
 
 
 def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mechanics):
