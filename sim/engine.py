@@ -43,7 +43,8 @@ class State:
         self.stream = streams
         # Worlds lead, but memory is column-major: the engine works a variable, a position or an
         # option at a time across all worlds, and each such column is contiguous.
-        F = lambda shape, fill=0, dtype=float: np.full(shape, fill, dtype=dtype, order="F")  # noqa: E731
+        def F(shape, fill=0, dtype=float):  # zeros come from calloc: memory is touched only when used
+            return np.zeros(shape, dtype, order="F") if fill == 0 else np.full(shape, fill, dtype=dtype, order="F")
         self.vars = np.asfortranarray(np.tile(rules.initial, (W, 1)))
         self.position = F((W, A))
         self.peak = F((W, A))
@@ -662,15 +663,14 @@ class Engine:
         scale = cache(lambda: st.sanction_scale(turn))
         for r, (sanction, var) in enumerate(rules.rates):
             v[:, var] += st.rate[:, r] * scale() if sanction else st.rate[:, r]
-        # Only the variables that drift or have rates can change now: [variable, world] rows of them.
-        moving = rules.moving
-        rows = v.T[moving]
-        step = rules.baseline[moving, None] - rows
-        step *= rules.drift[moving, None]
-        rows += step
-        np.minimum(rows, rules.vmax[moving, None], out=rows)
-        np.maximum(rows, rules.vmin[moving, None], out=rows)
-        v.T[moving] = rows
+        for var, baseline, drift, low, high in rules.moving:  # only these can change now; each column is contiguous
+            column = v[:, var]
+            if drift:
+                step = baseline - column
+                step *= drift
+                column += step
+            np.minimum(column, high, out=column)
+            np.maximum(column, low, out=column)
         v[ended] = final_vars
         pos = st.position
         cooling = rules.scenario.ladder.cooling

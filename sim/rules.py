@@ -121,7 +121,11 @@ class Rules:
         self.rates = sorted({(e.sanction, e.var) for e in spread})
         self.rate_index = {r: i for i, r in enumerate(self.rates)}
         self.rate_turns = max((e.lag + e.over for e in spread), default=1) + 1  # how far ahead a rate changes
-        self.moving = np.union1d(self.drifting, [var for _, var in self.rates]).astype(int)  # change each turn
+        # The variables that change at every turn's end (drift or rates): (var, baseline, drift, min, max)
+        self.moving = [
+            (int(v), float(self.baseline[v]), float(self.drift[v]), float(self.vmin[v]), float(self.vmax[v]))
+            for v in np.union1d(self.drifting, [var for _, var in self.rates]).astype(int)
+        ]
         self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
         self.inject_when = [self.compile(i.when) for i in s.injects]
         self.sanction_scale = self.compile(s.mechanics.sanctions.scale)
