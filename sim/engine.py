@@ -9,11 +9,11 @@ play, Monte Carlo batches, forecasts and replays. Within a turn the processes ru
     turn + 0.30  actors decide, one after another in the scenario's order
     turn + 0.90  the world: rates and drift, cooling positions, the hazard of miscalculation, outcomes
 
-Lagged effects, durations and proposals are `Flight` records, each carried by a small process;
-because the record holds all the process needs, `fork` can restart it in a new environment for
-every rollout. Preparations and changes spread over turns are state (the turn each preparation
-completes, what each turn's end adds to or takes from the rates), carried out for all worlds
-at once.
+Lagged effects and durations are `Flight` records, each carried by a small process; because
+the record holds all the process needs, `fork` can restart it in a new environment for every
+rollout. Preparations, proposals and changes spread over turns are state (the turn each
+preparation completes or proposal resolves, what each turn's end adds to or takes from the
+rates), carried out for all worlds at once.
 """
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class State:
         self.counts = F((W, O), dtype=np.int32)
         self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
         self.pend_option = F((W, T), -1, int)
+        self.pend_order = F((W, T), -1, int)  # the order proposals were made in: they are resolved in it
         self.awaiting = F((W, T, A), dtype=bool)  # who may still answer a pending proposal
         self.pend_answer = F((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
         self.passed = F((W, T), dtype=np.int32)  # proposals adopted, per topic
@@ -111,7 +112,7 @@ class State:
 class Flight:
     """Something in flight: a lagged effect, a duration or a proposal."""
 
-    kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire" | "proposal"
+    kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire"
     turn: int  # when it lands
     worlds: np.ndarray
     option: int = -1
@@ -120,7 +121,6 @@ class Flight:
     effect: CompiledEffect | None = None
     deltas: np.ndarray | None = None  # per world (a rate: its whole change)
     reverts: list = field(default_factory=list)  # (var, worlds, deltas) undone when a duration ends
-    topic: int = -1
 
     def remap(self, copies: int) -> Flight:
         """The same flight for `copies` rollouts of every world."""
@@ -169,10 +169,12 @@ class Engine:
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
         self._ids = itertools.count()
+        self.proposals_made = int(state.pend_order.max(initial=-1)) + 1  # numbers the next proposal
         self.waiting: Decision | None = None
         self.finished = not state.active.any()  # every game over; kept by `_end`, read every step
         self.env.process(self._world())
         self.env.process(self._preparations())
+        self.env.process(self._proposals())
 
     def _start_actors(self, force):
         for a in range(len(self.rules.actors)):
@@ -260,6 +262,19 @@ class Engine:
                     now = (rank == r) & st.active[worlds]
                     self._execute(opts[now], worlds[now], turn)
 
+    def _proposals(self):
+        """Resolves the proposals whose window closes, in the order they were made."""
+        env, st = self.env, self.state
+        for turn in range(max(self._first(RESOLVE), 0), self.rules.horizon):
+            yield env.timeout(turn + RESOLVE - env.now)
+            if self.finished:
+                return
+            worlds, topics = (st.pend_until == turn).nonzero()
+            live = st.active[worlds]
+            worlds, topics = worlds[live], topics[live]
+            for _, rows in _cohorts(st.pend_order[worlds, topics]):  # one proposal made in many worlds
+                self._resolve(int(st.pend_option[worlds[rows[0]], topics[rows[0]]]), int(topics[rows[0]]), worlds[rows], turn)
+
     def _actor(self, a: int, force):
         env, rules = self.env, self.rules
         phase = DECIDE + 0.5 * a / len(rules.actors)
@@ -297,7 +312,7 @@ class Engine:
         self.env.process(self._flight(fid, flight))
 
     def _flight(self, fid: int, f: Flight):
-        yield self.env.timeout(f.turn + (RESOLVE if f.kind == "proposal" else LAND) - self.env.now)
+        yield self.env.timeout(f.turn + LAND - self.env.now)
         self._land(f)
         del self.flights[fid]
 
@@ -592,8 +607,6 @@ class Engine:
                 if self.record:
                     _add(changes, rules.var_names[var], len(worlds), np.isin(worlds, w[keep]), applied)
             self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes})
-        elif f.kind == "proposal":
-            self._resolve(f, worlds)
 
     # --- proposals ----------------------------------------------------------------------------
 
@@ -605,6 +618,8 @@ class Engine:
         window = topic.window
         st.pend_until[worlds, j] = turn + window
         st.pend_option[worlds, j] = i
+        st.pend_order[worlds, j] = self.proposals_made
+        self.proposals_made += 1
         st.pend_answer[worlds, j] = 0
         st.awaiting[worlds, j, :] = False
         if topic.rule == "consent":
@@ -615,7 +630,6 @@ class Engine:
             st.awaiting[worlds, j, m] = True
         to = [rules.actors[m] for m in addressees]
         self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to}, at=mark)
-        self._fly(Flight("proposal", turn + window, worlds, option=i, actor=o.actor, subject=o.id, topic=j))
 
     def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:
         st = self.state
@@ -627,9 +641,10 @@ class Engine:
             st.pend_answer[worlds, j] = -1
         self._log(turn, "answer", worlds, actor=self.rules.actors[a], subject=topic, data={"accept": accept})
 
-    def _resolve(self, f: Flight, worlds: np.ndarray) -> None:
+    def _resolve(self, i: int, j: int, worlds: np.ndarray, turn: int) -> None:
+        """Option i's proposal on topic j, made in these worlds, passes or fails."""
         rules, st = self.rules, self.state
-        j, turn = f.topic, f.turn
+        o = rules.options[i]
         topic = rules.topics[j]
         rule = rules.scenario.mechanics.proposals[topic].rule
         answer = st.pend_answer[worlds, j]
@@ -642,12 +657,13 @@ class Engine:
             passed &= ~veto
         st.pend_until[worlds, j] = -1
         st.pend_option[worlds, j] = -1
+        st.pend_order[worlds, j] = -1
         st.awaiting[worlds, j, :] = False
         st.passed[worlds, j] += passed
         mark = len(self.log.records)
-        changes = self._effects(rules.effects[f.option], worlds, passed, turn, f.actor, f.subject)
+        changes = self._effects(rules.effects[i], worlds, passed, turn, o.actor, o.id)
         data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
-        self._log(turn, "resolved", worlds, actor=f.actor, subject=f.subject, data=data, at=mark)
+        self._log(turn, "resolved", worlds, actor=o.actor, subject=o.id, data=data, at=mark)
 
     # --- the world ----------------------------------------------------------------------------
 

@@ -50,6 +50,20 @@ def test_a_refused_proposal_opens_no_talks(mechanics):
     assert var(accepted, "tension") == 40
 
 
+def test_proposals_closing_together_resolve_in_the_order_they_were_made(mechanics):
+    # talks (window 2) offered in turn 0 and a resolution (window 1) in turn 1 both close in turn 2
+    engine = scripted(mechanics, {(0, "A"): "a-offer", (1, "A"): "a-resolution", (1, "B"): "b-accept"}, until_turn=3)
+    assert [(e["turn"], e["subject"], e["passed"]) for e in resolved(engine)] == [(2, "a-offer", True), (2, "a-resolution", True)]
+
+
+def test_a_pending_proposal_survives_a_fork(mechanics):
+    engine = Engine(mechanics, seed=1, humans=ALL)
+    play(engine, {(0, "A"): "a-offer"}, until_turn=1)
+    rollouts = engine.fork(30, humans=ALL)
+    play(rollouts, {(1, "B"): "b-accept"}, until_turn=4)
+    assert (rollouts.state.vars[:, mechanics.var_index["talks.open"]] == 1).all()
+
+
 def test_talks_open_only_what_requires_them(mechanics):
     engine = Engine(mechanics, seed=1, humans=ALL)
     assert engine.advance().actor == "A"
