@@ -110,7 +110,7 @@ class State:
 
 @dataclass
 class Flight:
-    """Something in flight: a lagged effect, a duration or a proposal."""
+    """Something in flight: a lagged effect, a duration, or the news of a spread change."""
 
     kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire"
     turn: int  # when it lands
@@ -639,7 +639,7 @@ class Engine:
         rules, st = self.rules, self.state
         W, T = st.size, len(rules.topics)
         topic = rules.answer_topic[opts]
-        st.awaiting.T.reshape(-1, copy=False)[W * (topic + T * a) + worlds] = False  # flat: see _flat
+        _flat(st.awaiting)[W * (topic + T * a) + worlds] = False
         cell = W * topic + worlds
         answer = _flat(st.pend_answer)
         before = answer[cell]
@@ -764,5 +764,6 @@ def _rank(keys: np.ndarray) -> np.ndarray:
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
-    """A flat view of a column-major [world, x] array, where (w, x) is at x * worlds + w."""
+    """A flat view of a column-major [world, x] array, where (w, x) is at x * worlds + w
+    (and (w, x, y) of a [world, x, y] array at (y * X + x) * worlds + w)."""
     return a.T.reshape(-1, copy=False)
