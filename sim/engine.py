@@ -110,7 +110,7 @@ class State:
 
 @dataclass
 class Flight:
-    """Something in flight: a lagged effect, a duration, or the news of a spread change."""
+    """Something in flight: a lagged effect, a duration or a proposal."""
 
     kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire"
     turn: int  # when it lands
@@ -440,9 +440,6 @@ class Engine:
             o = opts[risky]
             success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < rules.success[o]
         changes = self._table_effects(a, opts, worlds, success, turn)
-        answering = (rules.answer_topic[opts] >= 0).nonzero()[0]
-        if len(answering):
-            self._answers(a, opts[answering], worlds[answering])
         # One option at a time only where needed: special options, or everything when recording.
         for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
             self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()}, mark)
@@ -454,8 +451,8 @@ class Engine:
         if o.proposes:
             self._propose(i, worlds, turn, mark)
             return
-        if o.answers:  # carried out in `_answers`
-            self._log(turn, "answer", worlds, actor=o.actor, subject=o.answers.topic, data={"accept": o.answers.accept})
+        if o.answers:
+            self._answer(rules.actor_index[o.actor], o.answers.topic, o.answers.accept, worlds, turn)
         reverts: list = []
         later = self._effects(rules.later_effects[i], worlds, success, turn, o.actor, o.id, reverts)
         for var, column in later.items():
@@ -634,17 +631,15 @@ class Engine:
         to = [rules.actors[m] for m in addressees]
         self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to}, at=mark)
 
-    def _answers(self, a: int, opts: np.ndarray, worlds: np.ndarray) -> None:
-        """Actor a's answers to pending proposals, each world answering with its own option."""
-        rules, st = self.rules, self.state
-        W, T = st.size, len(rules.topics)
-        topic = rules.answer_topic[opts]
-        _flat(st.awaiting)[W * (topic + T * a) + worlds] = False
-        cell = W * topic + worlds
-        answer = _flat(st.pend_answer)
-        before = answer[cell]
-        # an acceptance counts unless a veto came first; a veto (refusal under the veto rule) stands
-        answer[cell] = np.where(rules.answer_accepts[opts], np.where(before < 0, -1, 1), np.where(rules.answer_vetoes[opts], -1, before))
+    def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:
+        st = self.state
+        j = self.rules.topic_index[topic]
+        st.awaiting[worlds, j, a] = False
+        if accept:
+            st.pend_answer[worlds, j] = np.where(st.pend_answer[worlds, j] < 0, -1, 1)
+        elif self.rules.scenario.mechanics.proposals[topic].rule == "veto":
+            st.pend_answer[worlds, j] = -1
+        self._log(turn, "answer", worlds, actor=self.rules.actors[a], subject=topic, data={"accept": accept})
 
     def _resolve(self, i: int, j: int, worlds: np.ndarray, turn: int) -> None:
         """Option i's proposal on topic j, made in these worlds, passes or fails."""
@@ -764,6 +759,5 @@ def _rank(keys: np.ndarray) -> np.ndarray:
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
-    """A flat view of a column-major [world, x] array, where (w, x) is at x * worlds + w
-    (and (w, x, y) of a [world, x, y] array at (y * X + x) * worlds + w)."""
+    """A flat view of a column-major [world, x] array, where (w, x) is at x * worlds + w."""
     return a.T.reshape(-1, copy=False)

@@ -151,14 +151,6 @@ class Rules:
             self.actor_index[m] for m, stance in s.mechanics.veto_members.items() if stance == "actor"
         ]
         self.veto_odds = {m: p for m, p in s.mechanics.veto_members.items() if p != "actor"}
-        # Answers to proposals, carried out for all of an actor's moves at once: the topic (-1 if
-        # the option answers none), and whether it accepts or, under the veto rule, vetoes.
-        self.answer_topic = np.array([self.topic_index[o.answers.topic] if o.answers else -1 for o in self.options])
-        self.answer_accepts = np.array([bool(o.answers and o.answers.accept) for o in self.options])
-        self.answer_vetoes = np.array([
-            bool(o.answers and not o.answers.accept and s.mechanics.proposals[o.answers.topic].rule == "veto")
-            for o in self.options
-        ])
 
     def _table(self, idx: np.ndarray) -> EffectTable:
         rows: list[dict[int, list[CompiledEffect]]] = []
@@ -214,7 +206,7 @@ class Rules:
         """Options whose execution needs more than the effect tables: handled one option at a time."""
         return np.array(
             [
-                bool(o.proposes or o.duration or o.ends_game or self.later_effects[i] or self.crosses[i].any())
+                bool(o.proposes or o.answers or o.duration or o.ends_game or self.later_effects[i] or self.crosses[i].any())
                 for i, o in enumerate(self.options)
             ]
         )
