@@ -110,7 +110,7 @@ class State:
 
 @dataclass
 class Flight:
-    """Something in flight: a lagged effect, a duration or a proposal."""
+    """Something in flight: a lagged effect, a duration, or the news of a spread change."""
 
     kind: str  # "effect" | "rate" (news of a spread change starting, when recording) | "expire"
     turn: int  # when it lands
