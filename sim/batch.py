@@ -126,13 +126,14 @@ class Aggregates:
         tension_hist = np.zeros((H, TENSION_BINS), dtype=np.int64)
         for t in range(H):
             tension_hist[t] = np.bincount(t_bins[t][alive[t]], minlength=TENSION_BINS)
-        positions = st.position_history  # [H, W, A]
         n_rung = int((hi - lo) / RUNG_STEP) + 1
-        r_bins = np.clip(np.round((np.nan_to_num(positions) - lo) / RUNG_STEP).astype(int), 0, n_rung - 1)
         rung_hist = np.zeros((H, A, n_rung), dtype=np.int64)
-        for t in range(H):
-            for a in range(A):
-                rung_hist[t, a] = np.bincount(r_bins[t, alive[t], a], minlength=n_rung)
+        rung_sum = np.zeros((H, A), dtype=np.int64)
+        for a, positions in enumerate(st.positions):  # [W, H], NaN once a run has ended
+            r_bins = np.clip(np.round((np.nan_to_num(positions) - lo) / RUNG_STEP).astype(int), 0, n_rung - 1)
+            for t in range(H):
+                rung_hist[t, a] = np.bincount(r_bins[alive[t], t], minlength=n_rung)
+            rung_sum[:, a] = _fixed(positions).sum(axis=0)
         return cls(
             runs=st.size,
             outcome=np.bincount(st.outcome, minlength=O),
@@ -144,7 +145,7 @@ class Aggregates:
             tension_hist=tension_hist,
             tension_sum=_fixed(tension).sum(axis=1),
             rung_hist=rung_hist,
-            rung_sum=_fixed(positions).sum(axis=1),
+            rung_sum=rung_sum,
             alive=alive.sum(axis=1),
         )
 

@@ -65,13 +65,22 @@ class State:
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.active = np.ones(W, dtype=bool)  # worlds still being played
         self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
-        self.rate_change = F((W, rules.rate_turns, R))  # what joins `rate` at the end of turn t, at t % rate_turns
+        # Per rate, [world, slot]: what joins it at the end of turn t, at slot t % rate_turns.
+        self.rate_change = [F((W, rules.rate_turns)) for _ in range(R)]
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
         # Histories are float32: they are only read, and fresh memory is slow to fault in.
         self.tension_history = np.full((rules.horizon, W), np.nan, dtype=np.float32)
-        # [turn, world, actor], each turn's slice laid out as `position` is
-        self.position_history = np.full((rules.horizon, A, W), np.nan, dtype=np.float32).transpose(0, 2, 1)
+        # Positions per actor, [world, turn]. Big arrays are split so that at batch sizes each
+        # stays under 4 MB, from which NumPy asks the kernel for huge pages: assembling them for
+        # memory used well under a second cost more than they saved (about 4 % of a batch).
+        self.positions = [np.full((W, rules.horizon), np.nan, dtype=np.float32, order="F") for _ in range(A)]
+
+    @property
+    def position_history(self) -> np.ndarray:
+        """[turn, world, actor]: each actor's position at the end of each turn, NaN once a game
+        has ended (a copy, assembled from `positions`)."""
+        return np.stack([p.T for p in self.positions], axis=2)
 
     def names(self, turn: int) -> dict:
         """What expressions read: the variables, the turn and the red lines."""
@@ -96,7 +105,9 @@ class State:
         for name, value in vars(self).items():
             if name == "_columns":  # views of this state's arrays
                 continue
-            if isinstance(value, np.ndarray):
+            if isinstance(value, list):  # arrays with a leading axis of worlds
+                value = [np.asfortranarray(v[index]) for v in value]
+            elif isinstance(value, np.ndarray):
                 if name.endswith("_history"):
                     value = value[:, index]
                 elif name in ("blocked", "ready"):
@@ -566,8 +577,8 @@ class Engine:
         when the change starts acting."""
         st, rules = self.state, self.rules
         r, ring = rules.rate_index[(e.sanction, e.var)], rules.rate_turns
-        st.rate_change[:, (turn + e.lag) % ring, r][worlds] += per_turn
-        st.rate_change[:, (turn + e.lag + e.over) % ring, r][worlds] -= per_turn
+        st.rate_change[r][:, (turn + e.lag) % ring][worlds] += per_turn
+        st.rate_change[r][:, (turn + e.lag + e.over) % ring][worlds] -= per_turn
         if self.record:
             news = Flight("rate", turn + e.lag, worlds, actor=actor, subject=subject, effect=e, deltas=np.full(len(worlds), per_turn * e.over))
             if e.lag:
@@ -673,9 +684,10 @@ class Engine:
         ended = (~alive).nonzero()[0]
         final_vars, final_pos = st.vars[ended], st.position[ended]  # a finished game keeps its final state
         v = st.vars
-        change = st.rate_change[:, turn % rules.rate_turns]  # rates starting and stopping now
-        st.rate += change
-        change[:] = 0.0
+        for r, changes in enumerate(st.rate_change):  # rates starting and stopping now
+            change = changes[:, turn % rules.rate_turns]
+            st.rate[:, r] += change
+            change[:] = 0.0
         scale = cache(lambda: st.sanction_scale(turn))
         for r, (sanction, var) in enumerate(rules.rates):
             v[:, var] += st.rate[:, r] * scale() if sanction else st.rate[:, r]
@@ -696,9 +708,11 @@ class Engine:
         pos[ended] = final_pos
         tension = st.vars[:, rules.tension]
         st.tension_history[turn] = tension
-        st.position_history[turn] = pos
         st.tension_history[turn, ended] = np.nan
-        st.position_history[turn, ended] = np.nan
+        for a, history in enumerate(st.positions):
+            column = history[:, turn]
+            column[:] = pos[:, a]
+            column[ended] = np.nan
         war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension))
         self._end(war.nonzero()[0], rules.war, turn, cause="miscalculation")
         env = st.names(turn)
