@@ -684,12 +684,11 @@ class Engine:
         ended = (~alive).nonzero()[0]
         final_vars, final_pos = st.vars[ended], st.position[ended]  # a finished game keeps its final state
         v = st.vars
-        for r, changes in enumerate(st.rate_change):  # rates starting and stopping now
-            change = changes[:, turn % rules.rate_turns]
-            st.rate[:, r] += change
-            change[:] = 0.0
         scale = cache(lambda: st.sanction_scale(turn))
         for r, (sanction, var) in enumerate(rules.rates):
+            change = st.rate_change[r][:, turn % rules.rate_turns]  # what starts and stops now
+            st.rate[:, r] += change
+            change[:] = 0.0
             v[:, var] += st.rate[:, r] * scale() if sanction else st.rate[:, r]
         for var, baseline, drift, low, high in rules.moving:  # only these can change now; each column is contiguous
             column = v[:, var]
