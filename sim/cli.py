@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 from . import __version__
-from .errors import BatchError, ScenarioError, UsageError
+from .errors import BatchError, ScenarioError, UsageError, printable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -232,7 +232,7 @@ def cmd_validate(args) -> int:
         except ScenarioError as exc:
             failed = True
             for problem in exc.problems:
-                print(problem, file=sys.stderr)
+                print(printable(problem), file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -258,7 +258,7 @@ def cmd_lint(args) -> int:
         except ScenarioError as exc:
             invalid = True
             for problem in exc.problems:
-                print(problem, file=sys.stderr)
+                print(printable(problem), file=sys.stderr)
             continue
         warned = warned or bool(warnings)
         print("\n".join(map(str, warnings)) if warnings else f"{spec}: ok")
@@ -447,14 +447,14 @@ def main(argv: list[str] | None = None) -> int:
             args = _parser().parse_args(["play"])
         return COMMANDS[command](args)
     except BatchError as exc:
-        print(f"ladder: error: {exc}", file=sys.stderr)
+        print(f"ladder: error: {printable(exc)}", file=sys.stderr)
         return 1
     except ScenarioError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(printable(problem), file=sys.stderr)
         return 2
     except UsageError as exc:
-        print(f"ladder: error: {exc}", file=sys.stderr)
+        print(f"ladder: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ladder: interrupted", file=sys.stderr)
@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: one line, the traceback on request
         if os.environ.get("LADDER_DEBUG"):
             raise
-        print(f"ladder: internal error: {type(exc).__name__}: {exc} (set LADDER_DEBUG=1 for details)", file=sys.stderr)
+        print(f"ladder: internal error: {type(exc).__name__}: {printable(exc)} (set LADDER_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 

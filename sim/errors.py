@@ -29,3 +29,16 @@ class UsageError(Exception):
 
 class BatchError(Exception):
     """A batch that could not finish (a worker that keeps crashing, a cluster out of reach): exit 1."""
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """Text from a file made safe to print: control characters (terminal escapes, newlines)
+    shown as \\xNN, and, with `limit`, cut to that many characters so a message never echoes
+    much of what it quotes."""
+    text = str(text).translate(_CONTROL)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
