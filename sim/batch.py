@@ -9,22 +9,31 @@ is the same game whatever the chunking, the number of workers or the backend.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import hashlib
+import itertools
 import json
 import os
+import secrets
 import signal
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import __version__
 from .engine import Engine
-from .errors import BatchError, UsageError
+from .errors import BatchError, ScenarioError, UsageError, printable
 from .model import Scenario
 from .rules import Rules
 from .stats import quantiles_from_counts, wilson
@@ -174,7 +183,7 @@ def _levels(rules: Rules) -> tuple[int, int]:
 # --- statistics -----------------------------------------------------------------------------
 
 
-def summary(rules: Rules, agg: Aggregates, job: Job, partial: bool) -> dict:
+def summary(rules: Rules, agg: Aggregates, job: Job) -> dict:
     n = agg.runs
     turns = np.arange(rules.horizon)
     outcomes = {}
@@ -200,7 +209,7 @@ def summary(rules: Rules, agg: Aggregates, job: Job, partial: bool) -> dict:
             for i in order if agg.moves[i] > 0
         ]
     return {
-        "scenario": rules.name, "title": rules.scenario.title, "seed": job.seed, "runs": n, "partial": partial,
+        "scenario": rules.name, "title": rules.scenario.title, "seed": job.seed, "runs": n, "partial": False,
         "turns": rules.horizon, "start": rules.scenario.clock.start, "turn_days": rules.scenario.clock.turn_days,
         "doctrines": {a: job.doctrines.get(a, spec.doctrine) for a, spec in rules.scenario.actors.items()},
         "outcomes": outcomes,
@@ -273,8 +282,18 @@ class Progress:
             self.stream.write("\r" + " " * 60 + "\r")
 
 
-def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _worker_start() -> None:
+    """A pool worker: Ctrl-C is the parent's to handle, and the worker ends when its parent does,
+    even when the parent is killed outright (SIGKILL gives it no chance to stop its pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class LocalBackend:
@@ -282,43 +301,54 @@ class LocalBackend:
         self.workers = workers
         self.pool = None
 
-    def run(self, job: Job, chunks: list[tuple[int, int]]):
+    def run(self, job: Job, chunks: Iterable[tuple[int, int]]):
         """Yield chunk results as they finish; a chunk whose worker crashed is retried once.
 
-        Only a few chunks are in flight at a time, so memory does not grow with the batch. When a
-        worker dies, every chunk in flight fails with it; those are run again one at a time, so
-        that a crash can be laid at the right chunk's door.
+        Chunks are taken from `chunks` as room frees up, so neither the plan nor the work in
+        flight grows with the batch. A chunk leaves the queue only once the pool has taken it.
+        When a worker dies the whole pool breaks and every chunk in it goes back to the front of
+        the queue; those are then run one at a time, so that a crash is laid at the right door.
         """
-        queue = list(chunks)
+        fresh = iter(chunks)
+        queue: deque = deque()  # taken from the plan or given back by a crash, not yet submitted
         suspects: set = set()  # chunks caught in a crash: run alone until cleared
-        crashes = {c: 0 for c in chunks}  # crashes each chunk was caught in
+        crashes: dict = {}  # crashes each chunk was caught in
         in_flight: dict = {}
         try:
-            while queue or in_flight:
+            while True:
                 if self.pool is None:
-                    self.pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
+                    self.pool = ProcessPoolExecutor(self.workers, initializer=_worker_start)
                 room = 1 if suspects else 2 * self.workers
-                while queue and len(in_flight) < room:
-                    lo, hi = queue[0]
+                while len(in_flight) < room and (queue or _pull(fresh, queue)):
                     try:
-                        in_flight[self.pool.submit(run_chunk, job, lo, hi)] = queue.pop(0)
+                        future = self.pool.submit(run_chunk, job, *queue[0])
                     except BrokenProcessPool:  # broke since the last wait: its futures will say so
                         break
+                    in_flight[future] = queue.popleft()
+                if not in_flight:
+                    if not queue:
+                        return
+                    self.close()  # the pool broke before it took anything: start a new one
+                    continue
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    done, _ = wait(in_flight)  # a broken pool fails all its futures at once
+                    self.close()
+                lost = []
                 for f in done:
                     chunk = in_flight.pop(f)
-                    try:
-                        result = f.result()
-                    except BrokenProcessPool:
-                        crashes[chunk] += 1
-                        if chunk in suspects and crashes[chunk] > 1:  # crashed again, running alone
-                            raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice") from None
-                        suspects.add(chunk)
-                        queue.insert(0, chunk)
-                        self.close()
+                    if isinstance(f.exception(), BrokenProcessPool):
+                        lost.append(chunk)
                         continue
+                    result = f.result()  # a chunk's own error (a bug) ends the batch, marked partial
                     suspects.discard(chunk)
                     yield result
+                for chunk in sorted(lost, reverse=True):
+                    crashes[chunk] = crashes.get(chunk, 0) + 1
+                    if chunk in suspects and crashes[chunk] > 1:  # crashed again, running alone
+                        raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice")
+                    suspects.add(chunk)
+                    queue.appendleft(chunk)
         finally:
             self.close()
 
@@ -331,135 +361,319 @@ class LocalBackend:
             self.pool = None
 
 
+def _pull(chunks: Iterator, queue: deque) -> bool:
+    """Move the plan's next chunk onto the queue; False when the plan is exhausted."""
+    chunk = next(chunks, None)
+    if chunk is not None:
+        queue.append(chunk)
+    return chunk is not None
+
+
 class DaskBackend:
     def __init__(self, address: str, workers: int):
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise UsageError("--dask needs the dask extra: pip install 'escalation-ladder[dask]'") from None
+        self.workers = workers
         try:
             if address == "local":
-                self.client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
+                # Started with Ctrl-C ignored, which its worker processes inherit: the interrupt is
+                # this process's to handle, so they neither die mid-task nor print tracebacks.
+                with _interrupts_ignored():
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+                self.client = Client(cluster)
             elif address == "in-process":  # for tests: a cluster of threads inside this process
                 self.client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None))
             else:
                 self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise BatchError(f"cannot reach the Dask cluster at {address}: {exc}") from None
+            raise BatchError(f"cannot reach the Dask cluster at {printable(address, 80)}: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"--dask {printable(address, 80)}: not a Dask address such as tcp://host:8786 or 'local' ({exc})") from None
 
-    def run(self, job: Job, chunks: list[tuple[int, int]]):
+    def run(self, job: Job, chunks: Iterable[tuple[int, int]]):
+        """Yield chunk results as they finish; a window of chunks in flight, refilled as they end."""
         from dask.distributed import as_completed
 
-        futures = [self.client.submit(run_chunk, job, lo, hi, pure=False, retries=1) for lo, hi in chunks]
-        for f in as_completed(futures):
+        def submit(chunk):
+            return self.client.submit(run_chunk, job, *chunk, pure=False, retries=1)
+
+        todo = iter(chunks)
+        window = as_completed([submit(c) for c in itertools.islice(todo, 2 * self.workers)])
+        for f in window:
             try:
-                yield f.result()
+                result = f.result()
             except Exception as exc:
                 raise BatchError(f"a Dask worker failed: {type(exc).__name__}: {exc}") from None
+            following = next(todo, None)
+            if following is not None:
+                window.add(submit(following))
+            yield result
 
     def close(self) -> None:
+        import logging
+
+        for name in ("distributed", "tornado", "asyncio"):  # a cluster torn down mid-task complains
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         cluster = self.client.cluster
         self.client.close()
         if cluster is not None:
             cluster.close()
 
 
+@contextmanager
+def _interrupts_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # --- the output folder ----------------------------------------------------------------------
+
+MAX_RUNS = 10**12  # run indices stay far inside the int64 the engine counts them in
+MAX_CHUNK = 100_000  # a chunk's worlds are in memory at once: about 5 KB each for a year of weeks
+LOCK = ".ladder.lock"
+TEMP = ".ladder-part"  # the ending of our temporaries, so we never take another program's for ours
+
+
+class Manifest(BaseModel):
+    """manifest.json: what a batch folder records. Read back with its types and ranges checked,
+    since a folder may come from someone else or have been edited."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scenario: str = Field(min_length=1, max_length=200)
+    title: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_version: int
+    version: str
+    seed: int = Field(ge=0, lt=2**64)
+    runs: int | None = Field(ge=1, le=MAX_RUNS)
+    chunk: int = Field(ge=1, le=MAX_CHUNK)
+    until_ci: float | None = Field(gt=0, lt=0.5)
+    doctrines: dict[str, str]
+    arguments: dict
+    partial: bool
+    created: str
+    runs_done: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _sized(self):
+        if self.runs is None and self.until_ci is None:
+            raise ValueError("neither runs nor until_ci is set")
+        return self
+
+
+class DiskFull(BatchError):
+    """A write failed for want of space: the batch stops, its folder partial and resumable."""
 
 
 class Folder:
-    """A batch's output folder: manifest, chunk files, and the final results."""
+    """A batch's output folder: manifest, chunk files, and the final results.
+
+    Everything in it is ours: a new batch goes only into a new or empty folder, one command at a
+    time holds it (`locked`), and we delete only our own temporaries."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.chunks = self.path / "chunks"
+        self._held = 0  # how deep this process holds the lock (it is taken once per process)
+
+    @contextmanager
+    def locked(self, create: bool = False):
+        """Hold the folder for this process alone; a second writer gets one line. The lock is
+        the kernel's (flock) on a file naming its owner: a lock whose owner died is released
+        with it, so a stale lock file is simply taken over."""
+        if self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        if not create and not self.path.is_dir():
+            raise UsageError(f"{self.path}: no such batch folder")
+        lock = self.path / LOCK
+        made = not self.path.exists()  # removed again if the command leaves nothing in it
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # its owner removed it as we opened it
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            owner = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise UsageError(f"{self.path} is in use by another ladder command ({printable(owner, 40)}); "
+                             "wait for it to finish or choose another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}\n".encode())
+        self._held = 1
+        try:
+            yield
+        finally:
+            self._held = 0
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+            if made:
+                with suppress(OSError):
+                    self.path.rmdir()
+
+    def claim(self) -> None:
+        """Refuse a folder that already holds anything but our lock: results never land among a
+        user's files, and never replace another batch's."""
+        if (self.path / "manifest.json").exists():
+            raise UsageError(f"{self.path} already holds results; use --resume {self.path} (a batch) or another --out")
+        if any(p.name != LOCK for p in self.path.iterdir()):
+            raise UsageError(f"{self.path} is not empty and holds no ladder results; choose a new or empty --out folder")
 
     def create(self, manifest: dict, scenario: Scenario) -> None:
+        self.claim()
         try:
-            self.chunks.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            self.chunks.mkdir()
         except OSError as exc:
             raise UsageError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
         atomic_write(self.path / "scenario.json", lambda f: f.write(dump_json(scenario.model_dump(mode="json", by_alias=True)).encode()))
         self.write_manifest(manifest)
 
     def manifest(self) -> dict:
+        """The manifest, checked: one located line for anything missing, mistyped or out of range."""
+        from .source import read_document
+
+        path = self.path / "manifest.json"
+        if not path.is_file():
+            raise UsageError(f"{self.path}: not a batch folder (no manifest.json)")
+        doc = read_document(path)
         try:
-            return json.loads((self.path / "manifest.json").read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{self.path}: not a batch folder (no manifest.json)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{self.path / 'manifest.json'}:1:1: corrupt manifest: {exc}") from None
+            return Manifest.model_validate(doc.data).model_dump()
+        except ValidationError as exc:
+            raise UsageError(str(_located(doc, exc))) from None
 
     def scenario(self) -> Scenario:
-        from pydantic import ValidationError
+        """scenario.json, validated as a scenario file is (references, expressions and all)."""
+        from .scenario import validate
+        from .source import read_document
 
+        path = self.path / "scenario.json"
+        if not path.is_file():
+            raise UsageError(f"{path}: missing: this batch folder is incomplete")
         try:
-            return Scenario.model_validate(json.loads((self.path / "scenario.json").read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, ValidationError) as exc:
-            raise UsageError(f"{self.path / 'scenario.json'}:1:1: missing or corrupt scenario: {exc}") from None
+            doc = read_document(path)
+            if isinstance(doc.data, dict) and "extends" in doc.data:  # never written here: would be read as given
+                raise ScenarioError([doc.problem(("extends",), "a batch's scenario is stored whole and extends nothing", key=True)])
+            return validate(doc)
+        except ScenarioError as exc:
+            more = len(exc.problems) - 1
+            first = exc.problems[0]
+            note = f" (and {more} more problems)" if more else ""
+            raise ScenarioError([replace(first, message=first.message + note)]) from None
+
+    def job(self) -> tuple[Job, dict]:
+        """The batch recorded here and its manifest: the scenario must match the manifest's
+        digest and its doctrines, so what is resumed or replayed is what was played."""
+        m = self.manifest()
+        scenario = self.scenario()
+        if digest(scenario) != m["digest"]:
+            raise UsageError(f"{self.path / 'scenario.json'}:1:1: does not match the digest in manifest.json "
+                             "(one of them was edited after the batch was made)")
+        for actor, preset in m["doctrines"].items():
+            if actor not in scenario.actors or preset not in scenario.doctrines:
+                raise UsageError(f"{self.path / 'manifest.json'}: doctrines: {printable(actor, 40)}={printable(preset, 40)} "
+                                 "is not an actor and doctrine of the scenario")
+        return Job(scenario, m["scenario"], m["seed"], m["doctrines"]), m
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write(self.path / "manifest.json", lambda f: f.write(dump_json(manifest).encode()))
 
-    def runs_done(self) -> int:
-        """Runs in the chunks finished so far."""
-        return sum(Aggregates.load(p).runs for p in self.chunks.glob("agg-*.npz"))
+    def _agg(self, lo: int) -> Path:
+        return self.chunks / f"agg-{lo:012d}.npz"
 
-    def clean(self) -> None:
-        """Remove what an interrupted write left half-done."""
-        for pattern in ("*.part", "*.tmp"):
-            for p in [*self.path.glob(pattern), *self.chunks.glob(pattern)]:
-                p.unlink(missing_ok=True)
+    def _runs(self, lo: int) -> Path:
+        return self.chunks / f"runs-{lo:012d}.parquet"
 
-    def done(self, lo: int) -> bool:
-        return (self.chunks / f"agg-{lo:012d}.npz").exists()
+    def finished(self, plan: Plan) -> set[int]:
+        """The first runs of the chunks whose files are there and read back whole; a chunk
+        whose files do not is said so and will be played again."""
+        found = set()
+        for p in self.chunks.glob("agg-*.npz"):
+            lo = int(p.stem[4:]) if p.stem[4:].isdigit() else -1
+            if plan.planned(lo):
+                if self.intact(lo, plan.end(lo)):
+                    found.add(lo)
+                else:
+                    print(f"ladder: runs {lo}-{plan.end(lo) - 1}: the chunk's files are unreadable; playing them again", file=sys.stderr)
+        return found
+
+    def intact(self, lo: int, hi: int) -> bool:
+        import pyarrow.parquet as pq
+
+        try:
+            with np.load(self._agg(lo)) as data:
+                whole = set(data.files) == set(Aggregates.__dataclass_fields__) and int(data["runs"]) == hi - lo
+            return whole and pq.read_metadata(self._runs(lo)).num_rows == hi - lo
+        except Exception:  # whatever a truncated or foreign file raises, it is not a finished chunk
+            return False
+
+    def tidy(self) -> None:
+        """Remove the temporaries of one of our commands that was killed (they bear our ending)."""
+        for p in [*self.path.glob(f"*{TEMP}"), *self.chunks.glob(f"*{TEMP}")]:
+            p.unlink(missing_ok=True)
 
     def save_chunk(self, result: dict) -> None:
         import pyarrow.parquet as pq
 
         lo = result["lo"]
-        atomic_write(self.chunks / f"runs-{lo:012d}.parquet", lambda f: pq.write_table(_table(result["rows"]), f))
-        result["agg"].save(self.chunks / f"agg-{lo:012d}.npz")  # last: it marks the chunk done
+        atomic_write(self._runs(lo), lambda f: pq.write_table(_table(result["rows"]), f))
+        result["agg"].save(self._agg(lo))  # last: it marks the chunk done
 
-    def aggregates(self, chunks) -> Aggregates:
+    def aggregates(self, chunks: Iterable[tuple[int, int]]) -> Aggregates:
         total = None
         for lo, _ in chunks:
-            agg = Aggregates.load(self.chunks / f"agg-{lo:012d}.npz")
+            agg = Aggregates.load(self._agg(lo))
             total = agg if total is None else total + agg
         return total
 
-    def finish(self, rules: Rules, job: Job, chunks, partial: bool, csv: bool) -> dict:
-        """Write runs.parquet, turns.parquet, summary.json and report.html from the chunks."""
+    def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool) -> dict:
+        """Write runs.parquet, turns.parquet, summary.json and report.html, once every planned
+        chunk is there and reads back whole; otherwise name the missing ones (BatchError)."""
         import pyarrow.parquet as pq
 
         from .report import batch_report
 
-        done = [c for c in chunks if self.done(c[0])]
-        agg = self.aggregates(done)
-        self._write_runs(done, csv)
+        missing = [c for c in chunks if not self.intact(*c)]
+        if missing:
+            lo, hi = missing[0]
+            more = f" and {len(missing) - 1} more chunks" if len(missing) > 1 else ""
+            raise BatchError(f"runs {lo}-{hi - 1}{more} missing from {self.chunks}: the batch is incomplete")
+        agg = self.aggregates(chunks)
+        self._write_runs(chunks, csv)
         turns = turns_table(rules, agg)
         atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(turns, f))
-        result = summary(rules, agg, job, partial)
+        result = summary(rules, agg, job)
         atomic_write(self.path / "summary.json", lambda f: f.write(dump_json(result).encode()))
         atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
         return result
 
-    def _write_runs(self, chunks, csv: bool) -> None:
+    def _write_runs(self, chunks: Iterable[tuple[int, int]], csv: bool) -> None:
         import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        tmp = self.path / "runs.parquet.tmp"
-        writer = None
-        pending: list = []
-        csv_file = open(self.path / "runs.csv.tmp", "wb") if csv else None
-        try:
-            for lo, _ in chunks:
-                table = pq.read_table(self.chunks / f"runs-{lo:012d}.parquet")
-                writer = writer or pq.ParquetWriter(tmp, table.schema)
+        with ExitStack() as files:
+            out = files.enter_context(replacing(self.path / "runs.parquet"))
+            csv_file = files.enter_context(replacing(self.path / "runs.csv")) if csv else None
+            writer = None
+            pending: list = []
+            for k, (lo, _) in enumerate(chunks):
+                table = pq.read_table(self._runs(lo))
+                if writer is None:
+                    writer = files.enter_context(pq.ParquetWriter(out, table.schema))
                 pending.append(table)
                 rows_pending = sum(t.num_rows for t in pending)
                 while rows_pending >= ROW_GROUP:
@@ -468,17 +682,19 @@ class Folder:
                     pending = [merged.slice(ROW_GROUP)]
                     rows_pending -= ROW_GROUP
                 if csv_file:
-                    pacsv.write_csv(table, csv_file, pacsv.WriteOptions(include_header=(lo == chunks[0][0])))
+                    pacsv.write_csv(table, csv_file, pacsv.WriteOptions(include_header=(k == 0)))
             if pending and writer:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP)
-        finally:
-            if writer:
-                writer.close()
-            if csv_file:
-                csv_file.close()
-        os.replace(tmp, self.path / "runs.parquet")
-        if csv:
-            os.replace(self.path / "runs.csv.tmp", self.path / "runs.csv")
+
+
+def _located(doc, exc: ValidationError):
+    """The first problem of a validation, located in the file."""
+    from .scenario import dotted
+
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    name = dotted(loc) or "the file"
+    return doc.problem(loc, f"{name}: {first['msg'].lower()}", key=first["type"] == "extra_forbidden")
 
 
 def _table(columns: dict):
@@ -497,12 +713,26 @@ def _plain(value):
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+@contextmanager
+def replacing(path: Path):
+    """A file written whole or not at all: under a temporary name of our own (created, never
+    reused), renamed into place on success, removed on any failure, an interrupt or a full disk."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP}")
+    try:
+        with open(tmp, "xb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(f"{path}: the disk is full") from None
+        raise
+
+
 def atomic_write(path: Path, write) -> None:
-    """Write a file whole or not at all: to a temporary name, then rename."""
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
+    """Write a file whole or not at all (see `replacing`)."""
+    with replacing(path) as f:
         write(f)
-    os.replace(tmp, path)
 
 
 # --- a whole batch --------------------------------------------------------------------------
@@ -516,54 +746,89 @@ class Plan:
     until_ci: float | None = None
     max_runs: int = 10_000_000
 
+    def __post_init__(self):
+        if self.runs is not None and not 1 <= self.runs <= MAX_RUNS:
+            raise UsageError(f"--runs {self.runs}: expected 1 to {MAX_RUNS:,}")
+        if not 1 <= self.chunk <= MAX_CHUNK:
+            raise UsageError(f"--chunk {self.chunk}: expected 1 to {MAX_CHUNK:,} runs (a chunk's games are in memory at once)")
+
+    def end(self, lo: int) -> int:
+        """Where the chunk starting at run lo ends."""
+        return min(lo + self.chunk, self.runs if self.until_ci is None else self.max_runs)
+
+    def planned(self, lo: int) -> bool:
+        return lo >= 0 and lo % self.chunk == 0 and lo < (self.runs if self.until_ci is None else self.max_runs)
+
+    def chunks(self) -> Chunks:
+        return Chunks(self.runs, self.chunk)
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Runs [0, runs) in chunks, listed lazily: memory stays flat however many there are."""
+
+    runs: int
+    size: int
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((lo, min(lo + self.size, self.runs)) for lo in range(0, self.runs, self.size))
+
 
 def default_folder(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False) -> dict:
-    """Play the batch into the folder; returns the summary. Ctrl-C leaves a resumable partial folder."""
+    """Play the batch into the folder; returns the summary. Ctrl-C, a crash or a full disk leave
+    a partial folder that resumes to the same bytes; the folder is held by this process alone."""
     rules = _rules(job)
-    manifest = {
-        "scenario": job.name, "title": job.scenario.title, "digest": job.digest, "schema_version": job.scenario.schema_version,
-        "version": __version__, "seed": job.seed, "runs": plan.runs, "chunk": plan.chunk, "until_ci": plan.until_ci,
-        "doctrines": job.doctrines, "arguments": arguments, "partial": True,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if resume:
-        manifest = folder.manifest() | {"partial": True}
-    else:
-        folder.create(manifest, job.scenario)
-    progress = Progress(plan.runs)
-    try:
-        if plan.until_ci is None:
-            chunks = [(lo, min(lo + plan.chunk, plan.runs)) for lo in range(0, plan.runs, plan.chunk)]
-            _play(job, [c for c in chunks if not folder.done(c[0])], folder, backend, progress, done=chunks)
+    with folder.locked(create=not resume):
+        if resume:
+            manifest = folder.manifest()
+            if not manifest["partial"]:
+                raise UsageError(f"{folder.path}: this batch is complete; nothing to resume")
+            folder.tidy()
         else:
-            chunks = _until_ci(job, plan, folder, backend, progress)
-        result = folder.finish(rules, job, chunks, partial=False, csv=csv)
-    except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
-        manifest["runs_done"] = folder.runs_done()
+            manifest = {
+                "scenario": job.name, "title": job.scenario.title, "digest": job.digest, "schema_version": job.scenario.schema_version,
+                "version": __version__, "seed": job.seed, "runs": plan.runs, "chunk": plan.chunk, "until_ci": plan.until_ci,
+                "doctrines": job.doctrines, "arguments": arguments, "partial": True,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            folder.create(manifest, job.scenario)
+        finished = folder.finished(plan)
+        progress = Progress(plan.runs)
+        progress.add(sum(plan.end(lo) - lo for lo in finished))
+        try:
+            if plan.until_ci is None:
+                chunks = plan.chunks()
+                _play(job, chunks, finished, folder, backend, progress)
+            else:
+                chunks = _until_ci(job, plan, finished, folder, backend, progress)
+            result = folder.finish(rules, job, chunks, csv=csv)
+        except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
+            manifest["runs_done"] = sum(plan.end(lo) - lo for lo in finished)
+            with suppress(OSError, DiskFull):  # on a full disk the manifest on disk says partial already
+                folder.write_manifest(manifest)
+            raise
+        finally:
+            progress.close()
+            backend.close()
+        manifest["runs"] = manifest["runs_done"] = sum(hi - lo for lo, hi in chunks)
+        manifest["partial"] = False
         folder.write_manifest(manifest)
-        folder.clean()
-        raise
-    finally:
-        progress.close()
-        backend.close()
-    manifest["runs"] = manifest["runs_done"] = sum(hi - lo for lo, hi in chunks)
-    manifest["partial"] = False
-    folder.write_manifest(manifest)
     return result
 
 
-def _play(job, todo, folder, backend, progress, done) -> None:
-    progress.add(sum(hi - lo for lo, hi in done if (lo, hi) not in todo))
-    for result in backend.run(job, todo):
+def _play(job: Job, chunks: Iterable[tuple[int, int]], finished: set[int], folder: Folder, backend, progress) -> None:
+    """Play the chunks not finished yet, saving each as it comes; `finished` grows with them."""
+    for result in backend.run(job, (c for c in chunks if c[0] not in finished)):
         folder.save_chunk(result)
+        finished.add(result["lo"])
         progress.add(result["hi"] - result["lo"])
 
 
-def _until_ci(job: Job, plan: Plan, folder: Folder, backend, progress) -> list[tuple[int, int]]:
+def _until_ci(job: Job, plan: Plan, finished: set[int], folder: Folder, backend, progress) -> list[tuple[int, int]]:
     """Add rounds of chunks until every outcome's 95 % interval is narrower than ±until_ci."""
     chunks: list[tuple[int, int]] = []
     per_round = plan.chunk * max(plan.workers, 1)
@@ -571,7 +836,7 @@ def _until_ci(job: Job, plan: Plan, folder: Folder, backend, progress) -> list[t
         lo = chunks[-1][1] if chunks else 0
         if lo >= plan.max_runs:
             break
-        new = [(a, min(a + plan.chunk, plan.max_runs)) for a in range(lo, min(lo + per_round, plan.max_runs), plan.chunk)]
-        _play(job, [c for c in new if not folder.done(c[0])], folder, backend, progress, done=new)
+        new = [(a, plan.end(a)) for a in range(lo, min(lo + per_round, plan.max_runs), plan.chunk)]
+        _play(job, new, finished, folder, backend, progress)
         chunks += new
     return chunks

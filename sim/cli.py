@@ -126,10 +126,10 @@ def _seed(text: str) -> int:
 
 def _batch_args(p: argparse.ArgumentParser, name: str) -> None:
     """The flags every command made of batches shares."""
-    p.add_argument("--seed", type=_seed, default=0, help="random seed, the same for every batch (default 0)")
-    p.add_argument("--out", metavar="DIR", help=f"output folder (default runs/{name}-SEED-TIME)")
-    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: all cores)")
-    p.add_argument("--chunk", type=_positive, default=5000, help="runs per chunk (default 5000)")
+    p.add_argument("--seed", type=_seed, help="random seed, the same for every batch (default 0)")
+    p.add_argument("--out", metavar="DIR", help=f"output folder, new or empty (default runs/{name}-SEED-TIME)")
+    p.add_argument("--workers", type=_positive, help="local worker processes (default and most: all cores)")
+    p.add_argument("--chunk", type=_positive, help="runs per chunk (default 5000, at most 100,000)")
 
 
 def _half_width(text: str) -> float:
@@ -292,47 +292,44 @@ def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool)
 
 
 def cmd_batch(args) -> int:
-    from .batch import (
-        DaskBackend,
-        Folder,
-        Job,
-        LocalBackend,
-        Plan,
-        default_folder,
-        run_batch,
-    )
+    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, default_folder, run_batch
     from .catalog import open_scenario
     from .summary import table
 
     if args.resume:
-        if args.scenario or args.runs or args.until_ci:
-            raise UsageError("--resume DIR takes no scenario, --runs or --until-ci: they come from the folder")
+        given = [flag for flag, value in (("SCENARIO", args.scenario), ("--runs", args.runs), ("--until-ci", args.until_ci),
+                 ("--seed", args.seed), ("--doctrine", args.doctrine or None), ("--chunk", args.chunk), ("--out", args.out))
+                 if value is not None]
+        if given:
+            raise UsageError(f"--resume DIR takes no {', '.join(given)}: a batch resumes with the settings it was started with")
+        _settle(args)
         folder = Folder(args.resume)
-        m = folder.manifest()
-        if not m.get("partial"):
-            raise UsageError(f"{args.resume}: this batch is complete; nothing to resume")
-        job = Job(folder.scenario(), m["scenario"], m["seed"], m["doctrines"])
-        plan = Plan(m["runs"], m["chunk"], args.workers, m["until_ci"])
-        arguments = m["arguments"]
+        with folder.locked():
+            job, m = folder.job()
+            plan = Plan(m["runs"], m["chunk"], args.workers, m["until_ci"])
+            arguments = m["arguments"]
     else:
         if not args.scenario:
             raise UsageError("batch needs a SCENARIO (or --resume DIR)")
         if (args.runs is None) == (args.until_ci is None):
             raise UsageError("give either --runs N or --until-ci W")
+        _settle(args)
         loaded = open_scenario(args.scenario)
         job = Job(loaded.scenario, loaded.name, args.seed, doctrines(args.doctrine, loaded.scenario))
         folder = Folder(args.out or default_folder(loaded.name, args.seed))
-        if (folder.path / "manifest.json").exists():
-            raise UsageError(f"{folder.path} already holds a batch; use --resume or another --out")
         plan = Plan(args.runs, args.chunk, args.workers, args.until_ci)
         arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
-    backend = DaskBackend(args.dask, args.workers) if args.dask else LocalBackend(args.workers)
-    try:
-        result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume))
-    except KeyboardInterrupt:
-        done = folder.manifest().get("runs_done", 0)
-        print(f"ladder: interrupted with {done:,} runs kept; finish: ladder batch --resume {folder.path}", file=sys.stderr)
-        return 130
+    with folder.locked(create=not args.resume):
+        if not args.resume:
+            folder.claim()  # before a cluster is started for it
+        backend = DaskBackend(args.dask, args.workers) if args.dask else LocalBackend(args.workers)
+        try:
+            result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume))
+        except KeyboardInterrupt:
+            print(f"ladder: interrupted with {_kept(folder)}; finish: ladder batch --resume {folder.path}", file=sys.stderr)
+            return 130
+        except BatchError as exc:
+            raise BatchError(f"{exc}; {_kept(folder)}, finish: ladder batch --resume {folder.path}") from None
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -341,12 +338,31 @@ def cmd_batch(args) -> int:
     return 0
 
 
+def _kept(folder) -> str:
+    try:
+        return f"{folder.manifest().get('runs_done') or 0:,} runs kept"
+    except (UsageError, ScenarioError):
+        return "the finished runs kept"
+
+
+def _settle(args) -> None:
+    """The batch flags' defaults, filled in once it is known which were given: seed 0, chunks of
+    5,000, a worker per core and no more (each keeps a core busy)."""
+    cores = os.cpu_count() or 1
+    if args.workers is not None and args.workers > cores:
+        print(f"ladder: --workers {args.workers}: this machine has {cores} cores; using {cores}", file=sys.stderr)
+    args.workers = min(args.workers or cores, cores)
+    args.seed = args.seed or 0
+    args.chunk = args.chunk or 5000
+
+
 def cmd_compare(args) -> int:
     from pathlib import Path
 
     from .batch import default_folder
     from .compare import compare, compare_table
 
+    _settle(args)
     out = Path(args.out or default_folder("compare", args.seed))
     arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
     try:
@@ -363,6 +379,7 @@ def cmd_sweep(args) -> int:
     from .batch import default_folder
     from .sweep import sweep, sweep_table
 
+    _settle(args)
     out = Path(args.out or default_folder("sweep", args.seed))
     arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
     try:
@@ -376,12 +393,11 @@ def cmd_sweep(args) -> int:
 def cmd_replay(args) -> int:
     from .batch import Folder
 
-    folder = Folder(args.folder)
-    m = folder.manifest()
-    runs = m.get("runs_done") or m.get("runs") or 0
+    job, m = Folder(args.folder).job()
+    runs = m["runs_done"] or m["runs"] or 0
     if args.run_index >= runs:
         raise UsageError(f"--run {args.run_index}: the batch in {args.folder} has runs 0 to {runs - 1}")
-    return _tell(folder.scenario(), m["scenario"], m["seed"], args.run_index, m["doctrines"], args.json)
+    return _tell(job.scenario, job.name, job.seed, args.run_index, job.doctrines, args.json)
 
 
 def cmd_calibrate(args) -> int:

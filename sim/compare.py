@@ -10,7 +10,7 @@ import numpy as np
 from .batch import Job, dump_json
 from .errors import BatchError, UsageError
 from .stats import paired_difference, wilson
-from .variants import Member, fit, group_manifest, play_all, prepare_folder, write
+from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
 def parse_spec(text: str) -> tuple[str, list[str]]:
@@ -123,20 +123,20 @@ def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chu
 
     members = load_variants(specs, seed)
     out = Path(out)
-    prepare_folder(out)
-    manifest = group_manifest("compare", members, seed, runs, chunk, arguments)
-    write(out / "manifest.json", dump_json(manifest))
-    summaries = play_all(members, out, runs, chunk, workers, arguments)
-    ids = [o.id for o in members[0].job.scenario.outcomes]
-    codes = [outcome_codes(out / m.folder / "runs.parquet", ids, runs) for m in members]
-    for m, s, found in zip(members, summaries, probabilities(codes, ids)):
-        if any(found[oid]["count"] != s["outcomes"][oid]["count"] for oid in ids):  # the runs and the summary must agree
-            raise BatchError(f"{out / m.folder}: runs.parquet does not match summary.json")
-    result = comparison(members, summaries, codes, ids, seed, runs)
-    write(out / "comparison.json", dump_json(result))
-    write(out / "report.html", comparison_report(result))
-    write(out / "manifest.json", dump_json(manifest | {"partial": False}))
-    return result
+    with claimed(out):
+        manifest = group_manifest("compare", members, seed, runs, chunk, arguments)
+        write(out / "manifest.json", dump_json(manifest))
+        summaries = play_all(members, out, runs, chunk, workers, arguments)
+        ids = [o.id for o in members[0].job.scenario.outcomes]
+        codes = [outcome_codes(out / m.folder / "runs.parquet", ids, runs) for m in members]
+        for m, s, found in zip(members, summaries, probabilities(codes, ids)):
+            if any(found[oid]["count"] != s["outcomes"][oid]["count"] for oid in ids):  # the runs and the summary must agree
+                raise BatchError(f"{out / m.folder}: runs.parquet does not match summary.json")
+        result = comparison(members, summaries, codes, ids, seed, runs)
+        write(out / "comparison.json", dump_json(result))
+        write(out / "report.html", comparison_report(result))
+        write(out / "manifest.json", dump_json(manifest | {"partial": False}))
+        return result
 
 
 def compare_table(c: dict, folder: Path) -> list[str]:

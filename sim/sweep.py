@@ -12,7 +12,7 @@ import numpy as np
 
 from .batch import Job, dump_json
 from .errors import ScenarioError, UsageError
-from .variants import Member, fit, group_manifest, play_all, prepare_folder, write
+from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
 def parse_sets(sets: list[str]) -> list[tuple[str, list]]:
@@ -145,27 +145,27 @@ def sweep(scenario: str, sets: list[str], runs: int, seed: int, out: Path, worke
     params = parse_sets(sets)
     members = sweep_points(loaded, params, seed)
     out = Path(out)
-    prepare_folder(out)
-    parameters = [{"path": p, "values": [_plain_value(v) for v in vs]} for p, vs in params]
-    manifest = group_manifest("sweep", members, seed, runs, chunk, arguments, scenario=loaded.name, parameters=parameters)
-    write(out / "manifest.json", dump_json(manifest))
-    summaries = play_all(members, out, runs, chunk, workers, arguments)
-    outcomes = {oid: {"label": o["label"], "kind": o["kind"]} for oid, o in summaries[0]["outcomes"].items()}
-    points = []
-    for k, (m, s, combo) in enumerate(zip(members, summaries, itertools.product(*(vs for _, vs in params))), 1):
-        points.append({
-            "point": k, "folder": m.folder,
-            "values": {p: _plain_value(v) for (p, _), v in zip(params, combo)},
-            "outcomes": {oid: {"count": o["count"], "p": o["p"], "ci95": o["ci95"]} for oid, o in s["outcomes"].items()},
-        })
-    result = {
-        "scenario": loaded.name, "title": loaded.scenario.title, "seed": seed, "runs": runs,
-        "parameters": parameters, "outcomes": outcomes, "points": points,
-    }
-    write(out / "sweep.json", dump_json(result))
-    write(out / "sweep.html", sweep_report(result))
-    write(out / "manifest.json", dump_json(manifest | {"partial": False}))
-    return result
+    with claimed(out):
+        parameters = [{"path": p, "values": [_plain_value(v) for v in vs]} for p, vs in params]
+        manifest = group_manifest("sweep", members, seed, runs, chunk, arguments, scenario=loaded.name, parameters=parameters)
+        write(out / "manifest.json", dump_json(manifest))
+        summaries = play_all(members, out, runs, chunk, workers, arguments)
+        outcomes = {oid: {"label": o["label"], "kind": o["kind"]} for oid, o in summaries[0]["outcomes"].items()}
+        points = []
+        for k, (m, s, combo) in enumerate(zip(members, summaries, itertools.product(*(vs for _, vs in params))), 1):
+            points.append({
+                "point": k, "folder": m.folder,
+                "values": {p: _plain_value(v) for (p, _), v in zip(params, combo)},
+                "outcomes": {oid: {"count": o["count"], "p": o["p"], "ci95": o["ci95"]} for oid, o in s["outcomes"].items()},
+            })
+        result = {
+            "scenario": loaded.name, "title": loaded.scenario.title, "seed": seed, "runs": runs,
+            "parameters": parameters, "outcomes": outcomes, "points": points,
+        }
+        write(out / "sweep.json", dump_json(result))
+        write(out / "sweep.html", sweep_report(result))
+        write(out / "manifest.json", dump_json(manifest | {"partial": False}))
+        return result
 
 
 def _short(paths: list[str]) -> list[str]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
 from .batch import Folder, Job, LocalBackend, Plan, atomic_write, run_batch
-from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,13 @@ class Member:
     source: str  # where the scenario came from
 
 
-def prepare_folder(out: Path) -> None:
-    if (out / "manifest.json").exists():
-        raise UsageError(f"{out} already holds results; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
+@contextmanager
+def claimed(out: Path):
+    """The output folder, new or empty, held by this command alone while it writes."""
+    folder = Folder(out)
+    with folder.locked(create=True):
+        folder.claim()
+        yield
 
 
 def play_all(members: list[Member], out: Path, runs: int, chunk: int, workers: int, arguments: dict) -> list[dict]:
