@@ -501,6 +501,8 @@ class Folder:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileExistsError:
+            raise UsageError(f"{self.path} is a file, not a folder; choose a new or empty folder") from None
         except OSError as exc:
             raise UsageError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
         try:
@@ -529,7 +531,7 @@ class Folder:
         """Refuse a folder that already holds anything but our lock: results never land among a
         user's files, and never replace another batch's."""
         if (self.path / "manifest.json").exists():
-            raise UsageError(f"{self.path} already holds results; use --resume {self.path} (a batch) or another --out")
+            raise UsageError(f"{self.path} already holds results; choose another --out (a batch resumes with --resume {self.path})")
         if any(p.name != LOCK for p in self.path.iterdir()):
             raise UsageError(f"{self.path} is not empty and holds no ladder results; choose a new or empty --out folder")
 

@@ -437,3 +437,9 @@ def test_ctrl_c_during_a_local_dask_batch_prints_no_worker_traceback(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("ladder: interrupted with"), err
     assert manifest(path)["partial"] is True
+
+
+def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path, refuse):
+    (tmp_path / "notes").write_text("the user's")
+    assert "is a file, not a folder" in refuse("batch", "tutorial", "--runs", "10", "--out", tmp_path / "notes", allowed=(tmp_path,))
+    assert (tmp_path / "notes").read_text() == "the user's"
