@@ -11,6 +11,14 @@ FIXTURE = str(DATA / "mechanics.scenario.yaml")
 
 
 
+def test_validate_takes_a_bundled_name_as_every_other_command_does(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = ladder(capsys, "validate", "korea-2019", "tutorial")
+    assert (code, out, err) == (0, "korea-2019: ok\ntutorial: ok\n", "")
+    code, _, err = ladder(capsys, "validate", "korea-2091")
+    assert code == 2 and err == "korea-2091:1:1: no such file\n"
+
+
 def test_list_shows_the_bundled_scenarios(capsys):
     code, out, _ = ladder(capsys, "list")
     assert code == 0
