@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, printable
 from .expr import ExpressionError, compile_expression
-from .model import Scenario
+from .model import LocatedError, Scenario
 from .source import Document, read_document
 
 SUFFIX = ".scenario.yaml"
@@ -53,9 +53,9 @@ def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
     data = doc.data
     problems = list(problems)
     version = data.get("schema_version")
-    if version != 1:
+    if type(version) is not int or version != 1:
         where = ("schema_version",) if "schema_version" in data else ()
-        raise ScenarioError([*problems, doc.problem(where, f"unsupported schema_version {version!r}; this version reads 1")])
+        raise ScenarioError([*problems, doc.problem(where, f"unsupported schema_version {quoted(version)}; this version reads 1")])
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
@@ -179,12 +179,16 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
     seen: set[tuple] = set()
     out = []
     for err in exc.errors():
-        path = _data_path(doc.data, err["loc"])
+        loc = err["loc"]
+        found = (err.get("ctx") or {}).get("error")
+        if isinstance(found, LocatedError):  # a model's check that names the part at fault
+            loc = (*loc, *found.path)
+        path = _data_path(doc.data, loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             key = path[-1]
             hint = _unknown_key_hint(key, tuple(0 if isinstance(p, int) else p for p in path[:-1]))
-            out.append(doc.problem(path, f"unknown key '{key}'{hint}", key=True))
+            out.append(doc.problem(path, f"unknown key {quoted(key)}{hint}", key=True))
             continue
         if path in seen:  # one line per place: a union reports each of its alternatives
             continue
@@ -197,8 +201,8 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         msg = msg.removeprefix("Value error, ")
         msg = msg[0].lower() + msg[1:]
         value = err.get("input")
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and kind != "value_error":
-            msg += f" (got {value!r})"
+        if isinstance(value, (int, float, str)) and kind != "value_error":
+            msg += f" (got {quoted(value)})"
         out.append(doc.problem(path, f"{dotted(path)}: {msg}"))
     return out
 
@@ -287,6 +291,13 @@ def _try(adapter: TypeAdapter, value):
         return None
 
 
+def quoted(value, limit: int = 40) -> str:
+    """A value from a file as a message quotes it: short, and with no control character."""
+    if isinstance(value, str):
+        return "'" + printable(value, limit) + "'"
+    return printable(repr(value), limit)
+
+
 def dotted(path: tuple) -> str:
     """A document path as a reader writes it: options[3].effects[0].var."""
     out = ""
@@ -297,7 +308,7 @@ def dotted(path: tuple) -> str:
 
 def _did_you_mean(word: str, candidates) -> str:
     close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean {quoted(close[0])}?)" if close else ""
 
 
 # --- cross-references and expressions -----------------------------------------------------
@@ -320,7 +331,11 @@ class _Checker:
         mech = raw.get("mechanics") if isinstance(raw.get("mechanics"), dict) else {}
         self.topics = set(_keys(mech.get("proposals")))
         self.red_lines = set(_ids(mech.get("red_lines")))
-        self.tags = {t for o in parts.get("options") or [] for t in o.tags}
+        # every tag written, in sound options or not: one bad field in an option must not make every
+        # doctrine naming its tags fail too
+        self.tags = {t for o in _items(raw.get("options")) if isinstance(o.get("tags"), list)
+                     for t in o["tags"] if isinstance(t, str)}
+        self.first_index: dict[str, dict] = {}  # section -> id -> its first position in the raw list
         self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
 
     def run(self) -> list[Problem]:
@@ -365,6 +380,9 @@ class _Checker:
         for name, a in (self.p.get("actors") or {}).items():
             self.ref(("actors", name, "doctrine"), a.doctrine, self.doctrines, "doctrine")
             for i, opp in enumerate(a.opponents):
+                if opp == name:
+                    self.err(("actors", name, "opponents", i), f"actors.{name}.opponents: an actor cannot be its own opponent")
+                    continue
                 self.ref(("actors", name, "opponents", i), opp, self.actors - {name}, "actor")
             for var in a.values:
                 self.ref(("actors", name, "values", var), var, self.variables, "variable", key=True)
@@ -394,6 +412,10 @@ class _Checker:
             if o.proposes:
                 self.ref(path + ("proposes", "topic"), o.proposes.topic, self.topics, "proposal topic")
                 for j, t in enumerate(o.proposes.to):
+                    if t == o.actor:
+                        self.err(path + ("proposes", "to", j), f"{dotted(path + ('proposes', 'to'))}: '{t}' proposes "
+                                 "this: an actor cannot address a proposal to itself")
+                        continue
                     self.ref(path + ("proposes", "to", j), t, self.actors - {o.actor}, "actor")
                 topic = (self.p.get("mechanics") or _NoMech).proposals.get(o.proposes.topic)
                 if topic and topic.rule == "consent" and not o.proposes.to:
@@ -468,12 +490,17 @@ class _Checker:
             self.source(path + ("source",), m.source)
 
     def _index(self, section: str, item_id: str, fallback: int) -> int:
-        """Position of an item in the raw list (sound parts may have dropped earlier items)."""
-        raw = self.doc.data.get(section) or []
-        for i, item in enumerate(raw):
-            if isinstance(item, dict) and item.get("id") == item_id:
-                return i
-        return fallback
+        """Position of an item in the raw list (sound parts may have dropped earlier items).
+        The positions are found once per section: a scan per item made a file of thousands of
+        options take a minute to validate."""
+        first = self.first_index.get(section)
+        if first is None:
+            first = self.first_index[section] = {}
+            raw = self.doc.data.get(section)
+            for i, item in enumerate(raw if isinstance(raw, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    first.setdefault(item["id"], i)
+        return first.get(item_id, fallback)
 
     def _unique(self, *section):
         seen: dict = {}
@@ -488,6 +515,11 @@ class _Checker:
 
 class _NoMech:
     proposals: dict = {}
+
+
+def _items(x) -> list[dict]:
+    """The mappings of a raw list (anything else in it was reported already)."""
+    return [i for i in x if isinstance(i, dict)] if isinstance(x, list) else []
 
 
 def _keys(x) -> list:
