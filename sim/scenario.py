@@ -43,7 +43,7 @@ def scenario_name(path: Path) -> str:
 
 def load(path: Path | str) -> Loaded:
     path = Path(path)
-    doc, problems = with_bases(read_document(path))
+    doc, problems = with_bases(read_document(path), graph=_Graph(path))
     return Loaded(scenario_name(path), path, validate(doc, problems), doc)
 
 
@@ -71,22 +71,40 @@ def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
 # --- variants: `extends` ------------------------------------------------------------------
 
 MAX_CHAIN = 16  # files in a chain of `extends`; a longer one is surely a mistake
+MAX_FILES = 32  # files in the whole graph of `extends` of one scenario
+MAX_ENTRIES = 64  # entries of `extends` in that graph: each is a merge
 
 
-def with_bases(doc: Document, chain: tuple[str, ...] = ()) -> tuple[Document, list[Problem]]:
+class _Graph:
+    """One load's graph of `extends`: where bases may be (the folder of the file the user named
+    and below, and the bundled scenarios), each base read and merged once however many files
+    extend it (a diamond of nine files, each extending the next four times, was 4^9 merges),
+    and a bound on the files and merges in all."""
+
+    def __init__(self, top: Path):
+        from .catalog import bundled_dir  # not at the top: catalog imports this module
+
+        self.top = top
+        self.roots = (top.parent.resolve(), bundled_dir().resolve())
+        self.done: dict[Path, tuple[Document, list[Problem]] | ScenarioError] = {}
+        self.entries = 0
+
+
+def with_bases(doc: Document, chain: tuple[str, ...] = (), graph: _Graph | None = None) -> tuple[Document, list[Problem]]:
     """doc written over the bases it `extends` (each with its own bases), merged left to right.
 
     Returns the merged document and the problems found merging; raises ScenarioError when a
     base cannot be read. `chain` holds the files extending this one, to catch cycles."""
     if "extends" not in doc.data:
         return doc, []
+    graph = graph or _Graph(Path(doc.name))
     chain += (doc.name,)
     spec = doc.data["extends"]
     items = {("extends", i): s for i, s in enumerate(spec)} if isinstance(spec, list) and spec else {("extends",): spec}
     bases, problems, failed = [], [], []
     for path, item in items.items():
         try:
-            base, found = with_bases(read_document(_base_file(doc, path, item, chain)), chain)
+            base, found = _base(doc, path, item, chain, graph)
         except ScenarioError as exc:
             failed += exc.problems
             continue
@@ -101,7 +119,24 @@ def with_bases(doc: Document, chain: tuple[str, ...] = ()) -> tuple[Document, li
     return merged, problems
 
 
-def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path:
+def _base(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph) -> tuple[Document, list[Problem]]:
+    """The base an entry of `extends` names, with its own bases merged in: read once per load."""
+    file = _base_file(doc, path, item, chain, graph)
+    key = file.resolve()
+    if key not in graph.done:
+        if len(graph.done) >= MAX_FILES:
+            raise ScenarioError([doc.problem(path, f"{dotted(path)}: more than {MAX_FILES} files extended in all")])
+        try:
+            graph.done[key] = with_bases(read_document(file), chain, graph)
+        except ScenarioError as exc:
+            graph.done[key] = exc
+    done = graph.done[key]
+    if isinstance(done, ScenarioError):
+        raise done
+    return done
+
+
+def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph | None = None) -> Path:
     """The file an entry of `extends` names; a ScenarioError located at the entry if none."""
     from .catalog import bundled, is_path  # not at the top: catalog imports this module
 
@@ -109,15 +144,29 @@ def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path
         raise ScenarioError([doc.problem(path, f"{dotted(path)}: {message}")])
 
     if not isinstance(item, str) or not item:
-        fail(f"expected a bundled scenario name or a file path, or a list of them (got {item!r})")
+        fail(f"expected a bundled scenario name or a file path, or a list of them (got {quoted(item)})")
+    graph = graph or _Graph(Path(doc.name))
+    graph.entries += 1
+    if graph.entries > MAX_ENTRIES:
+        fail(f"more than {MAX_ENTRIES} entries of extends in all")
     if is_path(item):
         file = Path(doc.name).parent / item
+        # confined to the folder tree of the file the user named (and the bundled scenarios):
+        # a scenario cannot make us read /etc/passwd or ../secrets and echo them in messages
+        inside = not os.path.isabs(item) and not item.startswith("~") and "\0" not in item
+        try:
+            inside = inside and any(file.resolve().is_relative_to(root) for root in graph.roots)
+        except (OSError, ValueError, RuntimeError):
+            inside = False
+        if not inside:
+            fail(f"{quoted(item, 60)} is outside this scenario's folder: a base is a bundled name or a "
+                 f"file in the folder of {quoted(graph.top.name, 60)} or below")
         if not os.path.isfile(file):  # not Path.is_file, which raises on a name too long
-            fail(f"no such file '{file}'" if not os.path.exists(file) else f"'{file}' is not a file")
+            fail(f"no such file {quoted(str(file), 120)}" if not os.path.exists(file) else f"{quoted(str(file), 120)} is not a file")
     else:
         found = bundled()
         if item not in found:
-            fail(f"unknown scenario '{item}'{_did_you_mean(item, found)}")
+            fail(f"unknown scenario {quoted(item)}{_did_you_mean(item, found)}")
         file = found[item]
     same = [i for i, name in enumerate(chain) if Path(name).resolve() == file.resolve()]
     if same:
