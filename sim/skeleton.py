@@ -55,7 +55,14 @@ def variant(target: Path, spec: str) -> str:
     """A file that extends `spec` (a bundled name, or a path written relative to the new file)."""
     loaded = open_scenario(spec)
     s = loaded.scenario
-    ref = spec if spec in bundled() else _relative(loaded.path, target.parent)
+    if spec in bundled():
+        ref = spec
+    elif not loaded.path.resolve().is_relative_to(target.parent.resolve()):
+        # `extends` reads no file outside the folder of the file named (see the guide's Variants)
+        raise UsageError(f"{target}: a variant must be in the folder of its base {loaded.path} or above it, "
+                         "since a base outside a scenario's folder is refused")
+    else:
+        ref = _relative(loaded.path, target.parent)
     m = s.mechanics
     read_by_scale = [v for v in s.variables if v in Rules(s, loaded.name).sanction_scale.names]
     defaults = list(dict.fromkeys(a.doctrine for a in s.actors.values()))
