@@ -43,7 +43,7 @@ _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<bad>\*\*|//|&&|\|\|)
+  | (?P<bad>\*\*|//|&&|\|\||=>|=<)
   | (?P<op><=|>=|==|!=|[-+*/<>()])
   | (?P<other>.)
 """, re.VERBOSE | re.DOTALL)
@@ -53,6 +53,8 @@ _BAD = {
     "//": "'//' is not supported; use '/'",
     "&&": "'&&' is not supported; use 'and'",
     "||": "'||' is not supported; use 'or'",
+    "=>": "'=>' is not a comparison; use '>='",
+    "=<": "'=<' is not a comparison; use '<='",
     "%": "'%' is not supported",
     "=": "'=' is not a comparison; use '=='",
     "!": "'!' is not supported; use 'not'",
@@ -105,6 +107,7 @@ class _Parser:
     def __init__(self, text: str, names: frozenset[str]):
         self.allowed, self.used = names, set()
         self.tokens, self.i, self.depth = _tokenize(text), 0, 0
+        self.reads = 0  # names read so far: an operand that reads none is a constant
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
@@ -137,9 +140,12 @@ class _Parser:
             group, operands = prec, [node]
             ops = []
             while prec == group:
-                self.take()
+                at = self.take()[2]
                 ops.append(op)
+                reads = self.reads
                 operands.append(self.expr(group + 1))
+                if op == "/" and self.reads == reads and _zero(operands[-1]):
+                    raise ExpressionError("division by zero (the divisor is always 0)", at)
                 op, prec = self.binary()
             node = _combine(group, ops, operands)
         return node
@@ -183,10 +189,18 @@ class _Parser:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ExpressionError(f"unknown name {value!r}{hint}", at)
             self.used.add(value)
+            self.reads += 1
             return lambda env: np.asarray(env[value], dtype=_F8)
         if kind == "end":
             raise ExpressionError("the expression ends too early; expected a value", at)
         raise ExpressionError(f"expected a value but found {value!r}", at)
+
+
+def _zero(constant: Node) -> bool:
+    """Whether a node that reads no name is 0 (or not a number: 0/0 as a divisor)."""
+    with np.errstate(all="ignore"):
+        value = np.asarray(constant({}), dtype=_F8)
+    return bool(value == 0 or np.isnan(value))
 
 
 _NOT, _UNARY = 3, 7
@@ -250,9 +264,18 @@ class Expression:
         return result
 
     def mask(self, env: Mapping) -> np.ndarray:
-        """The truth of the value in each world: non-zero is true."""
+        """The truth of the value in each world: non-zero is true, and NaN (0/0 of values that
+        happen to be 0, say) is false: a condition that cannot be computed does not hold."""
         result = self(env)
-        return result if result.dtype == np.bool_ else result != 0
+        return result if result.dtype == np.bool_ else np.abs(result) > 0
+
+    def number(self, env: Mapping) -> np.ndarray:
+        """The value in each world as a number, NaN counted as 0 (so that it never reaches the
+        state: a NaN tension would make every comparison with it false)."""
+        result = self(env)
+        if result.dtype.kind == "f" and np.isnan(result).any():
+            result = np.where(np.isnan(result), 0.0, result)
+        return result
 
 
 def compile_expression(text: str, names) -> Expression:

@@ -218,7 +218,8 @@ def _merge(base: Document, top: Document) -> tuple[Document, list[Problem]]:
                 if owns(doc, path):
                     out[path], files[path] = position, doc.file_of(path)
     quoted = frozenset(path for doc in (base, top) for path in doc.quoted if owns(doc, path))
-    return Document(top.name, data, values, keys, quoted, files), problems
+    spans = {path: span for doc in (base, top) for path, span in doc.spans.items() if owns(doc, path)}
+    return Document(top.name, data, values, keys, quoted, files, spans), problems
 
 
 # --- structural problems (pydantic) -------------------------------------------------------
@@ -411,8 +412,8 @@ class _Checker:
         try:
             compile_expression(text, self.names)
         except ExpressionError as exc:
-            line, col = self.doc.text_start(path)
-            self.problems.append(Problem(self.doc.file_of(path), line, col + exc.offset, f"{dotted(path)}: {exc.message}"))
+            line, col = self.doc.locate(path, exc.offset)
+            self.problems.append(Problem(self.doc.file_of(path), line, col, f"{dotted(path)}: {exc.message}"))
 
     def effects(self, path: tuple, effects):
         for i, e in enumerate(effects):

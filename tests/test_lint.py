@@ -1,4 +1,6 @@
 """`ladder lint`: each kind of warning, located where the designer wrote the part at fault."""
+import shutil
+
 import pytest
 from conftest import DATA
 
@@ -93,10 +95,11 @@ def test_a_variable_that_drifts_to_a_baseline_changes(tmp_path):
 
 
 def test_a_variant_is_warned_about_in_the_file_that_wrote_the_part(tmp_path):
+    base = shutil.copy(WARNINGS, tmp_path / "warnings.scenario.yaml")
     variant = tmp_path / "variant.scenario.yaml"
-    variant.write_text(f"extends: {WARNINGS}\nclock: {{horizon: 12}}\n")
+    variant.write_text("extends: warnings.scenario.yaml\nclock: {horizon: 12}\n")
     found = {(p.file, p.line, p.col): p.message for p in lint(variant)}
-    assert "rung 'unused' has no options" in found[(str(WARNINGS), *locate(TEXT, "unused"))]
+    assert "rung 'unused' has no options" in found[(str(base), *locate(TEXT, "unused"))]
     assert not any("too-late" in message for message in found.values())  # turn 10 is now within the horizon
 
 
