@@ -241,7 +241,7 @@ class DoctrineTerms(Strict):
 
     escalation: Optional[float] = Field(None, description="Preference for high rungs (negative: for low rungs). Default 0.")
     reciprocity: Optional[float] = Field(None, description="Preference for matching the opponents' current rung. Default 0.")
-    risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added war hazard. Default 1.")
+    risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added weekly war hazard. Default 1.")
     values: Optional[float] = Field(None, description="Weight on the actor's values. Default 1.")
     weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
     categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
@@ -305,9 +305,10 @@ class Outcome(Strict):
 
 
 class Hazard(Strict):
-    """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint)))."""
+    """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint))).
+    The engine scales it to the turn's length: 1 - (1 - weekly)^(turn_days / 7) per turn."""
 
-    max: float = Field(0.05, ge=0, le=1, description="Hazard per turn as tension tends to its maximum.")
+    max: float = Field(0.05, ge=0, le=1, description="Weekly hazard as tension tends to its maximum.")
     midpoint: float = Field(85.0, description="Tension at which the hazard is half its maximum.")
     steepness: float = Field(0.12, gt=0, le=10, description="How sharply the hazard rises around the midpoint.")
 
@@ -337,7 +338,7 @@ class RedLine(Strict):
 
 class Mechanics(Strict):
     tension: Name = Field("tension", description="The variable that is the crisis temperature.")
-    hazard: Hazard = Field(default_factory=Hazard, description="The weekly hazard of war by miscalculation.")
+    hazard: Hazard = Field(default_factory=Hazard, description="The weekly hazard of war by miscalculation (scaled to the turn's length).")
     veto_members: dict[Id, Union[Literal["actor"], Annotated[float, Field(ge=0, le=1)]]] = Field(
         default_factory=dict,
         description="Permanent members: 'actor' when played (they answer by their options), "

@@ -17,6 +17,7 @@ from .catalog import bundled, bundled_dir, open_scenario
 from .errors import UsageError
 from .rules import Rules
 from .scenario import SUFFIX
+from .words import plural
 
 __all__ = ["new_scenario"]
 
@@ -68,7 +69,7 @@ def variant(target: Path, spec: str) -> str:
     defaults = list(dict.fromkeys(a.doctrine for a in s.actors.values()))
     sections = [
         ("Its name, as `ladder show` and the app give it.", {"title": s.title}),
-        (f"How long a game lasts: turns of {s.clock.turn_days} days.", {"clock": {"horizon": s.clock.horizon}}),
+        (f"How long a game lasts: turns of {plural(s.clock.turn_days, 'day')}.", {"clock": {"horizon": s.clock.horizon}}),
         (f"Each actor's default doctrine, one of: {', '.join(s.doctrines)}.",
          {"actors": {name: {"doctrine": a.doctrine} for name, a in s.actors.items()}}),
         ("The main terms of those doctrines (`ladder show` describes every preset).",
