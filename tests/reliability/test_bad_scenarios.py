@@ -196,7 +196,7 @@ def test_validate_refuses_each_bad_file_with_one_located_line(refuse, tmp_path, 
 
 @pytest.mark.parametrize("name", ["escape-in-title", "extends-etc-passwd", "255-options-for-one-actor",
                                   "start-year-9999", "zero-over-zero", "horizon-true", "veto-topic-without-members"])
-@pytest.mark.parametrize("command", ["run", "lint", "batch"])
+@pytest.mark.parametrize("command", ["run", "lint", "batch", "show"])
 def test_run_lint_and_batch_refuse_them_too(refuse, tmp_path, name, command):
     path, folder, where, word = write_case(tmp_path, name)
     out = tmp_path / "out"
@@ -217,3 +217,41 @@ def test_the_two_mib_file_and_the_diamond_are_quick_when_valid(tmp_path):
     start = time.process_time()
     load(big)
     assert time.process_time() - start < 4.0  # it was 46 s: a scan of the options per option
+
+
+def test_the_same_rules_hold_for_a_scenario_read_from_json(tmp_path):
+    """A batch folder's scenario.json and a save's scenario are validated by the model alone:
+    control characters, bools for numbers and dates out of range are refused there too."""
+    import json
+
+    from pydantic import ValidationError
+
+    from sim.catalog import bundled
+    from sim.model import Scenario
+    from sim.scenario import load
+
+    good = load(bundled()["tutorial"]).scenario.model_dump(mode="json", by_alias=True)
+    Scenario.model_validate(json.loads(json.dumps(good)))
+    for change in ({"title": "Tutorial\u001b]0;pwned\u0007"}, {"description": "x\u009b2J"},
+                   {"clock": {**good["clock"], "horizon": True}}, {"clock": {**good["clock"], "start": "9999-01-01"}}):
+        with pytest.raises(ValidationError):
+            Scenario.model_validate(json.loads(json.dumps({**good, **change})))
+
+
+@pytest.mark.parametrize("clock", ['{turn_days: 1, start: "9998-12-01", horizon: 30}',
+                                   '{turn_days: 365, start: "1000-01-01", horizon: 520}'])
+def test_the_edges_of_what_validates_play(tmp_path, capsys, clock):
+    """254 options for one actor, and games at the first and last years allowed: each runs."""
+    from sim.cli import main
+
+    path = tmp_path / "edge.scenario.yaml"
+    path.write_text(options_for_a(254).replace(CLOCK, f"clock: {clock}"))
+    assert main(["run", str(path), "--seed", "3", "--json"]) == 0
+    capsys.readouterr()
+    # a batch in a process of its own (its workers and progress do not mix with pytest's capture)
+    import subprocess
+    import sys
+
+    batch = subprocess.run([sys.executable, "-m", "sim.cli", "batch", str(path), "--runs", "20", "--workers", "1",
+                            "--out", str(tmp_path / "b"), "--json"], capture_output=True, text=True, timeout=300)
+    assert batch.returncode == 0, batch.stderr
