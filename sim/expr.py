@@ -25,6 +25,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .errors import printable
+
 __all__ = ["ExpressionError", "Expression", "compile_expression"]
 
 MAX_LENGTH = 1000
@@ -77,6 +79,11 @@ _F8 = np.float64
 Node = Callable[[Mapping], object]  # env -> array or scalar
 
 
+def _q(text: str, limit: int = 40) -> str:
+    """A piece of an expression as a message quotes it: short, control characters escaped."""
+    return "'" + printable(text, limit) + "'"
+
+
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
     """(kind, text, offset) triples, ending with ("end", "", len(text))."""
     tokens = []
@@ -86,14 +93,14 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
             continue
         if kind == "name":
             if value.startswith("__") or ".__" in value:
-                raise ExpressionError(f"names starting with '__' are not allowed ({value!r})", at)
+                raise ExpressionError(f"names starting with '__' are not allowed ({_q(value)})", at)
             if value in _CAPITALS:
-                raise ExpressionError(f"write {_CAPITALS[value]!r}, not {value!r}", at)
+                raise ExpressionError(f"write {_CAPITALS[value]!r}, not {_q(value)}", at)
             if value not in _WORDS and keyword.iskeyword(value):
-                raise ExpressionError(f"{value!r} is not supported in expressions", at)
+                raise ExpressionError(f"{_q(value)} is not supported in expressions", at)
             kind = value if value in _WORDS else "name"
         elif kind in ("bad", "other"):
-            raise ExpressionError(_BAD.get(value, f"unexpected character {value!r}"), at)
+            raise ExpressionError(_BAD.get(value, f"unexpected character {_q(value)}"), at)
         tokens.append((kind, value, at))
     tokens.append(("end", "", len(text)))
     return tokens
@@ -130,7 +137,7 @@ class _Parser:
         if (kind, value) == ("op", ")"):
             raise ExpressionError("unmatched ')'", at)
         if kind != "end":
-            raise ExpressionError(f"unexpected {value!r} (missing operator?)", at)
+            raise ExpressionError(f"unexpected {_q(value)} (missing operator?)", at)
         return node
 
     def expr(self, min_prec: int) -> Node:
@@ -174,7 +181,7 @@ class _Parser:
                 return inner
             if closing[0] == "end":
                 raise ExpressionError("'(' is never closed", at)
-            raise ExpressionError(f"expected ')' but found {closing[1]!r}", closing[2])
+            raise ExpressionError(f"expected ')' but found {_q(closing[1])}", closing[2])
         if kind == "number":
             number = _F8(value)
             return lambda env: number
@@ -187,13 +194,13 @@ class _Parser:
             if value not in self.allowed:
                 close = difflib.get_close_matches(value, self.allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ExpressionError(f"unknown name {value!r}{hint}", at)
+                raise ExpressionError(f"unknown name {_q(value)}{hint}", at)
             self.used.add(value)
             self.reads += 1
             return lambda env: np.asarray(env[value], dtype=_F8)
         if kind == "end":
             raise ExpressionError("the expression ends too early; expected a value", at)
-        raise ExpressionError(f"expected a value but found {value!r}", at)
+        raise ExpressionError(f"expected a value but found {_q(value)}", at)
 
 
 def _zero(constant: Node) -> bool:

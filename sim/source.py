@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.constructor import SafeConstructor
 
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, printable
 
 __all__ = ["Document", "read_document", "parse_document"]
 
@@ -287,7 +287,7 @@ class _Builder:
                         self.report(mark, f"nesting too deep (more than {MAX_DEPTH} levels)", fatal=True)
                     is_map = kind is yaml.MappingStartEvent
                     if event.tag not in (None, "!", _MAP if is_map else _SEQ):
-                        self.report(mark, f"unsupported YAML tag {_show(event.tag)!r}")
+                        self.report(mark, f"unsupported YAML tag '{printable(_show(event.tag), 60)}'")
                     if event.anchor is not None:
                         self.open_anchors.add(event.anchor)
                     top = _Frame(is_map, path, mark, event.anchor, self.nodes)
@@ -346,7 +346,7 @@ class _Builder:
             return _SKIP
         first = top.first_line.get(key)
         if first is not None:
-            self.report(mark, f"duplicate key {key!r} (first defined at line {first})")
+            self.report(mark, f"duplicate key '{printable(key, 40)}' (first defined at line {first})")
             return _SKIP
         top.first_line[key] = mark.line + 1
         if top.path is not None:
@@ -372,20 +372,20 @@ class _Builder:
             return text
         construct = _CONSTRUCT.get(tag)
         if construct is None:
-            self.report(event.start_mark, f"unsupported YAML tag {_show(tag)!r}")
+            self.report(event.start_mark, f"unsupported YAML tag '{printable(_show(tag), 60)}'")
             return text
         try:
             return construct(_constructor, yaml.ScalarNode(tag, text))
         except Exception:  # e.g. `!!int abc`: the constructor's own errors are unhelpful
-            self.report(event.start_mark, f"cannot read {text!r} as {_show(tag)}")
+            self.report(event.start_mark, f"cannot read '{printable(text, 40)}' as {printable(_show(tag), 40)}")
             return text
 
     def _alias(self, event, depth: int):
         mark, anchor = event.start_mark, event.anchor
         if anchor in self.open_anchors:
-            self.report(mark, f"recursive alias '*{anchor}' (a value cannot contain itself)", fatal=True)
+            self.report(mark, f"recursive alias '*{printable(anchor, 40)}' (a value cannot contain itself)", fatal=True)
         if anchor not in self.anchors:
-            self.report(mark, f"unknown alias '*{anchor}' (no anchor '&{anchor}' before it)", fatal=True)
+            self.report(mark, f"unknown alias '*{printable(anchor, 40)}' (no anchor '&{printable(anchor, 40)}' before it)", fatal=True)
         value, count, height = self.anchors[anchor]
         self.expanded += count
         self.nodes += count
