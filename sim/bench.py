@@ -21,6 +21,7 @@ from .engine import Engine
 from .errors import UsageError
 from .forecast import forecast
 from .rules import Rules
+from .words import plural
 
 BATCHES = (1, 1_000, 10_000)
 
@@ -91,7 +92,7 @@ def bench(spec: str = "korea-2019", quick: bool = False) -> dict:
 
 
 def report(f: dict) -> list[str]:
-    lines = [f"Benchmark: {f['scenario']}, {f['actors']} actors, {f['turns']} turns", ""]
+    lines = [f"Benchmark: {f['scenario']}, {plural(f['actors'], 'actor')}, {plural(f['turns'], 'turn')}", ""]
     lines.append(f"  floor (bare SimPy, one world at a time) {f['floor_worlds_per_s']:>12,.0f} worlds/s")
     for size, rate in f["batch_worlds_per_s"].items():
         lines.append(f"  engine, batch of {int(size):>6,}            {rate:>12,.0f} worlds/s")

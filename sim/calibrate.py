@@ -9,6 +9,7 @@ import numpy as np
 
 from .engine import Engine
 from .rules import Rules
+from .words import plural
 
 
 def counts(engine: Engine) -> dict[str, np.ndarray]:
@@ -46,7 +47,7 @@ def calibrate(rules: Rules, runs: int, seed: int, doctrines: dict[str, str] | No
 
 def report(result: dict) -> list[str]:
     lines = [
-        f"{result['scenario']}: {result['runs']:,} games of {result['turns']} turns against {result['year']}",
+        f"{result['scenario']}: {plural(result['runs'], 'game', spec=',')} of {plural(result['turns'], 'turn')} against {result['year']}",
         "",
         f"  {'measure':<40} {'real':>6} {'median':>7} {'p10-p90':>11}",
     ]

@@ -222,13 +222,17 @@ def cmd_show(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from .catalog import bundled, is_path
     from .scenario import load
 
     failed = False
+    found = bundled()
     for path in args.paths:
         try:
-            load(path)
-            print(f"{path}: ok")
+            # a bundled name, as every other command takes; a path otherwise (even a missing one:
+            # that is a located "no such file", like any other problem with the file)
+            load(found[path] if path in found and not is_path(path) and not os.path.exists(path) else path)
+            print(f"{printable(path)}: ok")
         except ScenarioError as exc:
             failed = True
             for problem in exc.problems:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .words import plural
 from .engine import Engine, State
 from .narrative import describe, labels, sources
 from .stats import wilson
@@ -47,7 +48,7 @@ def _heading(engine: Engine, name: str) -> str:
         f"# After-action report: {rules.scenario.title}\n\n"
         f"Scenario `{name}`, seed {engine.seed}, run {int(st.run[0])}. "
         f"Played from {rules.date(0)} to the week of {rules.date(end)}: "
-        f"{end + 1} of {rules.horizon} turns of {rules.scenario.clock.turn_days} days."
+        f"{end + 1} of {plural(rules.horizon, 'turn')} of {plural(rules.scenario.clock.turn_days, 'day')}."
     )
 
 

@@ -97,7 +97,7 @@ class State:
         if worlds is not None:
             env = {name: np.asarray(env[name])[worlds] if np.ndim(env[name]) else env[name] for name in expr.names}
         size = self.size if worlds is None else len(worlds)
-        return np.broadcast_to(np.asarray(expr(env), dtype=float), (size,))
+        return np.broadcast_to(np.asarray(expr.number(env), dtype=float), (size,))  # NaN: 0
 
     def take(self, index: np.ndarray) -> State:
         """A new state made of the given worlds (repeats allowed)."""

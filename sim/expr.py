@@ -25,6 +25,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .errors import printable
+
 __all__ = ["ExpressionError", "Expression", "compile_expression"]
 
 MAX_LENGTH = 1000
@@ -43,7 +45,7 @@ _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<bad>\*\*|//|&&|\|\|)
+  | (?P<bad>\*\*|//|&&|\|\||=>|=<)
   | (?P<op><=|>=|==|!=|[-+*/<>()])
   | (?P<other>.)
 """, re.VERBOSE | re.DOTALL)
@@ -53,6 +55,8 @@ _BAD = {
     "//": "'//' is not supported; use '/'",
     "&&": "'&&' is not supported; use 'and'",
     "||": "'||' is not supported; use 'or'",
+    "=>": "'=>' is not a comparison; use '>='",
+    "=<": "'=<' is not a comparison; use '<='",
     "%": "'%' is not supported",
     "=": "'=' is not a comparison; use '=='",
     "!": "'!' is not supported; use 'not'",
@@ -75,6 +79,11 @@ _F8 = np.float64
 Node = Callable[[Mapping], object]  # env -> array or scalar
 
 
+def _q(text: str, limit: int = 40) -> str:
+    """A piece of an expression as a message quotes it: short, control characters escaped."""
+    return "'" + printable(text, limit) + "'"
+
+
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
     """(kind, text, offset) triples, ending with ("end", "", len(text))."""
     tokens = []
@@ -84,14 +93,14 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
             continue
         if kind == "name":
             if value.startswith("__") or ".__" in value:
-                raise ExpressionError(f"names starting with '__' are not allowed ({value!r})", at)
+                raise ExpressionError(f"names starting with '__' are not allowed ({_q(value)})", at)
             if value in _CAPITALS:
-                raise ExpressionError(f"write {_CAPITALS[value]!r}, not {value!r}", at)
+                raise ExpressionError(f"write {_CAPITALS[value]!r}, not {_q(value)}", at)
             if value not in _WORDS and keyword.iskeyword(value):
-                raise ExpressionError(f"{value!r} is not supported in expressions", at)
+                raise ExpressionError(f"{_q(value)} is not supported in expressions", at)
             kind = value if value in _WORDS else "name"
         elif kind in ("bad", "other"):
-            raise ExpressionError(_BAD.get(value, f"unexpected character {value!r}"), at)
+            raise ExpressionError(_BAD.get(value, f"unexpected character {_q(value)}"), at)
         tokens.append((kind, value, at))
     tokens.append(("end", "", len(text)))
     return tokens
@@ -105,6 +114,7 @@ class _Parser:
     def __init__(self, text: str, names: frozenset[str]):
         self.allowed, self.used = names, set()
         self.tokens, self.i, self.depth = _tokenize(text), 0, 0
+        self.reads = 0  # names read so far: an operand that reads none is a constant
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
@@ -127,7 +137,7 @@ class _Parser:
         if (kind, value) == ("op", ")"):
             raise ExpressionError("unmatched ')'", at)
         if kind != "end":
-            raise ExpressionError(f"unexpected {value!r} (missing operator?)", at)
+            raise ExpressionError(f"unexpected {_q(value)} (missing operator?)", at)
         return node
 
     def expr(self, min_prec: int) -> Node:
@@ -137,9 +147,12 @@ class _Parser:
             group, operands = prec, [node]
             ops = []
             while prec == group:
-                self.take()
+                at = self.take()[2]
                 ops.append(op)
+                reads = self.reads
                 operands.append(self.expr(group + 1))
+                if op == "/" and self.reads == reads and _zero(operands[-1]):
+                    raise ExpressionError("division by zero (the divisor is always 0)", at)
                 op, prec = self.binary()
             node = _combine(group, ops, operands)
         return node
@@ -168,7 +181,7 @@ class _Parser:
                 return inner
             if closing[0] == "end":
                 raise ExpressionError("'(' is never closed", at)
-            raise ExpressionError(f"expected ')' but found {closing[1]!r}", closing[2])
+            raise ExpressionError(f"expected ')' but found {_q(closing[1])}", closing[2])
         if kind == "number":
             number = _F8(value)
             return lambda env: number
@@ -181,12 +194,20 @@ class _Parser:
             if value not in self.allowed:
                 close = difflib.get_close_matches(value, self.allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ExpressionError(f"unknown name {value!r}{hint}", at)
+                raise ExpressionError(f"unknown name {_q(value)}{hint}", at)
             self.used.add(value)
+            self.reads += 1
             return lambda env: np.asarray(env[value], dtype=_F8)
         if kind == "end":
             raise ExpressionError("the expression ends too early; expected a value", at)
-        raise ExpressionError(f"expected a value but found {value!r}", at)
+        raise ExpressionError(f"expected a value but found {_q(value)}", at)
+
+
+def _zero(constant: Node) -> bool:
+    """Whether a node that reads no name is 0 (or not a number: 0/0 as a divisor)."""
+    with np.errstate(all="ignore"):
+        value = np.asarray(constant({}), dtype=_F8)
+    return bool(value == 0 or np.isnan(value))
 
 
 _NOT, _UNARY = 3, 7
@@ -250,9 +271,18 @@ class Expression:
         return result
 
     def mask(self, env: Mapping) -> np.ndarray:
-        """The truth of the value in each world: non-zero is true."""
+        """The truth of the value in each world: non-zero is true, and NaN (0/0 of values that
+        happen to be 0, say) is false: a condition that cannot be computed does not hold."""
         result = self(env)
-        return result if result.dtype == np.bool_ else result != 0
+        return result if result.dtype == np.bool_ else np.abs(result) > 0
+
+    def number(self, env: Mapping) -> np.ndarray:
+        """The value in each world as a number, NaN counted as 0 (so that it never reaches the
+        state: a NaN tension would make every comparison with it false)."""
+        result = self(env)
+        if result.dtype.kind == "f" and np.isnan(result).any():
+            result = np.where(np.isnan(result), 0.0, result)
+        return result
 
 
 def compile_expression(text: str, names) -> Expression:

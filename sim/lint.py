@@ -2,7 +2,8 @@
 
 A scenario can be valid and still hold parts that never play: a requirement no state can meet,
 a move no bot ever takes, a rung with no moves, an actor that can only climb, a variable that
-nothing changes or nothing reads, a move without a quote, an event after the horizon. Each
+nothing changes or nothing reads, a move without a quote, an event after the horizon, a threshold
+no position reaches, an effect that lands after the horizon, an actor with no moves. Each
 check is one function returning located problems, printed as FILE:LINE:COL: warning: ...
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .model import Option
 from .rules import Rules
 from .scenario import load
 from .source import Document
+from .words import plural
 
 __all__ = ["RUNS", "lint"]
 
@@ -31,7 +33,8 @@ def lint(path) -> list[Problem]:
     loaded = load(path)
     doc, rules = loaded.document, Rules(loaded.scenario, loaded.name)
     checks = (_requirements_never_hold, _never_chosen, _rungs_without_options, _no_way_down,
-              _variables_never_changed, _variables_never_read, _options_without_quote, _injects_after_horizon)
+              _variables_never_changed, _variables_never_read, _options_without_quote, _injects_after_horizon,
+              _thresholds_out_of_reach, _lags_beyond_horizon, _actors_without_options)
     return sorted(p for check in checks for p in check(doc, rules))
 
 
@@ -285,3 +288,42 @@ def _injects_after_horizon(doc: Document, rules: Rules) -> list[Problem]:
             out.append(_warn(doc, ("injects", i, field), f"inject '{inject.id}' falls in turn {turn}, after the "
                              f"horizon (turns 0 to {rules.horizon - 1}): it never happens"))
     return out
+
+
+# --- 8. to 10. thresholds, lags and actors that never play ----------------------------------
+
+
+def _thresholds_out_of_reach(doc: Document, rules: Rules) -> list[Problem]:
+    """A threshold is crossed when a position first reaches its level: positions lie between 0
+    (they cool toward it, and moves below 0 only lower them) and the top rung."""
+    top = max(r.level for r in rules.scenario.ladder.rungs)
+    out = []
+    for i, t in enumerate(rules.scenario.ladder.thresholds):
+        if t.level > top:
+            out.append(_warn(doc, ("ladder", "thresholds", i, "level"), f"threshold '{t.id}' is at level {t.level}, "
+                             f"above the top rung ({top}): no position ever reaches it"))
+        elif t.level <= 0:
+            out.append(_warn(doc, ("ladder", "thresholds", i, "level"), f"threshold '{t.id}' is at level {t.level}: "
+                             "every position is at least 0, so it is crossed at once or never means anything"))
+    return out
+
+
+def _lags_beyond_horizon(doc: Document, rules: Rules) -> list[Problem]:
+    s, out = rules.scenario, []
+    parts = [(("options", i), o.id, o.effects) for i, o in enumerate(s.options)]
+    parts += [(("injects", i), inj.id, inj.effects) for i, inj in enumerate(s.injects)]
+    for path, name, effects in parts:
+        for j, e in enumerate(effects):
+            lag = e.lag if e.lag is not None else s.mechanics.sanctions.lag if e.sanction else 0
+            if lag >= rules.horizon:
+                where = path + ("effects", j, "lag") if e.lag is not None else path + ("effects", j)
+                out.append(_warn(doc, where, f"an effect of '{name}' lags {plural(lag, 'turn')}, as long as the "
+                                 f"game or longer ({plural(rules.horizon, 'turn')}): it never takes effect"))
+    return out
+
+
+def _actors_without_options(doc: Document, rules: Rules) -> list[Problem]:
+    return [
+        _warn(doc, ("actors", name), f"actor '{name}' has no options: it never moves", key=True)
+        for a, name in enumerate(rules.actors) if not len(rules.by_actor[a])
+    ]

@@ -7,6 +7,7 @@ checked in `sim.scenario`, which loads a file into these models.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import (
@@ -18,14 +19,49 @@ from pydantic import (
     model_validator,
 )
 
+class LocatedError(ValueError):
+    """A model's check that found its problem in one of its parts: `path` leads from the model
+    to that part, so the loader locates the problem at the value, not at the whole model."""
+
+    def __init__(self, path: tuple, message: str):
+        super().__init__(message)
+        self.path = tuple(path)
+
+
+# Terminal control: C0 (NUL to US, ESC among them), DEL and C1 (which holds CSI, U+009B).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # newline and tab allowed
+
+
+def _no_control(pattern: re.Pattern, what: str):
+    def check(text: str) -> str:
+        found = pattern.search(text)
+        if found:
+            code = ord(found.group())
+            kind = "a line break or tab" if code in (0x09, 0x0A) else "a control character"
+            raise ValueError(f"{kind} (U+{code:04X}, character {found.start() + 1}) is not allowed in {what}")
+        return text
+    return check
+
+
+# Text that reaches the screen: one line (titles, labels, names), or several (descriptions,
+# quotes, expressions), where only newline and tab are allowed among the control characters.
+Line = Annotated[str, AfterValidator(_no_control(_CONTROL, "a one-line text"))]
+Text = Annotated[str, AfterValidator(_no_control(_CONTROL_BUT_LINES, "text (only newline and tab are)"))]
+
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=80)]
-Expr = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Expr = Annotated[Text, StringConstraints(min_length=1, max_length=1000)]
 
 
 def _on_the_calendar(date: str) -> str:
     dt.date.fromisoformat(date)  # its ValueError ("day is out of range for month") is the problem reported
     return date
+
+
+# The years a game's dates may fall in: four digits, and a year after the last for the engine's
+# "first turn of next year".
+FIRST_YEAR, LAST_YEAR = 1000, 9998
 
 
 Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_on_the_calendar)]
@@ -34,22 +70,23 @@ Category = Literal["diplomatic", "informational", "military", "economic"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # YAML reads .nan and .inf
+    # YAML reads .nan and .inf; strict: no `true` where a number goes, no 2.0 where a whole number does
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class SourceRef(Strict):
     """Where a move or event comes from: one of the scenario's sources and a short quote."""
 
     ref: Id = Field(description="Id of an entry in the scenario's `sources`.")
-    quote: str = Field(min_length=1, max_length=400, description="A short quote from that source.")
+    quote: Text = Field(min_length=1, max_length=400, description="A short quote from that source.")
 
 
 class Source(Strict):
-    title: str = Field(description="Title of the text.")
-    file: Optional[str] = Field(None, description="File name of the text among the project's seeds, if any.")
-    author: Optional[str] = Field(None, description="Author or publisher.")
-    date: Optional[str] = Field(None, description="Publication date (free form, e.g. 2019-12).")
-    url: Optional[str] = Field(None, description="Where the text can be found.")
+    title: Line = Field(description="Title of the text.")
+    file: Optional[Line] = Field(None, description="File name of the text among the project's seeds, if any.")
+    author: Optional[Line] = Field(None, description="Author or publisher.")
+    date: Optional[Line] = Field(None, description="Publication date (free form, e.g. 2019-12).")
+    url: Optional[Line] = Field(None, description="Where the text can be found.")
 
 
 class Clock(Strict):
@@ -57,9 +94,20 @@ class Clock(Strict):
     start: Date = Field(description="Calendar date of turn 0 (YYYY-MM-DD).")
     horizon: int = Field(ge=1, le=520, description="Number of turns after which an unresolved game ends.")
 
+    @model_validator(mode="after")
+    def _years(self):
+        start = dt.date.fromisoformat(self.start)
+        if not FIRST_YEAR <= start.year <= LAST_YEAR:
+            raise LocatedError(("start",), f"the start year must be between {FIRST_YEAR} and {LAST_YEAR} (got {start.year})")
+        end = start + dt.timedelta(days=self.horizon * self.turn_days)
+        if end.year > LAST_YEAR:
+            raise LocatedError(("horizon",), f"the game would end in {end.year}: every date of a game must "
+                               f"fall in the years {FIRST_YEAR} to {LAST_YEAR}")
+        return self
+
 
 class Actor(Strict):
-    name: str = Field(description="Display name.")
+    name: Line = Field(description="Display name.")
     doctrine: Id = Field(description="Default doctrine preset of this actor's bot.")
     values: dict[Name, float] = Field(
         default_factory=dict,
@@ -76,7 +124,7 @@ class Actor(Strict):
 
 
 class Variable(Strict):
-    label: Optional[str] = Field(None, description="Display name.")
+    label: Optional[Line] = Field(None, description="Display name.")
     owner: Optional[Id] = Field(
         None, description="Owning actor; omitted for a global variable. Must match the name's prefix."
     )
@@ -99,13 +147,13 @@ class Variable(Strict):
 class Rung(Strict):
     id: Id = Field(description="Name options use to sit on this rung.")
     level: int = Field(ge=-20, le=40, description="Height on the ladder; negative rungs de-escalate.")
-    label: str = Field(description="Display name.")
-    group: str = Field(description="Kahn-style group, e.g. 'subcrisis manoeuvring' or 'de-escalation'.")
+    label: Line = Field(description="Display name.")
+    group: Line = Field(description="Kahn-style group, e.g. 'subcrisis manoeuvring' or 'de-escalation'.")
 
 
 class Threshold(Strict):
     id: Id = Field(description="Name of the threshold (its crossing is an event).")
-    label: str = Field(description="Display name, e.g. 'Red line: strategic tests'.")
+    label: Line = Field(description="Display name, e.g. 'Red line: strategic tests'.")
     level: int = Field(ge=-20, le=40, description="Crossed when any actor's position first reaches this level.")
 
 
@@ -142,6 +190,8 @@ class Effect(Strict):
             raise ValueError("an effect needs exactly one of 'delta' or 'set'")
         if self.set is not None and (self.sanction or self.revert or self.over != 1):
             raise ValueError("a 'set' effect cannot be a sanction, revert or be spread 'over' turns")
+        if self.set is not None and (self.lag is not None or self.uncertainty):
+            raise ValueError("a 'set' effect takes effect at once and exactly: it cannot have 'lag' or 'uncertainty'")
         if self.sanction and self.revert:
             raise ValueError("a sanction cannot revert: it fades through the variable's drift")
         return self
@@ -160,8 +210,8 @@ class Answer(Strict):
 class Option(Strict):
     id: Id = Field(description="Unique name of the move, e.g. dprk_icbm.")
     actor: Id = Field(description="Actor who can take this move.")
-    label: str = Field(description="Short name shown in the move picker and news feed.")
-    description: Optional[str] = Field(None, description="One or two sentences explaining the move.")
+    label: Line = Field(description="Short name shown in the move picker and news feed.")
+    description: Optional[Text] = Field(None, description="One or two sentences explaining the move.")
     rung: Id = Field(description="Rung of the ladder the move sits on.")
     category: Category = Field(description="diplomatic, informational, military or economic.")
     tags: list[Id] = Field(default_factory=list, description="Free labels doctrines and statistics refer to.")
@@ -191,7 +241,7 @@ class DoctrineTerms(Strict):
 
     escalation: Optional[float] = Field(None, description="Preference for high rungs (negative: for low rungs). Default 0.")
     reciprocity: Optional[float] = Field(None, description="Preference for matching the opponents' current rung. Default 0.")
-    risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added war hazard. Default 1.")
+    risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added weekly war hazard. Default 1.")
     values: Optional[float] = Field(None, description="Weight on the actor's values. Default 1.")
     weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
     categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
@@ -204,7 +254,7 @@ DOCTRINE_DEFAULTS = {"escalation": 0.0, "reciprocity": 0.0, "risk_aversion": 1.0
 
 
 class Doctrine(DoctrineTerms):
-    description: str = Field(description="One sentence: what this doctrine does.")
+    description: Text = Field(description="One sentence: what this doctrine does.")
     temperature: float = Field(1.0, gt=0, le=100, description="Softmax temperature: higher is less predictable.")
     after_red_line: Optional[DoctrineTerms] = Field(
         None,
@@ -230,7 +280,7 @@ class Doctrine(DoctrineTerms):
 
 class Inject(Strict):
     id: Id = Field(description="Name of the scheduled event.")
-    label: str = Field(description="What happens, as the news feed says it.")
+    label: Line = Field(description="What happens, as the news feed says it.")
     turn: Optional[Turns] = Field(None, description="Turn the event happens.")
     date: Optional[Date] = Field(None, description="Date the event happens (the turn containing it).")
     when: Optional[Expr] = Field(None, description="Condition checked on that turn; the event is skipped if false.")
@@ -246,18 +296,19 @@ class Inject(Strict):
 
 class Outcome(Strict):
     id: Id = Field(description="Name of the outcome, e.g. war, deal, horizon.")
-    label: str = Field(description="Display name.")
+    label: Line = Field(description="Display name.")
     kind: Literal["war", "deal", "horizon", "condition"] = Field(
         "condition", description="war: ended by strikes and miscalculation; horizon: unresolved at the end."
     )
     when: Optional[Expr] = Field(None, description="Condition that ends the game with this outcome.")
-    description: Optional[str] = Field(None, description="A sentence for the end screen.")
+    description: Optional[Text] = Field(None, description="A sentence for the end screen.")
 
 
 class Hazard(Strict):
-    """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint)))."""
+    """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint))).
+    The engine scales it to the turn's length: 1 - (1 - weekly)^(turn_days / 7) per turn."""
 
-    max: float = Field(0.05, ge=0, le=1, description="Hazard per turn as tension tends to its maximum.")
+    max: float = Field(0.05, ge=0, le=1, description="Weekly hazard as tension tends to its maximum.")
     midpoint: float = Field(85.0, description="Tension at which the hazard is half its maximum.")
     steepness: float = Field(0.12, gt=0, le=10, description="How sharply the hazard rises around the midpoint.")
 
@@ -267,7 +318,7 @@ class Topic(Strict):
         description="consent: passes if an addressee accepts; veto: passes unless a veto member refuses."
     )
     window: int = Field(1, ge=1, le=52, description="Turns the addressees have to answer.")
-    label: Optional[str] = Field(None, description="Display name of the topic.")
+    label: Optional[Line] = Field(None, description="Display name of the topic.")
 
 
 class Sanctions(Strict):
@@ -280,14 +331,14 @@ class RedLine(Strict):
         description="Name; expressions read redline.<id> (1 once crossed)."
     )
     owner: Id = Field(description="Actor who drew the line; its doctrine's after_red_line applies once crossed.")
-    label: str = Field(description="Display name.")
+    label: Line = Field(description="Display name.")
     crossed_by: list[Id] = Field(min_length=1, description="Options whose success crosses the line.")
     source: Optional[SourceRef] = Field(None, description="Where the line was drawn, with a short quote.")
 
 
 class Mechanics(Strict):
     tension: Name = Field("tension", description="The variable that is the crisis temperature.")
-    hazard: Hazard = Field(default_factory=Hazard, description="The weekly hazard of war by miscalculation.")
+    hazard: Hazard = Field(default_factory=Hazard, description="The weekly hazard of war by miscalculation (scaled to the turn's length).")
     veto_members: dict[Id, Union[Literal["actor"], Annotated[float, Field(ge=0, le=1)]]] = Field(
         default_factory=dict,
         description="Permanent members: 'actor' when played (they answer by their options), "
@@ -297,12 +348,20 @@ class Mechanics(Strict):
     sanctions: Sanctions = Field(default_factory=Sanctions, description="How sanctions bite.")
     red_lines: list[RedLine] = Field(default_factory=list, description="Lines whose crossing changes the owner's doctrine.")
 
+    @model_validator(mode="after")
+    def _vetoes(self):
+        for name, topic in self.proposals.items():
+            if topic.rule == "veto" and not self.veto_members:
+                raise LocatedError(("proposals", name, "rule"), f"topic '{name}' is vetoable but mechanics.veto_members "
+                                   "is empty: it would always pass (declare the members, or use rule: consent)")
+        return self
+
 
 class Measure(Strict):
     """A figure of the real year a scenario represents, and how to count it in a game."""
 
     id: Id = Field(description="Name of the measure, e.g. launch_days.")
-    label: str = Field(description="Display name.")
+    label: Line = Field(description="Display name.")
     real: float = Field(ge=0, description="The real-world figure for the year.")
     tags: list[Id] = Field(default_factory=list, description="Count moves carrying any of these tags...")
     actor: Optional[Id] = Field(None, description="...taken by this actor only (default: any actor).")
@@ -321,7 +380,8 @@ class Calibration(Strict):
     measures: list[Measure] = Field(min_length=1, description="The figures compared.")
 
 
-BaseName = Annotated[str, StringConstraints(min_length=1)]
+BaseName = Annotated[Line, StringConstraints(min_length=1)]
+MAX_OPTIONS_PER_ACTOR = 254  # with passing, 255 choices: a bot's pick is counted in one byte (sim/doctrine.py)
 
 
 class Scenario(Strict):
@@ -333,8 +393,8 @@ class Scenario(Strict):
         "and `KEY: null` deletes the base's KEY.",
     )
     schema_version: Literal[1] = Field(description="Version of this format: 1.")
-    title: str = Field(description="Display name of the scenario.")
-    description: str = Field(description="The moment it represents, in a few sentences.")
+    title: Line = Field(description="Display name of the scenario.")
+    description: Text = Field(description="The moment it represents, in a few sentences.")
     sources: dict[Id, Source] = Field(min_length=1, description="The texts options and events cite, by id.")
     clock: Clock = Field(description="Turn length, start date and horizon.")
     actors: dict[Id, Actor] = Field(min_length=1, description="The actors, in the order they decide each turn.")
@@ -348,6 +408,16 @@ class Scenario(Strict):
     outcomes: list[Outcome] = Field(min_length=1, description="How a game can end, checked in this order.")
     mechanics: Mechanics = Field(default_factory=Mechanics, description="Hazard, vetoes, proposals, sanctions, red lines.")
     calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")
+
+    @model_validator(mode="after")
+    def _options_per_actor(self):
+        count: dict[str, int] = {}
+        for i, option in enumerate(self.options):
+            count[option.actor] = count.get(option.actor, 0) + 1
+            if count[option.actor] > MAX_OPTIONS_PER_ACTOR:
+                raise LocatedError(("options", i, "actor"), f"actor '{option.actor}' has more than "
+                                   f"{MAX_OPTIONS_PER_ACTOR} options, the most one actor may have")
+        return self
 
 
 def json_schema() -> dict:

@@ -16,6 +16,7 @@ import math
 import textwrap
 
 import numpy as np
+from .words import plural
 
 KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}
 OTHER_COLOUR = "#4c72b0"
@@ -151,9 +152,9 @@ def _partial_notice(what: str = "this batch") -> str:
 
 def _batch_header(s: dict) -> str:
     start, turn_days = s.get("start"), s.get("turn_days")
-    clock = f"{_num(s.get('turns'))} turns"
+    clock = f"{_num(s.get('turns'))} {'turn' if s.get('turns') == 1 else 'turns'}"
     if turn_days:
-        clock += f" of {turn_days} days"
+        clock += f" of {plural(turn_days, 'day')}"
     if start:
         clock += f" from {start}"
     doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())

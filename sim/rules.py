@@ -255,9 +255,16 @@ class Rules:
         )
 
     def hazard(self, tension: np.ndarray) -> np.ndarray:
-        """The chance of war by miscalculation in a turn, in single precision (a vectorised exponential)."""
+        """The chance of war by miscalculation in a turn, in single precision (a vectorised exponential).
+
+        The scenario's figure is weekly: a turn of d days has 1 - (1 - weekly)^(d / 7), computed
+        as -expm1(log1p(-weekly) d / 7); weekly turns use the weekly figure as it is."""
         h = self.scenario.mechanics.hazard
-        return h.max / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
+        weekly = h.max / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
+        days = self.scenario.clock.turn_days
+        if days == 7:
+            return weekly
+        return -np.expm1(np.log1p(-weekly) * np.float32(days / 7))
 
     @property
     def horizon(self) -> int:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, printable
 from .expr import ExpressionError, compile_expression
-from .model import Scenario
+from .model import LocatedError, Scenario
 from .source import Document, read_document
 
 SUFFIX = ".scenario.yaml"
@@ -43,7 +43,7 @@ def scenario_name(path: Path) -> str:
 
 def load(path: Path | str) -> Loaded:
     path = Path(path)
-    doc, problems = with_bases(read_document(path))
+    doc, problems = with_bases(read_document(path), graph=_Graph(path))
     return Loaded(scenario_name(path), path, validate(doc, problems), doc)
 
 
@@ -53,9 +53,9 @@ def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
     data = doc.data
     problems = list(problems)
     version = data.get("schema_version")
-    if version != 1:
+    if type(version) is not int or version != 1:
         where = ("schema_version",) if "schema_version" in data else ()
-        raise ScenarioError([*problems, doc.problem(where, f"unsupported schema_version {version!r}; this version reads 1")])
+        raise ScenarioError([*problems, doc.problem(where, f"unsupported schema_version {quoted(version)}; this version reads 1")])
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
@@ -71,22 +71,40 @@ def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
 # --- variants: `extends` ------------------------------------------------------------------
 
 MAX_CHAIN = 16  # files in a chain of `extends`; a longer one is surely a mistake
+MAX_FILES = 32  # files in the whole graph of `extends` of one scenario
+MAX_ENTRIES = 64  # entries of `extends` in that graph: each is a merge
 
 
-def with_bases(doc: Document, chain: tuple[str, ...] = ()) -> tuple[Document, list[Problem]]:
+class _Graph:
+    """One load's graph of `extends`: where bases may be (the folder of the file the user named
+    and below, and the bundled scenarios), each base read and merged once however many files
+    extend it (a diamond of nine files, each extending the next four times, was 4^9 merges),
+    and a bound on the files and merges in all."""
+
+    def __init__(self, top: Path):
+        from .catalog import bundled_dir  # not at the top: catalog imports this module
+
+        self.top = top
+        self.roots = (top.parent.resolve(), bundled_dir().resolve())
+        self.done: dict[Path, tuple[Document, list[Problem]] | ScenarioError] = {}
+        self.entries = 0
+
+
+def with_bases(doc: Document, chain: tuple[str, ...] = (), graph: _Graph | None = None) -> tuple[Document, list[Problem]]:
     """doc written over the bases it `extends` (each with its own bases), merged left to right.
 
     Returns the merged document and the problems found merging; raises ScenarioError when a
     base cannot be read. `chain` holds the files extending this one, to catch cycles."""
     if "extends" not in doc.data:
         return doc, []
+    graph = graph or _Graph(Path(doc.name))
     chain += (doc.name,)
     spec = doc.data["extends"]
     items = {("extends", i): s for i, s in enumerate(spec)} if isinstance(spec, list) and spec else {("extends",): spec}
     bases, problems, failed = [], [], []
     for path, item in items.items():
         try:
-            base, found = with_bases(read_document(_base_file(doc, path, item, chain)), chain)
+            base, found = _base(doc, path, item, chain, graph)
         except ScenarioError as exc:
             failed += exc.problems
             continue
@@ -101,7 +119,24 @@ def with_bases(doc: Document, chain: tuple[str, ...] = ()) -> tuple[Document, li
     return merged, problems
 
 
-def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path:
+def _base(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph) -> tuple[Document, list[Problem]]:
+    """The base an entry of `extends` names, with its own bases merged in: read once per load."""
+    file = _base_file(doc, path, item, chain, graph)
+    key = file.resolve()
+    if key not in graph.done:
+        if len(graph.done) >= MAX_FILES:
+            raise ScenarioError([doc.problem(path, f"{dotted(path)}: more than {MAX_FILES} files extended in all")])
+        try:
+            graph.done[key] = with_bases(read_document(file), chain, graph)
+        except ScenarioError as exc:
+            graph.done[key] = exc
+    done = graph.done[key]
+    if isinstance(done, ScenarioError):
+        raise done
+    return done
+
+
+def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph | None = None) -> Path:
     """The file an entry of `extends` names; a ScenarioError located at the entry if none."""
     from .catalog import bundled, is_path  # not at the top: catalog imports this module
 
@@ -109,15 +144,29 @@ def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...]) -> Path
         raise ScenarioError([doc.problem(path, f"{dotted(path)}: {message}")])
 
     if not isinstance(item, str) or not item:
-        fail(f"expected a bundled scenario name or a file path, or a list of them (got {item!r})")
+        fail(f"expected a bundled scenario name or a file path, or a list of them (got {quoted(item)})")
+    graph = graph or _Graph(Path(doc.name))
+    graph.entries += 1
+    if graph.entries > MAX_ENTRIES:
+        fail(f"more than {MAX_ENTRIES} entries of extends in all")
     if is_path(item):
         file = Path(doc.name).parent / item
+        # confined to the folder tree of the file the user named (and the bundled scenarios):
+        # a scenario cannot make us read /etc/passwd or ../secrets and echo them in messages
+        inside = not os.path.isabs(item) and not item.startswith("~") and "\0" not in item
+        try:
+            inside = inside and any(file.resolve().is_relative_to(root) for root in graph.roots)
+        except (OSError, ValueError, RuntimeError):
+            inside = False
+        if not inside:
+            fail(f"{quoted(item, 60)} is outside this scenario's folder: a base is a bundled name or a "
+                 f"file in the folder of {quoted(graph.top.name, 60)} or below")
         if not os.path.isfile(file):  # not Path.is_file, which raises on a name too long
-            fail(f"no such file '{file}'" if not os.path.exists(file) else f"'{file}' is not a file")
+            fail(f"no such file {quoted(str(file), 120)}" if not os.path.exists(file) else f"{quoted(str(file), 120)} is not a file")
     else:
         found = bundled()
         if item not in found:
-            fail(f"unknown scenario '{item}'{_did_you_mean(item, found)}")
+            fail(f"unknown scenario {quoted(item)}{_did_you_mean(item, found)}")
         file = found[item]
     same = [i for i, name in enumerate(chain) if Path(name).resolve() == file.resolve()]
     if same:
@@ -169,7 +218,8 @@ def _merge(base: Document, top: Document) -> tuple[Document, list[Problem]]:
                 if owns(doc, path):
                     out[path], files[path] = position, doc.file_of(path)
     quoted = frozenset(path for doc in (base, top) for path in doc.quoted if owns(doc, path))
-    return Document(top.name, data, values, keys, quoted, files), problems
+    spans = {path: span for doc in (base, top) for path, span in doc.spans.items() if owns(doc, path)}
+    return Document(top.name, data, values, keys, quoted, files, spans), problems
 
 
 # --- structural problems (pydantic) -------------------------------------------------------
@@ -179,12 +229,16 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
     seen: set[tuple] = set()
     out = []
     for err in exc.errors():
-        path = _data_path(doc.data, err["loc"])
+        loc = err["loc"]
+        found = (err.get("ctx") or {}).get("error")
+        if isinstance(found, LocatedError):  # a model's check that names the part at fault
+            loc = (*loc, *found.path)
+        path = _data_path(doc.data, loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             key = path[-1]
             hint = _unknown_key_hint(key, tuple(0 if isinstance(p, int) else p for p in path[:-1]))
-            out.append(doc.problem(path, f"unknown key '{key}'{hint}", key=True))
+            out.append(doc.problem(path, f"unknown key {quoted(key)}{hint}", key=True))
             continue
         if path in seen:  # one line per place: a union reports each of its alternatives
             continue
@@ -197,8 +251,8 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         msg = msg.removeprefix("Value error, ")
         msg = msg[0].lower() + msg[1:]
         value = err.get("input")
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and kind != "value_error":
-            msg += f" (got {value!r})"
+        if isinstance(value, (int, float, str)) and kind != "value_error":
+            msg += f" (got {quoted(value)})"
         out.append(doc.problem(path, f"{dotted(path)}: {msg}"))
     return out
 
@@ -287,6 +341,13 @@ def _try(adapter: TypeAdapter, value):
         return None
 
 
+def quoted(value, limit: int = 40) -> str:
+    """A value from a file as a message quotes it: short, and with no control character."""
+    if isinstance(value, str):
+        return "'" + printable(value, limit) + "'"
+    return printable(repr(value), limit)
+
+
 def dotted(path: tuple) -> str:
     """A document path as a reader writes it: options[3].effects[0].var."""
     out = ""
@@ -297,7 +358,7 @@ def dotted(path: tuple) -> str:
 
 def _did_you_mean(word: str, candidates) -> str:
     close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean {quoted(close[0])}?)" if close else ""
 
 
 # --- cross-references and expressions -----------------------------------------------------
@@ -320,7 +381,11 @@ class _Checker:
         mech = raw.get("mechanics") if isinstance(raw.get("mechanics"), dict) else {}
         self.topics = set(_keys(mech.get("proposals")))
         self.red_lines = set(_ids(mech.get("red_lines")))
-        self.tags = {t for o in parts.get("options") or [] for t in o.tags}
+        # every tag written, in sound options or not: one bad field in an option must not make every
+        # doctrine naming its tags fail too
+        self.tags = {t for o in _items(raw.get("options")) if isinstance(o.get("tags"), list)
+                     for t in o["tags"] if isinstance(t, str)}
+        self.first_index: dict[str, dict] = {}  # section -> id -> its first position in the raw list
         self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
 
     def run(self) -> list[Problem]:
@@ -347,8 +412,8 @@ class _Checker:
         try:
             compile_expression(text, self.names)
         except ExpressionError as exc:
-            line, col = self.doc.text_start(path)
-            self.problems.append(Problem(self.doc.file_of(path), line, col + exc.offset, f"{dotted(path)}: {exc.message}"))
+            line, col = self.doc.locate(path, exc.offset)
+            self.problems.append(Problem(self.doc.file_of(path), line, col, f"{dotted(path)}: {exc.message}"))
 
     def effects(self, path: tuple, effects):
         for i, e in enumerate(effects):
@@ -365,6 +430,9 @@ class _Checker:
         for name, a in (self.p.get("actors") or {}).items():
             self.ref(("actors", name, "doctrine"), a.doctrine, self.doctrines, "doctrine")
             for i, opp in enumerate(a.opponents):
+                if opp == name:
+                    self.err(("actors", name, "opponents", i), f"actors.{name}.opponents: an actor cannot be its own opponent")
+                    continue
                 self.ref(("actors", name, "opponents", i), opp, self.actors - {name}, "actor")
             for var in a.values:
                 self.ref(("actors", name, "values", var), var, self.variables, "variable", key=True)
@@ -394,6 +462,10 @@ class _Checker:
             if o.proposes:
                 self.ref(path + ("proposes", "topic"), o.proposes.topic, self.topics, "proposal topic")
                 for j, t in enumerate(o.proposes.to):
+                    if t == o.actor:
+                        self.err(path + ("proposes", "to", j), f"{dotted(path + ('proposes', 'to'))}: '{t}' proposes "
+                                 "this: an actor cannot address a proposal to itself")
+                        continue
                     self.ref(path + ("proposes", "to", j), t, self.actors - {o.actor}, "actor")
                 topic = (self.p.get("mechanics") or _NoMech).proposals.get(o.proposes.topic)
                 if topic and topic.rule == "consent" and not o.proposes.to:
@@ -468,12 +540,17 @@ class _Checker:
             self.source(path + ("source",), m.source)
 
     def _index(self, section: str, item_id: str, fallback: int) -> int:
-        """Position of an item in the raw list (sound parts may have dropped earlier items)."""
-        raw = self.doc.data.get(section) or []
-        for i, item in enumerate(raw):
-            if isinstance(item, dict) and item.get("id") == item_id:
-                return i
-        return fallback
+        """Position of an item in the raw list (sound parts may have dropped earlier items).
+        The positions are found once per section: a scan per item made a file of thousands of
+        options take a minute to validate."""
+        first = self.first_index.get(section)
+        if first is None:
+            first = self.first_index[section] = {}
+            raw = self.doc.data.get(section)
+            for i, item in enumerate(raw if isinstance(raw, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    first.setdefault(item["id"], i)
+        return first.get(item_id, fallback)
 
     def _unique(self, *section):
         seen: dict = {}
@@ -488,6 +565,11 @@ class _Checker:
 
 class _NoMech:
     proposals: dict = {}
+
+
+def _items(x) -> list[dict]:
+    """The mappings of a raw list (anything else in it was reported already)."""
+    return [i for i in x if isinstance(i, dict)] if isinstance(x, list) else []
 
 
 def _keys(x) -> list:

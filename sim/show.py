@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .scenario import Loaded, dotted
 from .source import Document
+from .words import plural
 
 
 def describe(loaded: Loaded) -> list[str]:
@@ -14,7 +15,7 @@ def describe(loaded: Loaded) -> list[str]:
     wrap = lambda text, indent="  ": textwrap.wrap(" ".join(text.split()), 80, initial_indent=indent, subsequent_indent=indent)  # noqa: E731
     out = [f"{s.title}  [{loaded.name}]", *wrap(s.description, ""), ""]
     c = s.clock
-    out.append(f"Clock: from {c.start}, {c.horizon} turns of {c.turn_days} days")
+    out.append(f"Clock: from {c.start}, {plural(c.horizon, 'turn')} of {plural(c.turn_days, 'day')}")
     out += ["", "Actors:"]
     for aid, a in s.actors.items():
         extra = f"; acts when {a.acts_when}" if a.acts_when else ""

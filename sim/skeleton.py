@@ -17,6 +17,7 @@ from .catalog import bundled, bundled_dir, open_scenario
 from .errors import UsageError
 from .rules import Rules
 from .scenario import SUFFIX
+from .words import plural
 
 __all__ = ["new_scenario"]
 
@@ -55,13 +56,20 @@ def variant(target: Path, spec: str) -> str:
     """A file that extends `spec` (a bundled name, or a path written relative to the new file)."""
     loaded = open_scenario(spec)
     s = loaded.scenario
-    ref = spec if spec in bundled() else _relative(loaded.path, target.parent)
+    if spec in bundled():
+        ref = spec
+    elif not loaded.path.resolve().is_relative_to(target.parent.resolve()):
+        # `extends` reads no file outside the folder of the file named (see the guide's Variants)
+        raise UsageError(f"{target}: a variant must be in the folder of its base {loaded.path} or above it, "
+                         "since a base outside a scenario's folder is refused")
+    else:
+        ref = _relative(loaded.path, target.parent)
     m = s.mechanics
     read_by_scale = [v for v in s.variables if v in Rules(s, loaded.name).sanction_scale.names]
     defaults = list(dict.fromkeys(a.doctrine for a in s.actors.values()))
     sections = [
         ("Its name, as `ladder show` and the app give it.", {"title": s.title}),
-        (f"How long a game lasts: turns of {s.clock.turn_days} days.", {"clock": {"horizon": s.clock.horizon}}),
+        (f"How long a game lasts: turns of {plural(s.clock.turn_days, 'day')}.", {"clock": {"horizon": s.clock.horizon}}),
         (f"Each actor's default doctrine, one of: {', '.join(s.doctrines)}.",
          {"actors": {name: {"doctrine": a.doctrine} for name, a in s.actors.items()}}),
         ("The main terms of those doctrines (`ladder show` describes every preset).",

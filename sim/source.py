@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.constructor import SafeConstructor
 
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, printable
 
 __all__ = ["Document", "read_document", "parse_document"]
 
@@ -56,6 +56,9 @@ class Document:
     key_positions: dict[tuple, tuple[int, int]]
     quoted: frozenset = frozenset()  # paths of quoted scalars, whose text starts one column in
     files: dict[tuple, str] = field(default_factory=dict)  # empty: every value is from `name`
+    # multi-line scalars (block `|` and `>`, and plain ones): each line's (line, col, text) in
+    # the file, so an offset into the value can be located on its line
+    spans: dict[tuple, tuple] = field(default_factory=dict)
 
     def where(self, path: tuple, key: bool = False) -> tuple[int, int]:
         """Position of path (its key if key=True and known, else its value); falls back
@@ -74,6 +77,24 @@ class Document:
         line, col = self.where(path)
         return (line, col + 1) if tuple(path) in self.quoted else (line, col)
 
+    def locate(self, path: tuple, offset: int) -> tuple[int, int]:
+        """The file position of character `offset` of the text at path (a scalar)."""
+        path = tuple(path)
+        value, lines = _get(self.data, path), self.spans.get(path)
+        if lines and isinstance(value, str):
+            at = 0
+            for number, col, content in lines:
+                found = value.find(content, at) if content else -1
+                if found < 0:
+                    continue
+                if offset <= found + len(content):
+                    return number, col + max(offset - found, 0)
+                at = found + len(content)
+            number, col, content = lines[-1]
+            return number, col + len(content)
+        line, col = self.text_start(path)
+        return line, col + offset
+
     def file_of(self, path: tuple) -> str:
         """The file that wrote path (or its nearest located ancestor, as `where` falls back)."""
         path = tuple(path)
@@ -86,6 +107,15 @@ class Document:
     def problem(self, path: tuple, message: str, key: bool = False) -> Problem:
         line, col = self.where(path, key)
         return Problem(self.file_of(path), line, col, message)
+
+
+def _get(data, path: tuple):
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def read_document(path) -> Document:
@@ -129,7 +159,7 @@ def parse_document(text: str, name: str) -> Document:
     """Parse one YAML document whose root is a mapping; raises ScenarioError."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    builder, loader = _Builder(name), None
+    builder, loader = _Builder(name, text), None
     try:
         loader = _Loader(text)
         root, root_mark = builder.build(loader)
@@ -137,6 +167,10 @@ def parse_document(text: str, name: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "invalid YAML"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        if message == "exceeded maximum nesting depth":  # libyaml's own limit, below ours in flow style
+            message = f"nesting too deep (more than {MAX_DEPTH} levels)"
+        if "tab" in message or builder.char_at(line, col) == "\t":
+            message = "a tab character where YAML does not allow one: YAML indents with spaces only"
         builder.problems.append(Problem(name, line, col, message))
         raise ScenarioError(builder.problems) from None
     except yaml.reader.ReaderError as exc:
@@ -162,7 +196,7 @@ def parse_document(text: str, name: str) -> Document:
         raise ScenarioError([Problem(name, 1, 1, "empty document")])
     if not isinstance(root, dict):
         raise ScenarioError([Problem(name, *root_mark, "the document must be a mapping of keys to values")])
-    return Document(name, root, builder.values, builder.keys, frozenset(builder.quoted))
+    return Document(name, root, builder.values, builder.keys, frozenset(builder.quoted), spans=builder.spans)
 
 
 class _Fatal(Exception):
@@ -186,8 +220,10 @@ _SKIP = object()  # the key of a mapping entry we will not store (its problem is
 
 
 class _Builder:
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, text: str = ""):
+        self.name, self.text = name, text
+        self.lines: list[str] | None = None  # the text's lines, split when first needed
+        self.spans: dict[tuple, tuple] = {}
         self.problems: list[Problem] = []
         self.values: dict[tuple, tuple[int, int]] = {}
         self.keys: dict[tuple, tuple[int, int]] = {}
@@ -197,6 +233,7 @@ class _Builder:
         self.nodes = 0      # nodes built, alias expansions included
         self.expanded = 0   # nodes produced by aliases
         self.empty_root = False
+        self.resolved: dict[tuple, str] = {}  # (plain scalar, implicit) -> its tag
 
     def report(self, mark, message: str, fatal: bool = False) -> None:
         self.problems.append(Problem(self.name, mark.line + 1, mark.column + 1, message))
@@ -235,6 +272,8 @@ class _Builder:
                 if kind is yaml.ScalarEvent:
                     if path is not None and event.style in ("'", '"'):
                         self.quoted.add(path)
+                    if path is not None and event.end_mark.line > mark.line and event.style not in ("'", '"'):
+                        self.spans[path] = self._span(event)
                     value, height = self._scalar(event, loader, in_key), 0
                     self.nodes += 1
                     if event.anchor is not None:
@@ -248,7 +287,7 @@ class _Builder:
                         self.report(mark, f"nesting too deep (more than {MAX_DEPTH} levels)", fatal=True)
                     is_map = kind is yaml.MappingStartEvent
                     if event.tag not in (None, "!", _MAP if is_map else _SEQ):
-                        self.report(mark, f"unsupported YAML tag {_show(event.tag)!r}")
+                        self.report(mark, f"unsupported YAML tag '{printable(_show(event.tag), 60)}'")
                     if event.anchor is not None:
                         self.open_anchors.add(event.anchor)
                     top = _Frame(is_map, path, mark, event.anchor, self.nodes)
@@ -274,6 +313,30 @@ class _Builder:
                         "more than one YAML document in the file (a scenario is exactly one)")
         return value, (mark.line + 1, mark.column + 1)
 
+    def char_at(self, line: int, col: int) -> str:
+        """The character at a 1-based position of the text ('' if none)."""
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        row = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return row[col - 1] if 0 < col <= len(row) else ""
+
+    def _span(self, event) -> tuple:
+        """(line, col, text) of each line of a multi-line plain or block scalar: a block's text
+        starts on the line after its indicator; a plain one's on its first line."""
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        start, end = event.start_mark, event.end_mark
+        out = []
+        for number in range(start.line, min(end.line, len(self.lines) - 1) + 1):
+            row = self.lines[number]
+            if number == start.line:
+                if event.style in ("|", ">"):
+                    continue
+                row = " " * start.column + row[start.column:]
+            content = row.lstrip(" \t")
+            out.append((number + 1, len(row) - len(content) + 1, content.rstrip()))
+        return tuple(out)
+
     def _key(self, top: _Frame, key, mark):
         """Check a mapping key; return it, or _SKIP after reporting why not."""
         if key is _SKIP:
@@ -283,7 +346,7 @@ class _Builder:
             return _SKIP
         first = top.first_line.get(key)
         if first is not None:
-            self.report(mark, f"duplicate key {key!r} (first defined at line {first})")
+            self.report(mark, f"duplicate key '{printable(key, 40)}' (first defined at line {first})")
             return _SKIP
         top.first_line[key] = mark.line + 1
         if top.path is not None:
@@ -296,7 +359,10 @@ class _Builder:
         if tag is None:
             if not event.implicit[0]:  # quoted
                 return text
-            tag = loader.resolve(yaml.ScalarNode, text, event.implicit)
+            key = (text, event.implicit)
+            tag = self.resolved.get(key)
+            if tag is None:  # a file repeats its words: resolving each once saves a fifth of the parse
+                tag = self.resolved[key] = loader.resolve(yaml.ScalarNode, text, event.implicit)
         if tag == _STR or tag == "!" or tag == _TIMESTAMP:
             return text
         if tag == _MERGE:
@@ -306,20 +372,20 @@ class _Builder:
             return text
         construct = _CONSTRUCT.get(tag)
         if construct is None:
-            self.report(event.start_mark, f"unsupported YAML tag {_show(tag)!r}")
+            self.report(event.start_mark, f"unsupported YAML tag '{printable(_show(tag), 60)}'")
             return text
         try:
             return construct(_constructor, yaml.ScalarNode(tag, text))
         except Exception:  # e.g. `!!int abc`: the constructor's own errors are unhelpful
-            self.report(event.start_mark, f"cannot read {text!r} as {_show(tag)}")
+            self.report(event.start_mark, f"cannot read '{printable(text, 40)}' as {printable(_show(tag), 40)}")
             return text
 
     def _alias(self, event, depth: int):
         mark, anchor = event.start_mark, event.anchor
         if anchor in self.open_anchors:
-            self.report(mark, f"recursive alias '*{anchor}' (a value cannot contain itself)", fatal=True)
+            self.report(mark, f"recursive alias '*{printable(anchor, 40)}' (a value cannot contain itself)", fatal=True)
         if anchor not in self.anchors:
-            self.report(mark, f"unknown alias '*{anchor}' (no anchor '&{anchor}' before it)", fatal=True)
+            self.report(mark, f"unknown alias '*{printable(anchor, 40)}' (no anchor '&{printable(anchor, 40)}' before it)", fatal=True)
         value, count, height = self.anchors[anchor]
         self.expanded += count
         self.nodes += count

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from .words import plural
 
 LABEL = 34
 
@@ -16,7 +17,7 @@ def _interval(ci) -> str:
 
 
 def table(s: dict, folder: Path, until_ci: float | None = None) -> list[str]:
-    head = f"{s['scenario']}: {s['runs']:,} runs, seed {s['seed']}"
+    head = f"{s['scenario']}: {plural(s['runs'], 'run', spec=',')}, seed {s['seed']}"
     if until_ci:
         head += f" (needed for every interval within +-{until_ci:g})"
     lines = [head, f"results in {folder}/", "", f"  {'outcome':<{LABEL}} {'p':>6}  {'95% interval':<13}  turn: median (q1-q3)"]

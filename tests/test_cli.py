@@ -11,6 +11,14 @@ FIXTURE = str(DATA / "mechanics.scenario.yaml")
 
 
 
+def test_validate_takes_a_bundled_name_as_every_other_command_does(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = ladder(capsys, "validate", "korea-2019", "tutorial")
+    assert (code, out, err) == (0, "korea-2019: ok\ntutorial: ok\n", "")
+    code, _, err = ladder(capsys, "validate", "korea-2091")
+    assert code == 2 and err == "korea-2091:1:1: no such file\n"
+
+
 def test_list_shows_the_bundled_scenarios(capsys):
     code, out, _ = ladder(capsys, "list")
     assert code == 0
@@ -131,3 +139,15 @@ def test_bad_flags_and_commands(capsys):
     assert "--seed" in one_error_line(capsys, "run", "korea-2019", "--seed", "minus-one")
     assert "invalid choice" in one_error_line(capsys, "frobnicate")
     assert "unrecognized arguments" in one_error_line(capsys, "list", "--fast")
+
+
+def test_numbers_agree_with_their_nouns(capsys, tmp_path):
+    """'1 turn of 1 day', never '1 turns of 1 days' (issue 14, item 11)."""
+    from sim.words import plural
+
+    path = tmp_path / "short.scenario.yaml"
+    path.write_text((DATA / "mechanics.scenario.yaml").read_text().replace("turn_days: 7", "turn_days: 1")
+                    .replace("horizon: 20", "horizon: 1"))
+    code, out, _ = ladder(capsys, "show", str(path))
+    assert code == 0 and ", 1 turn of 1 day" in out
+    assert (plural(1, "run"), plural(2, "day"), plural(1000, "game", spec=",")) == ("1 run", "2 days", "1,000 games")

@@ -120,7 +120,7 @@ def test_division_by_zero_does_not_warn():
     zero = {"tension": np.array([0.0, 1.0, -1.0])}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = compile_expression("tension / 0", ["tension"])(zero)
+        result = compile_expression("tension / (tension - tension)", ["tension"])(zero)  # (a constant 0 is refused)
         assert np.isnan(result[0]) and result[1] == np.inf and result[2] == -np.inf
         assert compile_expression("1 / tension > 5", ["tension"]).mask(zero).tolist() == [T, F, F]
         assert compile_expression("1e308 * 10 > 0", ["tension"])(zero).all()  # overflow, too
@@ -253,3 +253,29 @@ def test_random_trees_match_numpy(tree):
     text, expected = tree
     result = np.asarray(compile_expression(text, ["x", "y"])({"x": X, "y": Y}), dtype=float)
     np.testing.assert_allclose(result, expected)
+
+
+# --- issue 14: division by a constant zero, NaN, '=>' ------------------------------------------
+
+
+@pytest.mark.parametrize("text, offset", [("0/0 > 1", 1), ("x / 0", 2), ("x / (2 - 2)", 2), ("x / -0.0 + 1", 2),
+                                          ("x / (0/0)", 6)])
+def test_division_by_a_constant_zero_is_refused(text, offset):
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(text, ["x"])
+    assert info.value.message == "division by zero (the divisor is always 0)" and info.value.offset == offset
+
+
+def test_division_by_a_variable_is_allowed_and_nan_is_false_and_zero():
+    e = compile_expression("x / y", ["x", "y"])
+    env = {"x": np.array([0.0, 1.0, 0.0, -1.0]), "y": np.array([0.0, 0.0, 1.0, 2.0])}
+    assert e.mask(env).tolist() == [False, True, False, True]  # 0/0 is NaN: false, not true
+    assert e.number(env).tolist() == [0.0, np.inf, 0.0, -0.5]  # NaN as a number is 0
+    assert compile_expression("x / 2", ["x"]).number({"x": np.array([2.0])}).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("text, hint", [("x => 3", "use '>='"), ("x =< 3", "use '<='"), ("x = 3", "use '=='")])
+def test_a_reversed_comparison_gets_the_right_hint(text, hint):
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(text, ["x"])
+    assert hint in info.value.message and info.value.offset == 2

@@ -50,7 +50,7 @@ def base(tmp_path):
 
 
 def test_mappings_merge_down_to_single_values():
-    plain, variant = load(MECHANICS).scenario, load(EXTENDS / "variant.scenario.yaml").scenario
+    plain, variant = load(MECHANICS).scenario, load(DATA / "variant.scenario.yaml").scenario
     assert variant.title == "Mechanics test bench, hawkish B"
     assert variant.actors["B"].doctrine == "tit-for-tat"
     assert variant.actors["B"].name == plain.actors["B"].name and variant.actors["B"].values == plain.actors["B"].values
@@ -62,7 +62,7 @@ def test_mappings_merge_down_to_single_values():
 
 
 def test_lists_replace_and_null_deletes():
-    variant = load(EXTENDS / "variant.scenario.yaml").scenario
+    variant = load(DATA / "variant.scenario.yaml").scenario
     assert [t.id for t in variant.ladder.thresholds] == ["high"]
     assert "redline-responder" not in variant.doctrines
     assert list(variant.doctrines) == ["hawk", "dove", "tit-for-tat", "bold"]  # the base's order, then new keys
@@ -85,9 +85,52 @@ def test_a_bundled_base_by_name(tmp_path):
 
 
 def test_a_path_is_relative_to_the_extending_file_not_the_working_folder(tmp_path, base, monkeypatch):
-    path = write(tmp_path, "deep/er/v.scenario.yaml", "extends: ../../base.scenario.yaml\ntitle: Deeper\n")
+    shutil.copy(base, write(tmp_path, "deep/er/base.scenario.yaml", ""))
+    write(tmp_path, "deep/middle.scenario.yaml", "extends: er/base.scenario.yaml\ntitle: Middle\n")
+    path = write(tmp_path, "v.scenario.yaml", "extends: deep/middle.scenario.yaml\ntitle: Deeper\n")
     monkeypatch.chdir(tmp_path / "deep")
     assert load(path).scenario.title == "Deeper"
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd", "../outside.scenario.yaml", "sub/../../outside.scenario.yaml",
+                                   "link.scenario.yaml"])
+def test_a_base_outside_the_folder_of_the_file_named_is_refused(tmp_path, base, where):
+    """Bases are bundled names or files in the folder tree of the file the user named: a scenario
+    cannot make validation read /etc/passwd or ../credentials and quote them in its messages."""
+    shutil.copy(base, tmp_path / "outside.scenario.yaml")
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "link.scenario.yaml").symlink_to(tmp_path / "outside.scenario.yaml")
+    path = write(tmp_path, "in/v.scenario.yaml", f"title: T\nextends: {where}\n")
+    [p] = problems(path)
+    assert (p.file, p.line, p.col) == (str(path), 2, 10)
+    assert p.message.startswith(f"extends: '{where}' is outside this scenario's folder")
+
+
+def test_a_base_in_a_subfolder_may_extend_a_file_beside_the_top_one(tmp_path, base):
+    write(tmp_path, "sub/middle.scenario.yaml", "extends: ../base.scenario.yaml\ntitle: Middle\n")
+    path = write(tmp_path, "v.scenario.yaml", "extends: sub/middle.scenario.yaml\n")
+    assert load(path).scenario.title == "Middle"
+
+
+def test_a_diamond_of_extends_reads_and_merges_each_base_once(tmp_path, base, monkeypatch):
+    import sim.scenario
+
+    for i in range(9):
+        below = f"f{i + 1}.scenario.yaml" if i < 8 else base.name
+        write(tmp_path, f"f{i}.scenario.yaml", f"extends: [{below}, {below}, {below}, {below}]\ntitle: level {i}\n")
+    reads = []
+    real = sim.scenario.read_document
+    monkeypatch.setattr(sim.scenario, "read_document", lambda path: reads.append(path) or real(path))
+    assert load(tmp_path / "f0.scenario.yaml").scenario.title == "level 0"
+    assert len(reads) == 10  # was 4 + 16 + ... + 4^9 reads and merges: a hang
+
+
+def test_the_files_of_an_extends_graph_are_bounded(tmp_path, base):
+    names = [f"b{i}.scenario.yaml" for i in range(40)]
+    for name in names:
+        write(tmp_path, name, f"extends: {base.name}\n")
+    path = write(tmp_path, "v.scenario.yaml", f"extends: [{', '.join(names)}]\n")
+    assert "files extended in all" in problems(path)[0].message
 
 
 def test_a_base_may_itself_extend_another(tmp_path, base):
@@ -164,8 +207,8 @@ def test_a_list_where_a_mapping_is_needed(tmp_path, base):
 
 
 def test_problems_in_an_extended_file_point_into_that_file():
-    broken = EXTENDS / "broken-base.scenario.yaml"
-    found = problems(EXTENDS / "of-broken-base.scenario.yaml")
+    broken = DATA / "broken-base.scenario.yaml"
+    found = problems(DATA / "of-broken-base.scenario.yaml")
     assert [(p.file, p.line, p.col) for p in found] == [
         (str(broken), *locate(broken, "0}")),
         (str(broken), *locate(broken, "dovv")),
@@ -200,7 +243,7 @@ def test_show_json_of_a_variant_is_its_base_with_the_change_applied(capsys, tmp_
 
 
 def test_the_json_of_a_variant_stands_alone_and_plays_the_same(capsys, tmp_path):
-    variant = EXTENDS / "variant.scenario.yaml"
+    variant = DATA / "variant.scenario.yaml"
     _, out, _ = ladder(capsys, "show", variant, "--json")
     alone = write(tmp_path, "alone.scenario.yaml", out)
     assert load(alone).scenario == load(variant).scenario
@@ -212,15 +255,15 @@ def test_the_json_of_a_variant_stands_alone_and_plays_the_same(capsys, tmp_path)
 
 def test_show_origin_names_the_file_and_line_of_every_value(capsys, monkeypatch):
     monkeypatch.chdir(DATA)
-    code, out, _ = ladder(capsys, "show", "extends/variant.scenario.yaml", "--origin")
+    code, out, _ = ladder(capsys, "show", "variant.scenario.yaml", "--origin")
     assert code == 0
     origin = {line.split()[1]: line.split()[0] for line in out.splitlines()}
-    variant, mechanics = EXTENDS / "variant.scenario.yaml", DATA / "mechanics.scenario.yaml"
-    assert origin["doctrines.hawk.escalation"] == f"extends/variant.scenario.yaml:{locate(variant, 'escalation: 5')[0]}"
+    variant, mechanics = DATA / "variant.scenario.yaml", DATA / "mechanics.scenario.yaml"
+    assert origin["doctrines.hawk.escalation"] == f"variant.scenario.yaml:{locate(variant, 'escalation: 5')[0]}"
     assert origin["doctrines.hawk.risk_aversion"] == f"mechanics.scenario.yaml:{locate(mechanics, 'risk_aversion: 0.1')[0]}"
-    assert origin["actors.B.doctrine"].startswith("extends/variant.scenario.yaml:")
+    assert origin["actors.B.doctrine"].startswith("variant.scenario.yaml:")
     assert origin["actors.B.name"].startswith("mechanics.scenario.yaml:")
-    assert origin["ladder.thresholds[0].id"].startswith("extends/variant.scenario.yaml:")
+    assert origin["ladder.thresholds[0].id"].startswith("variant.scenario.yaml:")
     assert not any(path.startswith(("doctrines.redline-responder", "extends")) for path in origin)
     assert max(len(line) for line in out.splitlines()) <= 80
 

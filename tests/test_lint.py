@@ -1,4 +1,6 @@
 """`ladder lint`: each kind of warning, located where the designer wrote the part at fault."""
+import shutil
+
 import pytest
 from conftest import DATA
 
@@ -93,10 +95,11 @@ def test_a_variable_that_drifts_to_a_baseline_changes(tmp_path):
 
 
 def test_a_variant_is_warned_about_in_the_file_that_wrote_the_part(tmp_path):
+    base = shutil.copy(WARNINGS, tmp_path / "warnings.scenario.yaml")
     variant = tmp_path / "variant.scenario.yaml"
-    variant.write_text(f"extends: {WARNINGS}\nclock: {{horizon: 12}}\n")
+    variant.write_text("extends: warnings.scenario.yaml\nclock: {horizon: 12}\n")
     found = {(p.file, p.line, p.col): p.message for p in lint(variant)}
-    assert "rung 'unused' has no options" in found[(str(WARNINGS), *locate(TEXT, "unused"))]
+    assert "rung 'unused' has no options" in found[(str(base), *locate(TEXT, "unused"))]
     assert not any("too-late" in message for message in found.values())  # turn 10 is now within the horizon
 
 
@@ -124,3 +127,34 @@ def test_cli_reports_an_invalid_file_like_validate_with_exit_2(capsys, tmp_path)
     [line] = err.strip().splitlines()
     assert line.startswith(f"{path}:") and "unknown rung 'nowher'" in line and "Traceback" not in err
     assert out == "tutorial: ok\n"
+
+
+# --- issue 14: thresholds, lags and actors that never play ------------------------------------
+
+RUNGS_END = "    - {id: unused, level: 5, label: Nobody comes here, group: crisis}\n"
+
+
+@pytest.mark.parametrize("level, expected", [
+    (9, "threshold 'edge' is at level 9, above the top rung (5): no position ever reaches it"),
+    (0, "threshold 'edge' is at level 0: every position is at least 0"),
+    (-3, "threshold 'edge' is at level -3: every position is at least 0"),
+])
+def test_a_threshold_no_position_reaches(tmp_path, level, expected):
+    path = edited(tmp_path, RUNGS_END, RUNGS_END + f"  thresholds:\n    - {{id: edge, label: Edge, level: {level}}}\n")
+    found = warnings_of(path)
+    line, col = locate(path.read_text(), "Edge, level: ")
+    message = found.get((line, col + len("Edge, level: ")))
+    assert message is not None and message.startswith(f"warning: {expected}"), found
+
+
+def test_an_effect_lagging_past_the_horizon(tmp_path):
+    path = edited(tmp_path, "turn: 9, effects: [{var: tension, delta: 1}]", "turn: 9, effects: [{var: tension, delta: 1, lag: 10}]")
+    message = warnings_of(path).get(locate(path.read_text(), "10}]"))
+    assert message == ("warning: an effect of 'on-time' lags 10 turns, as long as the game or longer (10 turns): "
+                       "it never takes effect")
+
+
+def test_an_actor_with_no_options(tmp_path):
+    path = edited(tmp_path, "  B: {name: Calmer", "  C: {name: Idle, doctrine: plain}\n  B: {name: Calmer")
+    message = warnings_of(path).get(locate(path.read_text(), "C: {name: Idle"))
+    assert message == "warning: actor 'C' has no options: it never moves"

@@ -329,3 +329,21 @@ def test_choices_follow_the_softmax_however_far_scores_are_from_the_doctrines_bo
     assert expected.max() < 0.8  # a spread of moves, which a broken weighing would not reproduce
     observed = np.bincount(choice, minlength=K + 1) / W
     assert np.abs(observed - expected).max() < 0.05, (observed, expected)
+
+
+# --- the hazard is weekly, scaled to the turn (issue 14, item 11) ----------------------------
+
+
+def test_the_hazard_is_weekly_and_scaled_to_the_length_of_a_turn():
+    tension = np.array([40.0, 85.0, 99.0])
+    clock = "clock: {turn_days: 7, "
+    hazard = "hazard: {max: 0.0, midpoint: 90, steepness: 0.2}"
+    weekly_rules = variant(hazard, "hazard: {max: 0.3, midpoint: 90, steepness: 0.2}")
+    h = weekly_rules.scenario.mechanics.hazard
+    old = h.max / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
+    assert weekly_rules.hazard(tension).tobytes() == old.tobytes()  # weekly turns: the very same numbers
+    for days in (1, 14, 28):
+        rules = variant(clock + hazard[:0], f"clock: {{turn_days: {days}, ").scenario
+        rules = Rules(rules.model_copy(update={"mechanics": weekly_rules.scenario.mechanics}), "v")
+        expected = 1 - (1 - old.astype(float)) ** (days / 7)
+        assert np.allclose(rules.hazard(tension), expected, rtol=1e-5)

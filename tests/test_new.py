@@ -86,10 +86,13 @@ def test_a_variant_of_a_file_extends_it_by_a_path_relative_to_the_new_file(capsy
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "base.scenario.yaml").write_text(bundled()["tutorial"].read_text())
-    assert ladder(capsys, "new", "b/variant", "--from", "a/base.scenario.yaml")[0] == 0
-    path = tmp_path / "b" / "variant.scenario.yaml"
-    assert yaml.safe_load(path.read_text()) == {"extends": "../a/base.scenario.yaml"}
+    assert ladder(capsys, "new", "variant", "--from", "a/base.scenario.yaml")[0] == 0
+    path = tmp_path / "variant.scenario.yaml"
+    assert yaml.safe_load(path.read_text()) == {"extends": "a/base.scenario.yaml"}
     assert load(path).scenario == load(bundled()["tutorial"]).scenario
+    # a base outside the new file's folder would be refused by `extends`: so is the variant
+    line = one_error_line(capsys, "new", "b/variant", "--from", "a/base.scenario.yaml")
+    assert "a variant must be in the folder of its base" in line and not (tmp_path / "b" / "variant.scenario.yaml").exists()
 
 
 def test_a_name_may_end_with_the_suffix(capsys, tmp_path):
