@@ -11,6 +11,7 @@ list is named as such rather than played as another game.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import math
@@ -352,9 +353,27 @@ def write_file(path: Path, data: bytes, new: bool = False) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if new:
-            os.link(tmp, path)
-        else:
+        if not new:
             os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError as exc:  # a file system without hard links: create it exclusively instead
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            _write_exclusive(path, data)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_exclusive(path: Path, data: bytes) -> None:
+    with open(path, "xb") as f:
+        try:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)  # ours: made just now
+            raise

@@ -94,6 +94,19 @@ def test_a_name_taken_between_the_check_and_the_write_is_not_overwritten(tmp_pat
     assert taken.read_text() == "another program's file"
 
 
+def test_without_hard_links_a_new_save_is_still_exclusive(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(sim.game.os, "link", no_links)
+    game = Game.start(Setup("tutorial", 3, ("Blue",)))
+    path = new_save(tmp_path, game)
+    assert Game.resume(path).setup.seed == 3
+    with pytest.raises(FileExistsError):
+        game.save(path, new=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
 # --- a save that fails mid-game ------------------------------------------------------------------
 
 async def test_a_full_disk_mid_game_is_told_and_play_goes_on(tmp_path, monkeypatch):

@@ -250,11 +250,14 @@ def mutated_saves(draw, base: dict) -> bytes:
         except Exception:
             pass
     text = json.dumps(data, indent=draw(st.sampled_from([None, 2]))).encode()
-    if draw(st.integers(0, 3)) == 0:
-        text = text[: draw(st.integers(0, len(text)))]
-    for _ in range(draw(st.integers(0, 2))):
-        i = draw(st.integers(0, max(len(text) - 1, 0)))
-        text = text[:i] + bytes([draw(st.integers(0, 255))]) + text[i + 1:]
+    damage = draw(st.sampled_from(["none", "none", "none", "truncate", "flip"]))
+    if damage == "truncate":
+        text = text[: len(text) - draw(st.integers(0, len(text)))]
+    elif damage == "flip":
+        for _ in range(draw(st.integers(1, 3))):
+            i = draw(st.integers(0, max(len(text) - 1, 0)))
+            byte = draw(st.sampled_from(list(b'0123456789-.eE{}[]",:\\ntrufalsNI \n\x00\x1b\xff')) | st.integers(0, 255))
+            text = text[:i] + bytes([byte]) + text[i + 1:]
     return text
 
 
