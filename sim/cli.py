@@ -128,26 +128,26 @@ def _whole(text: str, low: int, high: int, what: str) -> int:
     if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise argparse.ArgumentTypeError(f"expected a whole number, got {printable(text, 30)!r}")
     if len(text) > 40:  # far out of every range, and int() of thousands of digits is slow
-        raise argparse.ArgumentTypeError(f"{what} from {low} to {high - 1:,}, got a number of {len(text)} digits")
+        raise argparse.ArgumentTypeError(f"{what} {low} to {high - 1:,}, got a number of {len(text)} digits")
     value = int(text)
     if not low <= value < high:
-        raise argparse.ArgumentTypeError(f"{what} from {low} to {high - 1:,}, got {value:,}")
+        raise argparse.ArgumentTypeError(f"{what} {low} to {high - 1:,}, got {value:,}")
     return value
 
 
 def _seed(text: str) -> int:
     """A seed: 0 to 2**64 - 1, the seeds the engine's random streams tell apart."""
-    return _whole(text, 0, SEEDS, "expected a seed")
+    return _whole(text, 0, SEEDS, "expected a seed from")
 
 
 def _run(text: str) -> int:
     """A run index: 0 to 2**63 - 1."""
-    return _whole(text, 0, RUNS, "expected a run index")
+    return _whole(text, 0, RUNS, "expected a run index from")
 
 
 def _positive(text: str) -> int:
     """A count of games, workers or runs per chunk: 1 to 10,000,000."""
-    return _whole(text, 1, COUNTS + 1, "expected a number")
+    return _whole(text, 1, COUNTS + 1, "expected a positive number,")
 
 
 def _batch_args(p: argparse.ArgumentParser, name: str) -> None:
