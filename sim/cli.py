@@ -8,6 +8,7 @@ import argparse
 import difflib
 import json
 import os
+import re
 import sys
 import textwrap
 
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     _doctrine_arg(play)
     play.add_argument("--resume", metavar="FILE", help="continue a saved game")
     play.add_argument("--replay", metavar="DIR", help="step through a run of a batch (with --run)")
-    play.add_argument("--run", type=_seed, dest="run_index", help="the run of --replay's batch")
+    play.add_argument("--run", type=_run, dest="run_index", help="the run of --replay's batch")
     play.add_argument("--saves", default="saves", metavar="DIR", help="where games and reports are saved (default saves/)")
 
     sub.add_parser("list", help="the bundled scenarios")
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one game, headless")
     run.add_argument("scenario")
     run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    run.add_argument("--run", type=_seed, default=0, dest="run_index", help="run index within the seed (default 0)")
+    run.add_argument("--run", type=_run, default=0, dest="run_index", help="run index within the seed (default 0)")
     _doctrine_arg(run)
     run.add_argument("--json", action="store_true", help="the game as JSON")
 
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
     replay.add_argument("folder", metavar="DIR")
-    replay.add_argument("--run", type=_seed, required=True, dest="run_index", help="run index within the batch")
+    replay.add_argument("--run", type=_run, required=True, dest="run_index", help="run index within the batch")
     replay.add_argument("--json", action="store_true")
 
     cal = sub.add_parser("calibrate", help="the default game against the real year it represents")
@@ -114,14 +115,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
+# The engine's ranges (sim/rng.py: SEEDS, RUNS), here so that parsing needs no NumPy. A seed of
+# 2**64 or more would be taken modulo 2**64 -- silently another seed's game; a run index is int64.
+SEEDS = 1 << 64
+RUNS = 1 << 63
+COUNTS = 10_000_000  # the most games, workers or runs per chunk a flag asks for (a batch's max_runs)
+
+
+def _whole(text: str, low: int, high: int, what: str) -> int:
+    """A whole number from `low` to `high - 1`, or one clear line."""
+    text = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {printable(text, 30)!r}")
+    if len(text) > 40:  # far out of every range, and int() of thousands of digits is slow
+        raise argparse.ArgumentTypeError(f"{what} {low} to {high - 1:,}, got a number of {len(text)} digits")
+    value = int(text)
+    if not low <= value < high:
+        raise argparse.ArgumentTypeError(f"{what} {low} to {high - 1:,}, got {value:,}")
     return value
+
+
+def _seed(text: str) -> int:
+    """A seed: 0 to 2**64 - 1, the seeds the engine's random streams tell apart."""
+    return _whole(text, 0, SEEDS, "expected a seed from")
+
+
+def _run(text: str) -> int:
+    """A run index: 0 to 2**63 - 1."""
+    return _whole(text, 0, RUNS, "expected a run index from")
+
+
+def _positive(text: str) -> int:
+    """A count of games, workers or runs per chunk: 1 to 10,000,000."""
+    return _whole(text, 1, COUNTS + 1, "expected a positive number,")
 
 
 def _batch_args(p: argparse.ArgumentParser, name: str) -> None:
@@ -139,13 +165,6 @@ def _half_width(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number such as 0.01, got {text!r}") from None
     if not 0 < value < 0.5:
         raise argparse.ArgumentTypeError(f"expected a half-width between 0 and 0.5, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _seed(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a positive number, got 0")
     return value
 
 

@@ -3,27 +3,39 @@
 A save records what is needed to play the same game again — the scenario (as given, with its
 digest), the seed, the run, who played whom and every human move — not the state: the engine is
 deterministic, so resuming replays the moves. The same replay serves stepping back through a game.
+
+A save is untrusted input: it is read only up to MAX_SAVE_BYTES, checked against a strict typed
+model (SaveFile) and sealed with a digest of each of its parts, so that an edited seed or move
+list is named as such rather than played as another game.
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-from .batch import atomic_write, digest, dump_json
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .batch import digest, dump_json
 from .catalog import bundled, open_scenario
 from .engine import END, Decision, Engine
-from .errors import UsageError
-from .model import Scenario
+from .errors import ScenarioError, UsageError, printable
+from .model import Id, Scenario
+from .rng import RUNS, SEEDS
 from .rules import Rules
-from .scenario import Loaded
+from .scenario import SUFFIX, Loaded
 
 SAVE_FORMAT = "escalation-ladder-save"
-SAVE_VERSION = 1
-
-
+SAVE_VERSION = 2  # 2: sealed (SEALED); version 1 saves, written before the seal, are still read
+READS = (1, 2)
+MAX_SAVE_BYTES = 4 * 1024 * 1024  # a real save is a few kB: 520 turns x 5 actors of moves is under 200 kB
+SEALED = ("scenario", "seed", "run", "humans", "doctrines", "moves")  # the parts of a save its seal covers
 @dataclass(frozen=True)
 class Move:
     turn: int
@@ -54,11 +66,10 @@ class Game:
 
     @classmethod
     def start(cls, setup: Setup, loaded: Loaded | None = None) -> Game:
-        """A new game; `loaded` is the scenario when the caller has already opened it."""
+        """A new game; `loaded` is the scenario when the caller has already opened it. A setup
+        the scenario cannot play (an unknown actor or doctrine, a seed out of range) is a UsageError."""
         loaded = loaded or open_scenario(setup.scenario)
-        unknown = [a for a in (*setup.humans, *setup.doctrines) if a not in loaded.scenario.actors]
-        if unknown:
-            raise UsageError(f"{loaded.name} has no actor {unknown[0]!r}; its actors: {', '.join(loaded.scenario.actors)}")
+        check_setup(setup, loaded.scenario, loaded.name)
         return cls(setup, loaded.scenario, loaded.name)
 
     def _fresh(self) -> Engine:
@@ -118,53 +129,251 @@ class Game:
 
     # --- saves --------------------------------------------------------------------------------
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, new: bool = False) -> None:
+        """Write the save whole or not at all. `new`: never over an existing file (FileExistsError);
+        otherwise the file is replaced (it is this game's own save)."""
         spec = self.setup.scenario
         if spec not in bundled():
             spec = str(Path(spec).resolve())
+        setup = asdict(self.setup) | {"scenario": spec, "humans": list(self.setup.humans)}
+        moves = [asdict(m) for m in self.moves]
         data = {
             "format": SAVE_FORMAT,
             "version": SAVE_VERSION,
             "saved": dt.datetime.now().isoformat(timespec="seconds"),
-            "setup": asdict(self.setup) | {"scenario": spec, "humans": list(self.setup.humans)},
+            "setup": setup,
             "digest": digest(self.scenario),
-            "moves": [asdict(m) for m in self.moves],
+            "moves": moves,
             "finished": self.finished,
+            "seal": _seal(setup, digest(self.scenario), moves),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: f.write(dump_json(data).encode()))
+        write_file(path, dump_json(data).encode(), new=new)
 
     @classmethod
     def resume(cls, path: Path) -> Game:
         """The saved game, replayed to where it was saved. Bad files are a one-line UsageError."""
-        data = _read_save(path)
+        where = f"{printable(path, 200)}: "
+        save = _read_save(path)
+        setup = Setup(save.setup.scenario, save.setup.seed, tuple(save.setup.humans), dict(save.setup.doctrines),
+                      save.setup.run)
+        moves = [Move(m.turn, m.actor, m.option) for m in save.moves]
+        if save.seal is not None:  # version 2 on
+            setup_json = save.setup.model_dump()
+            edited = [part for part, value in _seal(setup_json, save.digest, [m.model_dump() for m in save.moves]).items()
+                      if getattr(save.seal, part) != value]
+            if edited:
+                raise UsageError(f"{where}{_edited(edited)} edited since the game saved it; it cannot be resumed")
+        loaded = _saved_scenario(setup.scenario, where)
         try:
-            setup = Setup(**{**data["setup"], "humans": tuple(data["setup"]["humans"])})
-            moves = [Move(**m) for m in data["moves"]]
-            saved_digest = data["digest"]
-        except (KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: not a complete save ({exc})") from None
-        game = cls.start(setup)
-        if digest(game.scenario) != saved_digest:
-            raise UsageError(f"{path}: the scenario {setup.scenario} has changed since this game was saved; "
+            check_setup(setup, loaded.scenario, loaded.name)
+        except UsageError as exc:
+            raise UsageError(f"{where}{exc}") from None
+        if digest(loaded.scenario) != save.digest:
+            raise UsageError(f"{where}the scenario {printable(setup.scenario, 200)} has changed since this game was saved; "
                              "it cannot be resumed with this version of the scenario")
-        game._replay(moves, f"{path}: ")
+        game = cls(setup, loaded.scenario, loaded.name)
+        most = game.rules.horizon * len(setup.humans)
+        if len(moves) > most:
+            raise UsageError(f"{where}{len(moves)} moves, more than this game can have ({most}: "
+                             f"{game.rules.horizon} turns, {len(setup.humans)} players)")
+        game._replay(moves, where)
         return game
 
 
-def _read_save(path: Path) -> dict:
+def check_setup(setup: Setup, scenario: Scenario, name: str) -> None:
+    """What a scenario can play: known actors, each played once, known doctrines for bots; the
+    seed and run in the engine's ranges. A UsageError naming the first problem."""
+    actors = ", ".join(scenario.actors)
+    for actor in (*setup.humans, *setup.doctrines):
+        if actor not in scenario.actors:
+            raise UsageError(f"{name} has no actor {printable(actor, 40)!r}; its actors: {actors}")
+    if len(set(setup.humans)) != len(setup.humans):
+        raise UsageError(f"an actor is played twice: {', '.join(setup.humans)}")
+    for actor, preset in setup.doctrines.items():
+        if actor in setup.humans:
+            raise UsageError(f"{actor} is played by a person and has a doctrine ({printable(preset, 40)})")
+        if preset not in scenario.doctrines:
+            raise UsageError(f"{name} has no doctrine {printable(preset, 40)!r} (for {actor}); "
+                             f"its doctrines: {', '.join(scenario.doctrines)}")
+    if not (isinstance(setup.seed, int) and 0 <= setup.seed < SEEDS):
+        raise UsageError(f"the seed is a whole number from 0 to 2**64 - 1, not {printable(setup.seed, 40)}")
+    if not (isinstance(setup.run, int) and 0 <= setup.run < RUNS):
+        raise UsageError(f"the run is a whole number from 0 to 2**63 - 1, not {printable(setup.run, 40)}")
+
+
+# --- the save file ------------------------------------------------------------------------
+
+Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class SavedMove(_Strict):
+    turn: int = Field(ge=0, le=10_000)
+    actor: Id
+    option: Id | None
+
+
+class SavedSetup(_Strict):
+    scenario: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    seed: int = Field(ge=0, lt=SEEDS)
+    humans: list[Id] = Field(max_length=100)
+    doctrines: dict[Id, Id] = Field(max_length=100)
+    run: int = Field(ge=0, lt=RUNS)
+
+
+class Seal(_Strict):
+    scenario: Hex
+    seed: Hex
+    run: Hex
+    humans: Hex
+    doctrines: Hex
+    moves: Hex
+
+
+class SaveFile(_Strict):
+    """A save as written: every field typed, every number in the range the engine takes."""
+
+    format: Literal["escalation-ladder-save"]
+    version: Literal[1, 2]
+    saved: Annotated[str, StringConstraints(max_length=64)]
+    setup: SavedSetup
+    digest: Hex  # the scenario's, when the game began
+    moves: list[SavedMove] = Field(max_length=100_000)
+    finished: bool
+    seal: Seal | None = None  # required from version 2 on
+
+
+def _seal(setup: dict, scenario_digest: str, moves: list[dict]) -> dict[str, str]:
+    """A digest of each part of a save: what was edited can be named."""
+    parts = {
+        "scenario": [setup["scenario"], scenario_digest],
+        "seed": setup["seed"],
+        "run": setup["run"],
+        "humans": list(setup["humans"]),
+        "doctrines": dict(setup["doctrines"]),
+        "moves": [[m["turn"], m["actor"], m["option"]] for m in moves],
+    }
+    return {part: hashlib.sha256(json.dumps([SAVE_FORMAT, part, value], sort_keys=True).encode()).hexdigest()
+            for part, value in parts.items()}
+
+
+def _edited(parts: list[str]) -> str:
+    """'the seed was', 'the seed and the moves were'."""
+    names = {"scenario": "the scenario's name or digest", "seed": "the seed", "run": "the run",
+             "humans": "the players", "doctrines": "the doctrines", "moves": "the moves"}
+    said = [names[p] for p in parts]
+    listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+    plural = len(said) > 1 or parts[0] in ("humans", "doctrines", "moves")
+    return f"{listed} {'were' if plural else 'was'}"
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a save can hold")
+
+
+def _read_save(path: Path) -> SaveFile:
+    """The save at `path`, read up to MAX_SAVE_BYTES and validated; every failure a one-line UsageError."""
+    where = printable(path, 200)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SAVE_BYTES + 1)  # a pipe or a device has no size to check first
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such save file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the save: {exc}") from None
+        raise UsageError(f"{where}: no such save file") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read the save: {printable(exc.strerror or exc, 80)}") from None
+    if len(raw) > MAX_SAVE_BYTES:
+        raise UsageError(f"{where}: too large for a save (more than {MAX_SAVE_BYTES // 2**20} MiB); not read")
+    if not raw.strip():
+        raise UsageError(f"{where}: empty file, not a save")
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where}: not a save (not UTF-8 text at byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: corrupt save: {exc.msg}") from None
+        raise UsageError(f"{where}:{exc.lineno}:{exc.colno}: corrupt save: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{where}: corrupt save: nested too deep") from None
+    except ValueError as exc:  # NaN, Infinity, a number of thousands of digits
+        raise UsageError(f"{where}: corrupt save: {printable(exc, 100)}") from None
     if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
-        raise UsageError(f"{path}: not an Escalation Ladder save")
-    if data.get("version") != SAVE_VERSION:
-        raise UsageError(f"{path}: save format version {data.get('version')!r}; this version of ladder reads {SAVE_VERSION}")
-    return data
+        raise UsageError(f"{where}: not an Escalation Ladder save")
+    version = data.get("version")
+    if version not in READS:
+        raise UsageError(f"{where}: save format version {printable(repr(version), 20)}; "
+                         f"this version of ladder reads {', '.join(map(str, READS))}")
+    try:
+        save = SaveFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        at = ".".join(str(part) for part in error["loc"]) or "the save"
+        raise UsageError(f"{where}: not a valid save: {printable(at, 60)}: {printable(error['msg'], 120)}") from None
+    if version >= 2 and save.seal is None:
+        raise UsageError(f"{where}: not a valid save: seal: missing (a version {version} save is sealed)")
+    return save
+
+
+def _saved_scenario(spec: str, where: str) -> Loaded:
+    """The scenario a save names: a bundled name, or an absolute path to a scenario file (which is
+    what the player opened; anything else is refused unread)."""
+    if spec in bundled():
+        try:
+            return open_scenario(spec)
+        except ScenarioError as exc:
+            raise UsageError(f"{where}its scenario: {_first(exc)}") from None
+    path = Path(spec)
+    if not path.is_absolute() or not path.name.endswith(SUFFIX):
+        raise UsageError(f"{where}its scenario {printable(spec, 80)!r} is neither a bundled scenario "
+                         f"nor the path of a {SUFFIX} file; not read")
+    if not path.is_file():
+        raise UsageError(f"{where}its scenario file {printable(spec, 200)} no longer exists")
+    try:
+        return open_scenario(spec)
+    except ScenarioError as exc:
+        raise UsageError(f"{where}its scenario is not valid: {_first(exc)}") from None
+
+
+def _first(exc: ScenarioError) -> str:
+    more = len(exc.problems) - 1
+    return printable(exc.problems[0], 300) + (f" (and {more} more problems)" if more else "")
+
+
+def write_file(path: Path, data: bytes, new: bool = False) -> None:
+    """Write a file whole or not at all: to a temporary name, synced, then renamed over `path`,
+    or with `new` linked to it, which fails with FileExistsError if `path` exists. The temporary
+    file does not outlive a failure (a full disk leaves the old file as it was)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if not new:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError as exc:  # a file system without hard links: create it exclusively instead
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            _write_exclusive(path, data)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_exclusive(path: Path, data: bytes) -> None:
+    with open(path, "xb") as f:
+        try:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)  # ours: made just now
+            raise

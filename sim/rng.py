@@ -12,6 +12,8 @@ from functools import lru_cache
 import numpy as np
 
 _MASK = (1 << 64) - 1
+SEEDS = 1 << 64  # seeds are 0 to SEEDS - 1: a larger one would be taken modulo 2**64, another seed's game
+RUNS = 1 << 63  # run indices are 0 to RUNS - 1: the engine's state and the batch files keep them as int64
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -50,6 +52,8 @@ def _key_of(keys: tuple) -> np.uint64:
 
 def streams(seed: int, runs: np.ndarray) -> np.ndarray:
     """The stream of each run of a batch with this seed."""
+    if not 0 <= seed < SEEDS:
+        raise ValueError(f"a seed is a whole number from 0 to 2**64 - 1, not {seed}")
     base = np.full(np.shape(runs), seed & _MASK, dtype=np.uint64)
     return _combine(_mix(base), np.asarray(runs, dtype=np.uint64))
 

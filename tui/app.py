@@ -5,8 +5,13 @@ continues a saved game; `--replay DIR --run I` steps through run I of a batch.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 import random
+import signal
+import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -15,6 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from sim.errors import UsageError, printable
 from sim.game import Game, Setup
 
 from .board import BoardScreen
@@ -29,25 +35,42 @@ class LadderApp(App):
         Binding("f1,question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+c", "interrupt", "Interrupt", id="app.interrupt", show=False, priority=True, system=True),
     ]
 
     def __init__(self, first: Screen | None = None, scenario: str | None = None, seed: int | None = None,
-                 saves: Path = Path("saves")):
+                 saves: Path = Path("saves"), catch_sigint: bool = False):
         super().__init__()
         self.first = first
         self.scenario, self.seed = scenario, seed
         self.saves = saves
+        self.catch_sigint = catch_sigint  # a real run: SIGINT (kill -INT) ends the app as Ctrl+C does
 
     def on_mount(self) -> None:
+        if self.catch_sigint:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.action_interrupt)
         self.push_screen(self.first or SetupScreen(self.scenario, self.seed))
         self.check_size()
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C or SIGINT: quit at once, exit code 130 (the game is saved after every move)."""
+        self.exit(return_code=130)
 
     # --- screens --------------------------------------------------------------------------
 
     def start(self, setup: Setup) -> None:
-        """From the set-up screen: the board of a new game."""
-        game = Game.start(setup)
-        self.switch_screen(BoardScreen(game, save_path(self.saves, game)))
+        """From the set-up screen: the board of a new game, once its first save is written."""
+        try:
+            game = Game.start(setup)
+            path = new_save(self.saves, game) if setup.humans else save_path(self.saves, game)
+        except UsageError as exc:
+            self.notify(printable(exc, 200), severity="error")
+            return
+        except OSError as exc:
+            self.notify(f"Cannot save games in {printable(self.saves, 80)}: {printable(exc.strerror or exc, 80)}",
+                        severity="error")
+            return
+        self.switch_screen(BoardScreen(game, path))
 
     def new_game(self) -> None:
         while len(self.screen_stack) > 2:
@@ -89,30 +112,96 @@ class LadderApp(App):
 
 
 def save_path(folder: Path, game: Game) -> Path:
+    """A name for the game's save that no file has (nor its report): NAME-seedN-TIME[-K].json."""
+    return next(_names(folder, game))
+
+
+def _names(folder: Path, game: Game):
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return folder / f"{game.name}-seed{game.setup.seed}-{stamp}.json"
+    base = f"{game.name}-seed{game.setup.seed}-{stamp}"
+    for k in range(1, 1000):
+        path = folder / f"{base}{f'-{k}' if k > 1 else ''}.json"
+        if not (path.exists() or path.with_suffix(".report.md").exists()):
+            yield path
+    raise OSError(f"no free name for a save in {folder} (999 games named {base})")
+
+
+def new_save(folder: Path, game: Game) -> Path:
+    """The game's first save, written under a new name: never over a file, even one another game
+    made a moment ago under the same name (the link that makes it fails if the name is taken)."""
+    for path in _names(folder, game):
+        try:
+            game.save(path, new=True)
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def check_folder(folder: Path, flag: str = "--saves") -> None:
+    """A UsageError unless games can be saved in `folder` (made when the first game is saved):
+    the nearest part of it that exists must be a folder we can write in."""
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    why = None
+    if not probe.is_dir():
+        why = f"{probe} is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        why = f"{probe} is not writable"
+    elif probe == folder.absolute():
+        try:
+            tempfile.TemporaryFile(dir=probe).close()
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+    if why:
+        raise UsageError(f"{flag} {printable(folder, 200)}: cannot save games there: {printable(why, 200)}")
 
 
 def run_app(args) -> int:
     """`ladder play`: everything that can go wrong with the arguments is reported before the
-    screen takes over (a UsageError or ScenarioError from here is one line and exit 2)."""
+    screen takes over (a UsageError or ScenarioError from here is one line and exit 2): a bad
+    save, a saves folder that cannot be written. The app's exit code: 0, 130 when interrupted
+    (Ctrl+C, SIGINT), 1 if it failed."""
     from sim.catalog import open_scenario
     from sim.cli import doctrines
 
     saves = Path(args.saves)
-    first = None
+    first, path = None, None
     loaded = open_scenario(args.scenario) if args.scenario else None
     chosen = doctrines(args.doctrine, loaded.scenario) if loaded else {}
     if args.resume:
-        first = BoardScreen(Game.resume(Path(args.resume)), Path(args.resume))
+        path = Path(args.resume)
+        game = Game.resume(path)
+        check_folder(path.parent, "--resume")
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"--resume {printable(path, 200)}: cannot save the game there: the file is not writable")
+        first = BoardScreen(game, path)
     elif args.replay:
         first = BoardScreen(replay_game(Path(args.replay), args.run_index), None, replay=True)
     elif args.players or args.watch:
         seed = random.randrange(10_000) if args.seed is None else args.seed
         game = Game.start(Setup(args.scenario, seed, args.players or (), chosen), loaded)
-        first = BoardScreen(game, save_path(saves, game))
-    LadderApp(first, args.scenario, args.seed, saves).run()
-    return 0
+        check_folder(saves)
+        if args.players:
+            try:
+                path = new_save(saves, game)
+            except OSError as exc:
+                raise UsageError(f"--saves {printable(saves, 200)}: cannot save games there: "
+                                 f"{printable(exc.strerror or exc, 200)}") from None
+        else:  # watching: no moves to save, only the report at the end
+            path = save_path(saves, game)
+        first = BoardScreen(game, path)
+    else:
+        check_folder(saves)
+    app = LadderApp(first, args.scenario, args.seed, saves, catch_sigint=True)
+    app.run()
+    code = app.return_code or 0
+    if code == 130:
+        saved = path if path is not None and path.exists() else None
+        print("ladder: interrupted" + (f"; the game is saved: ladder play --resume {saved}" if saved else ""),
+              file=sys.stderr)
+    return code
 
 
 def replay_game(folder: Path, run: int) -> Game:

@@ -18,8 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
+from sim.errors import printable
 from sim.forecast import Forecast, prepare
-from sim.game import Game
+from sim.game import Game, write_file
 
 from .dialogs import EndScreen, HandOverScreen, SourceScreen
 from .panels import (
@@ -69,6 +70,7 @@ class BoardScreen(Screen):
         self.shown_forecast: Forecast | None = None
         self.report: tuple[str, Path | None] | None = None
         self.timer = None
+        self.save_failed = False  # the last save failed
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -133,8 +135,22 @@ class BoardScreen(Screen):
             self.post_message(MovePicker.Chosen(None))
 
     def autosave(self) -> None:
-        if self.save_path is not None and not self.replay:
+        """Save after every move; a save that fails (a full disk, the folder gone) is told, and
+        the game goes on: the next move tries again."""
+        if self.save_path is None or self.replay:
+            return
+        try:
             self.game.save(self.save_path)
+        except OSError as exc:
+            if not self.save_failed:
+                self.notify(f"The game could not be saved to {printable(self.save_path, 80)}: "
+                            f"{printable(exc.strerror or exc, 80)}. Play goes on; each move tries again.",
+                            title="Not saved", severity="error", timeout=10)
+            self.save_failed = True
+        else:
+            if self.save_failed:
+                self.notify(f"The game is saved again to {printable(self.save_path, 80)}.", title="Saved")
+            self.save_failed = False
 
     def show_board(self) -> None:
         game = self.game
@@ -258,9 +274,12 @@ class BoardScreen(Screen):
         text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs)
         path = None
         if self.save_path is not None and not self.replay:
-            path = self.save_path.with_suffix(".report.md")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            try:
+                path = write_report(self.save_path.with_suffix(".report.md"), text)
+            except OSError as exc:
+                self.app.call_from_thread(
+                    self.notify, f"The after-action report could not be saved: {printable(exc.strerror or exc, 80)}",
+                    title="Not saved", severity="error", timeout=10)
         self.app.call_from_thread(self.reported, text, path)
 
     def reported(self, text: str, path: Path | None) -> None:
@@ -275,3 +294,18 @@ class BoardScreen(Screen):
 
     def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
         self.app.push_screen(SourceScreen(self.game, message.event))
+
+
+def write_report(path: Path, text: str) -> Path:
+    """Write the report under `path`, or `NAME-2.report.md`... if a file has that name: never over
+    a file (a resumed game that ends again writes a second report). The path written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.name[: -len(".report.md")]
+    for k in range(1, 1000):
+        candidate = path if k == 1 else path.with_name(f"{stem}-{k}.report.md")
+        try:
+            write_file(candidate, text.encode("utf-8"), new=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise OSError(f"no free name for the report next to {path}")

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Static
 from sim.catalog import bundled, open_scenario
 from sim.errors import ScenarioError, UsageError
 from sim.game import Setup
+from sim.rng import SEEDS
 from sim.scenario import Loaded
 
 
@@ -147,8 +148,8 @@ class SetupScreen(Screen):
         if self.loaded is None:
             return
         text = self.query_one("#seed", Input).value.strip()
-        if not text.isdigit():
-            self.notify("The seed is a whole number, 0 or more.", severity="error")
+        if not (text.isascii() and text.isdigit() and len(text) <= 20 and int(text) < SEEDS):
+            self.notify("The seed is a whole number from 0 to 2**64 - 1.", severity="error")
             return
         defaults = {a: spec.doctrine for a, spec in self.loaded.scenario.actors.items()}
         changed = {a: d for a, d in self.doctrines.items() if d != defaults[a] and a not in self.humans}
