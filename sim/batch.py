@@ -433,7 +433,7 @@ def _interrupts_ignored():
 
 # --- the output folder ----------------------------------------------------------------------
 
-MAX_RUNS = 10**12  # run indices stay far inside the int64 the engine counts them in
+MAX_RUNS = 10**9  # a day of this machine, and any number of chunks is planned lazily
 MAX_CHUNK = 100_000  # a chunk's worlds are in memory at once: about 5 KB each for a year of weeks
 LOCK = ".ladder.lock"
 TEMP = ".ladder-part"  # the ending of our temporaries, so we never take another program's for ours

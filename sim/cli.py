@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 # 2**64 or more would be taken modulo 2**64 -- silently another seed's game; a run index is int64.
 SEEDS = 1 << 64
 RUNS = 1 << 63
-COUNTS = 10_000_000  # the most games, workers or runs per chunk a flag asks for (a batch's max_runs)
+COUNTS = 10**9  # the most games, workers or runs per chunk a flag asks for (sim.batch.MAX_RUNS)
 
 
 def _whole(text: str, low: int, high: int, what: str) -> int:
@@ -146,7 +146,7 @@ def _run(text: str) -> int:
 
 
 def _positive(text: str) -> int:
-    """A count of games, workers or runs per chunk: 1 to 10,000,000."""
+    """A count of games, workers or runs per chunk: 1 to 1,000,000,000 (a chunk, at most 100,000)."""
     return _whole(text, 1, COUNTS + 1, "expected a positive number,")
 
 
