@@ -590,6 +590,14 @@ class Folder:
                                  "is not an actor and doctrine of the scenario")
         return Job(scenario, m["scenario"], m["seed"], m["doctrines"]), m
 
+    def replay(self, run: int) -> Job:
+        """The batch recorded here, checked, for replaying one of its runs."""
+        job, m = self.job()
+        runs = m["runs_done"] or m["runs"] or 0
+        if run >= runs:
+            raise UsageError(f"--run {run}: the batch in {self.path} has runs 0 to {runs - 1}")
+        return job
+
     def write_manifest(self, manifest: dict) -> None:
         atomic_write(self.path / "manifest.json", lambda f: f.write(dump_json(manifest).encode()))
 

@@ -14,6 +14,7 @@ import textwrap
 
 from . import __version__
 from .errors import BatchError, ScenarioError, UsageError, printable
+from .words import plural
 
 
 class _Parser(argparse.ArgumentParser):
@@ -363,7 +364,7 @@ def cmd_batch(args) -> int:
 
 def _kept(folder) -> str:
     try:
-        return f"{folder.manifest().get('runs_done') or 0:,} runs kept"
+        return plural(folder.manifest()["runs_done"] or 0, "run", spec=",") + " kept"
     except (UsageError, ScenarioError):
         return "the finished runs kept"
 
@@ -416,10 +417,7 @@ def cmd_sweep(args) -> int:
 def cmd_replay(args) -> int:
     from .batch import Folder
 
-    job, m = Folder(args.folder).job()
-    runs = m["runs_done"] or m["runs"] or 0
-    if args.run_index >= runs:
-        raise UsageError(f"--run {args.run_index}: the batch in {args.folder} has runs 0 to {runs - 1}")
+    job = Folder(args.folder).replay(args.run_index)
     return _tell(job.scenario, job.name, job.seed, args.run_index, job.doctrines, args.json)
 
 

@@ -206,12 +206,6 @@ def run_app(args) -> int:
 
 def replay_game(folder: Path, run: int) -> Game:
     from sim.batch import Folder
-    from sim.errors import UsageError
 
-    batch = Folder(folder)
-    m = batch.manifest()
-    runs = m.get("runs_done") or m.get("runs") or 0
-    if run >= runs:
-        raise UsageError(f"--run {run}: the batch in {folder} has runs 0 to {runs - 1}")
-    setup = Setup(m["scenario"], m["seed"], (), m["doctrines"], run)
-    return Game(setup, batch.scenario(), m["scenario"])
+    job = Folder(folder).replay(run)
+    return Game(Setup(job.name, job.seed, (), job.doctrines, run), job.scenario, job.name)

@@ -1,4 +1,4 @@
-"""Batch folders someone else wrote, or edited: `batch --resume` and `replay` refuse each with
+"""Batch folders someone else wrote, or edited: `batch --resume`, `replay` and `play --replay` refuse each
 one located line and exit 2, read nothing outside the folder, and leave the folder as it was."""
 from __future__ import annotations
 
@@ -111,6 +111,7 @@ def test_a_bad_batch_folder_is_refused_in_one_located_line(partial, tmp_path, re
     assert str(path) in line
     assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before, "a refused folder was changed"
     assert expected in refuse("replay", path, "--run", "0", allowed=(path,))
+    assert expected in refuse("play", "--replay", path, "--run", "0", allowed=(path,))
 
 
 def test_a_resume_flag_naming_no_folder_creates_none(tmp_path, refuse):
