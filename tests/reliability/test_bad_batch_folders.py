@@ -1,5 +1,5 @@
-"""Batch folders someone else wrote, or edited: `batch --resume`, `replay` and `play --replay` refuse each
-one located line and exit 2, read nothing outside the folder, and leave the folder as it was."""
+"""Batch folders someone else wrote, or edited: `batch --resume`, `replay` and `play --replay`
+refuse each with one located line and exit 2, read nothing outside the folder, and leave the folder as it was."""
 from __future__ import annotations
 
 import json
