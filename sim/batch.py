@@ -546,35 +546,39 @@ class Folder:
 
     def manifest(self) -> dict:
         """The manifest, checked: one located line for anything missing, mistyped or out of range."""
-        from .source import read_document
-
         path = self.path / "manifest.json"
         if not path.is_file():
             raise UsageError(f"{self.path}: not a batch folder (no manifest.json)")
-        doc = read_document(path)
+        data = _read_json(path, 2**20)
         try:
-            return Manifest.model_validate(doc.data).model_dump()
+            return Manifest.model_validate(data).model_dump()
         except ValidationError as exc:
-            raise UsageError(str(_located(doc, exc))) from None
+            raise UsageError(str(_located(_positioned(path, data), exc))) from None
 
     def scenario(self) -> Scenario:
         """scenario.json, validated as a scenario file is (references, expressions and all)."""
         from .scenario import validate
-        from .source import read_document
+        from .source import Document
 
         path = self.path / "scenario.json"
         if not path.is_file():
             raise UsageError(f"{path}: missing: this batch folder is incomplete")
+        data = _read_json(path, 64 * 2**20)  # written with indents: five times its YAML, whose limit is 2 MiB
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}:1:1: not a scenario: expected a mapping of its sections")
         try:
-            doc = read_document(path)
-            if isinstance(doc.data, dict) and "extends" in doc.data:  # never written here: would be read as given
-                raise ScenarioError([doc.problem(("extends",), "a batch's scenario is stored whole and extends nothing", key=True)])
-            return validate(doc)
-        except ScenarioError as exc:
-            more = len(exc.problems) - 1
-            first = exc.problems[0]
-            note = f" (and {more} more problems)" if more else ""
-            raise ScenarioError([replace(first, message=first.message + note)]) from None
+            if "extends" in data:  # never written here: would be read as given
+                raise ScenarioError([Document(str(path), data, {}, {}).problem(("extends",), "a batch's scenario is stored whole and extends nothing")])
+            return validate(Document(str(path), data, {}, {}))
+        except ScenarioError:
+            try:
+                validate(_positioned(path, data))  # again, to say where
+            except ScenarioError as exc:
+                more = len(exc.problems) - 1
+                first = exc.problems[0]
+                note = f" (and {more} more problems)" if more else ""
+                raise ScenarioError([replace(first, message=first.message + note)]) from None
+            raise
 
     def job(self) -> tuple[Job, dict]:
         """The batch recorded here and its manifest: the scenario must match the manifest's
@@ -695,6 +699,42 @@ class Folder:
                     pacsv.write_csv(table, csv_file, pacsv.WriteOptions(include_header=(k == 0)))
             if pending and writer:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP)
+
+
+def _read_json(path: Path, limit: int):
+    """The data of a JSON file of a batch folder, read by `json` (exact, and fast for a large
+    scenario); every way it can fail is one located line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise UsageError(f"{path}:1:1: file too large (the limit is {limit // 2**20} MiB)")
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{path}:1:1: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # not UTF-8, a number of thousands of digits, NaN
+        raise UsageError(f"{path}:1:1: not valid JSON: {printable(exc, 80)}") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _positioned(path: Path, data):
+    """`data` as a Document that knows where each value stands in the file, to locate a problem
+    (read again by the positional reader; a file too large for it is located at 1:1)."""
+    from .source import Document, read_document
+
+    try:
+        doc = read_document(path)
+        return Document(str(path), data, doc.value_positions, doc.key_positions)
+    except ScenarioError:
+        return Document(str(path), data, {}, {})
 
 
 def _located(doc, exc: ValidationError):

@@ -96,6 +96,8 @@ CASES = {
     "scenario dangling reference": (_scenario(lambda s: s["options"][0].update(actor="Mars")), "scenario.json:"),
     "scenario extends a system file": (_scenario(lambda s: s.update(extends="/etc/passwd")), "scenario.json:"),
     "scenario a list": (_write("scenario.json", "[]"), "scenario.json:1:1:"),
+    "scenario with NaN": (_scenario(lambda s: s["clock"].update(horizon=float("nan"))), "NaN is not a number JSON allows"),
+    "scenario not UTF-8": (_write("scenario.json", b'{"title": "\xff"}'), "scenario.json:1:1: not valid JSON"),
 }
 
 
@@ -124,5 +126,23 @@ def test_the_untampered_folder_resumes(partial, tmp_path, capsys):
 
     path = tmp_path / "batch"
     shutil.copytree(partial, path)
+    assert main(["batch", "--resume", str(path), "--workers", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == 40
+
+
+def test_what_json_writes_is_read_back_exactly(partial, tmp_path, capsys):
+    """A small float json writes as 1e-05 (which YAML would read as text), and a scenario.json
+    larger than a scenario file may be (indents make it about five times its YAML)."""
+    from sim.cli import main
+
+    path = tmp_path / "batch"
+    shutil.copytree(partial, path)
+    m = json.loads((path / "manifest.json").read_text()) | {"until_ci": 1e-05}
+    (path / "manifest.json").write_text(json.dumps(m))
+    assert Folder(path).manifest()["until_ci"] == 1e-05
+    scenario = json.loads((path / "scenario.json").read_text())
+    (path / "scenario.json").write_text(json.dumps(scenario, indent=1500))
+    assert (path / "scenario.json").stat().st_size > 2 * 2**20
+    (path / "manifest.json").write_text(json.dumps(m | {"until_ci": None}))
     assert main(["batch", "--resume", str(path), "--workers", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == 40
