@@ -563,7 +563,7 @@ class Folder:
         path = self.path / "scenario.json"
         if not path.is_file():
             raise UsageError(f"{path}: missing: this batch folder is incomplete")
-        data = _read_json(path, 64 * 2**20)  # written with indents: five times its YAML, whose limit is 2 MiB
+        data = _read_json(path, 64 * 2**20)  # written with indents: some five times its YAML
         if not isinstance(data, dict):
             raise UsageError(f"{path}:1:1: not a scenario: expected a mapping of its sections")
         try:

@@ -271,16 +271,16 @@ def test_not_utf8_located_at_first_bad_byte(tmp_path):
 
 def test_too_large_checked_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "big.yaml"
-    size = 2 * 1024 * 1024 + 1
+    size = source.MAX_BYTES + 1
     with open(path, "wb") as handle:
         handle.write(b"a: 1\n" + b"#" * (size - 5))
     monkeypatch.setattr(source, "open", lambda *a, **k: pytest.fail("read a file that is too large"), raising=False)
-    assert file_problem(path) == Problem(str(path), 1, 1, f"file too large ({size} bytes; the limit is 2 MiB)")
+    assert file_problem(path) == Problem(str(path), 1, 1, f"file too large ({size} bytes; the limit is 1 MiB)")
 
 
-def test_exactly_two_mib_is_allowed(tmp_path):
+def test_exactly_the_limit_is_allowed(tmp_path):
     path = tmp_path / "edge.yaml"
-    path.write_bytes(b"a: 1\n" + b"#" * (2 * 1024 * 1024 - 5))
+    path.write_bytes(b"a: 1\n" + b"#" * (source.MAX_BYTES - 5))
     assert read_document(path).data == {"a": 1}
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from sim.batch import Folder, Job, LocalBackend, Plan, run_batch
 from sim.catalog import open_scenario
+from sim.source import MAX_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_what_json_writes_is_read_back_exactly(partial, tmp_path, capsys):
     assert Folder(path).manifest()["until_ci"] == 1e-05
     scenario = json.loads((path / "scenario.json").read_text())
     (path / "scenario.json").write_text(json.dumps(scenario, indent=1500))
-    assert (path / "scenario.json").stat().st_size > 2 * 2**20
+    assert (path / "scenario.json").stat().st_size > 2 * MAX_BYTES
     (path / "manifest.json").write_text(json.dumps(m | {"until_ci": None}))
     assert main(["batch", "--resume", str(path), "--workers", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == 40

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.source import MAX_BYTES
+
 DATA = Path(__file__).parent.parent / "data"
 BASE = (DATA / "mechanics.scenario.yaml").read_text()
 CLOCK = 'clock: {turn_days: 7, start: "2020-01-06", horizon: 20}'
@@ -43,12 +45,12 @@ def block(indicator: str) -> str:
 
 
 def many_options(bad: bool) -> str:
-    """A file of nearly 2 MiB: 60 actors with 200 options each, one of them (if bad) bad."""
+    """A file of nearly the largest size allowed: 60 actors with about 100 options each, one of them (if bad) bad."""
     actors = "".join(f"  X{a}: {{name: Extra {a}, doctrine: dove}}\n" for a in range(60))
     text = edit("  C: {name: Veto holder, doctrine: dove}\n", "  C: {name: Veto holder, doctrine: dove}\n" + actors)
     options, i = [], 0
-    while sum(map(len, options)) < 2 * 1024 * 1024 - len(text) - 4096:
-        category = "diplomatc" if bad and i == 6000 else "diplomatic"
+    while sum(map(len, options)) < MAX_BYTES - len(text) - 4096:
+        category = "diplomatc" if bad and i == 3000 else "diplomatic"
         options.append(f"  - {{id: o{i}, actor: X{i % 60}, label: Option {i}, rung: words, category: {category},"
                        f" tags: [t{i % 50}], source: {{ref: notes, quote: q}}, effects: [{{var: tension, delta: 1}}]}}\n")
         i += 1
@@ -75,7 +77,7 @@ CASES = {
     "alias-bomb": (alias_bomb(), None, "too many nodes"),
     "deep-nesting": ("a: " + "[" * 100_000, None, "nesting too deep"),
     "deep-block-nesting": ("".join("  " * i + f"k{i}:\n" for i in range(80)) + "  " * 80 + "v: 1\n", None, "nesting too deep"),
-    "huge-file": ("title: " + "a" * (2 * 1024 * 1024 + 10) + "\n", None, "too large"),
+    "huge-file": ("title: " + "a" * (MAX_BYTES + 10) + "\n", None, "too large"),
     "bad-utf8": (edit("title: Mechanics test bench", "title: Mechanics \udcff bench").encode("utf-8", "surrogateescape"),
                  "\udcff", "not valid UTF-8"),
     "tab-indentation": (edit("  notes: {title: Test notes}", "\tnotes: {title: Test notes}"), "\tnotes", "tab"),
@@ -107,8 +109,8 @@ CASES = {
     "extends-hidden-dotdot": ("extends: sub/../../secret.scenario.yaml\ntitle: T\n", "sub/", "outside this scenario's folder"),
     "extends-symlink-out": ("extends: link.scenario.yaml\ntitle: T\n", "link.scenario", "outside this scenario's folder"),
     "extends-diamond-bad-bottom": (None, None, "greater than or equal to 1"),  # written by the test
-    # size: a 2 MiB file with one bad option, an actor with too many options
-    "two-mib-one-bad-option": (many_options(bad=True), "diplomatc", "input should be"),
+    # size: a file of the largest size with one bad option, an actor with too many options
+    "largest-file-one-bad-option": (many_options(bad=True), "diplomatc", "input should be"),
     "255-options-for-one-actor": (options_for_a(255), "A, label: X247", "more than 254 options"),
     # dates: every date of a game within the years 1000 to 9998
     "start-year-9999": (edit(CLOCK, 'clock: {turn_days: 7, start: "9999-01-04", horizon: 20}'), '"9999', "start year"),
@@ -208,7 +210,7 @@ def test_run_lint_and_batch_refuse_them_too(refuse, tmp_path, name, command):
     assert word in line.split(".scenario.yaml:", 1)[1] and not out.exists()
 
 
-def test_the_two_mib_file_and_the_diamond_are_quick_when_valid(tmp_path):
+def test_the_largest_file_is_quick_when_valid(tmp_path):
     """Any file the loader accepts validates in well under a second of work (here: a few)."""
     import time
 
@@ -216,7 +218,7 @@ def test_the_two_mib_file_and_the_diamond_are_quick_when_valid(tmp_path):
 
     big = tmp_path / "big.scenario.yaml"
     big.write_text(many_options(bad=False))
-    assert os.path.getsize(big) <= 2 * 1024 * 1024
+    assert os.path.getsize(big) <= MAX_BYTES
     start = time.process_time()
     load(big)
     assert time.process_time() - start < 4.0  # it was 46 s: a scan of the options per option
