@@ -16,12 +16,12 @@ import time
 
 import simpy
 
-from .catalog import open_scenario
-from .engine import Engine
-from .errors import UsageError
-from .forecast import forecast
-from .rules import Rules
-from .words import plural
+from .format.scenario import open_scenario
+from .engine.stepping import Engine
+from .format.errors import UsageError
+from .play.forecast import forecast
+from .engine.rules import Rules
+from .format.words import plural
 
 BATCHES = (1, 1_000, 10_000)
 
@@ -119,7 +119,7 @@ def bench_play(spec: str = "korea-2019", quick: bool = False) -> dict:
     engine = Engine(rules, seed=1, humans=(player,))
     if engine.advance() is None:
         raise UsageError(f"{player} never decides in {loaded.name}: nothing to forecast")
-    command = [sys.executable, "-c", f"from sim.bench import board_drawn; board_drawn({loaded.name!r}, {player!r})"]
+    command = [sys.executable, "-c", f"from tui.app import board_drawn; board_drawn({spec!r}, {player!r})"]
     works = {
         "forecast": (lambda: forecast(engine, player, None, ROLLOUTS, WINDOW), 1),
         "fork": (lambda: engine.fork(ROLLOUTS, force={player: None}), 1),
@@ -137,27 +137,6 @@ def bench_play(spec: str = "korea-2019", quick: bool = False) -> dict:
         "board_s": round(seconds["board"], 3),
         "python_s": round(seconds["python"], 3),
     }
-
-
-def board_drawn(spec: str, player: str) -> None:
-    """`ladder play SPEC --as PLAYER`, headless, ending as soon as the board has been drawn."""
-    from textual.app import App
-
-    from tui.app import LadderApp
-    from tui.board import BoardScreen
-
-    from .cli import main
-
-    mount = BoardScreen.on_mount
-
-    def on_mount(self) -> None:
-        mount(self)
-        self.call_after_refresh(self.app.exit)
-
-    BoardScreen.on_mount = on_mount
-    LadderApp.run = lambda self: App.run(self, headless=True)
-    with tempfile.TemporaryDirectory() as saves:
-        main(["play", spec, "--as", player, "--seed", "1", "--saves", saves])
 
 
 def report_play(f: dict) -> list[str]:
@@ -178,7 +157,11 @@ def report_play(f: dict) -> list[str]:
 
 def measure_batch(spec: str, runs: int, workers: int, dask: str | None, out: str) -> None:
     """Run one batch in this process (with its workers) and print seconds and peak memory as JSON."""
-    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, run_batch
+    from .montecarlo.backends import DaskBackend, LocalBackend
+    from .montecarlo.batch import run_batch
+    from .montecarlo.chunks import Plan
+    from .montecarlo.chunks import Job
+    from .montecarlo.folder import Folder
 
     loaded = open_scenario(spec)
     job = Job(loaded.scenario, loaded.name, seed=1)

@@ -5,7 +5,6 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid scenario, 130 inte
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -13,8 +12,8 @@ import sys
 import textwrap
 
 from . import __version__
-from .errors import BatchError, ScenarioError, UsageError, printable
-from .words import plural
+from .format.errors import BatchError, ScenarioError, UsageError, printable
+from .format.words import plural
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 # 2**64 or more would be taken modulo 2**64 -- silently another seed's game; a run index is int64.
 SEEDS = 1 << 64
 RUNS = 1 << 63
-COUNTS = 10**9  # the most games, workers or runs per chunk a flag asks for (sim.batch.MAX_RUNS)
+COUNTS = 10**9  # the most games, workers or runs per chunk a flag asks for (sim.montecarlo.batch.MAX_RUNS)
 
 
 def _whole(text: str, low: int, high: int, what: str) -> int:
@@ -182,26 +181,6 @@ def _doctrine_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def doctrines(specs: list[str], scenario) -> dict[str, str]:
-    """Parse --doctrine ACTOR=PRESET flags against a scenario."""
-    out = {}
-    for spec in specs:
-        actor, sep, preset = spec.partition("=")
-        if not sep or not actor or not preset:
-            raise UsageError(f"--doctrine {spec!r}: expected ACTOR=PRESET, e.g. US=dove")
-        if actor not in scenario.actors:
-            raise UsageError(f"--doctrine {spec!r}: unknown actor '{actor}'{_hint(actor, scenario.actors)}")
-        if preset not in scenario.doctrines:
-            raise UsageError(f"--doctrine {spec!r}: unknown doctrine '{preset}'{_hint(preset, scenario.doctrines)}")
-        out[actor] = preset
-    return out
-
-
-def _hint(word, pool) -> str:
-    close = difflib.get_close_matches(word, list(pool), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (one of: {', '.join(pool)})"
-
-
 def _emit(args, data: dict, lines) -> int:
     """Print a command's result: JSON with --json, else its readable lines."""
     if args.json:
@@ -213,8 +192,8 @@ def _emit(args, data: dict, lines) -> int:
 
 
 def cmd_list(args) -> int:
-    from .catalog import bundled
-    from .scenario import load
+    from .format.catalog import bundled
+    from .format.scenario import load
 
     for name, path in bundled().items():
         s = load(path).scenario
@@ -224,15 +203,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .model import json_schema
+    from .format.model import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0
 
 
 def cmd_show(args) -> int:
-    from .catalog import open_scenario
-    from .show import describe, origins
+    from .format.scenario import open_scenario
+    from .authoring.show import describe, origins
 
     loaded = open_scenario(args.scenario)
     if args.origin:
@@ -242,8 +221,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .catalog import bundled, is_path
-    from .scenario import load
+    from .format.catalog import bundled, is_path
+    from .format.scenario import load
 
     failed = False
     found = bundled()
@@ -263,7 +242,7 @@ def cmd_validate(args) -> int:
 def cmd_new(args) -> int:
     import shlex
 
-    from .skeleton import new_scenario
+    from .authoring.skeleton import new_scenario
 
     path = shlex.quote(str(new_scenario(args.name, args.base)))
     print(f"wrote {path}; try it: ladder validate {path} && ladder play {path}")
@@ -272,8 +251,8 @@ def cmd_new(args) -> int:
 
 def cmd_lint(args) -> int:
     """Warnings on stdout (they are what lint produces), validation errors on stderr."""
-    from .catalog import resolve
-    from .lint import lint
+    from .format.catalog import resolve
+    from .authoring.lint import lint
 
     invalid = warned = False
     for spec, path in [(spec, resolve(spec)) for spec in args.paths]:
@@ -290,17 +269,17 @@ def cmd_lint(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .catalog import open_scenario
+    from .format.scenario import open_scenario, parse_doctrines
 
     loaded = open_scenario(args.scenario)
-    return _tell(loaded.scenario, loaded.name, args.seed, args.run_index, doctrines(args.doctrine, loaded.scenario), args.json)
+    return _tell(loaded.scenario, loaded.name, args.seed, args.run_index, parse_doctrines(args.doctrine, loaded.scenario), args.json)
 
 
 def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool) -> int:
     """One game played and told: the narrative, or JSON."""
-    from .engine import Engine
-    from .narrative import game_record, narrate
-    from .rules import Rules
+    from .engine.stepping import Engine
+    from .play.narrative import game_record, narrate
+    from .engine.rules import Rules
 
     engine = Engine(Rules(scenario, name), seed=seed, runs=[run], doctrines=chosen).run()
     if as_json:
@@ -316,9 +295,13 @@ def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool)
 
 
 def cmd_batch(args) -> int:
-    from .batch import DaskBackend, Folder, Job, LocalBackend, Plan, default_folder, run_batch
-    from .catalog import open_scenario
-    from .summary import table
+    from .montecarlo.backends import DaskBackend, LocalBackend
+    from .montecarlo.batch import default_folder, run_batch
+    from .montecarlo.chunks import Plan
+    from .montecarlo.chunks import Job
+    from .montecarlo.folder import Folder
+    from .format.scenario import open_scenario, parse_doctrines
+    from .montecarlo.summary import table
 
     if args.resume:
         given = [flag for flag, value in (("SCENARIO", args.scenario), ("--runs", args.runs), ("--until-ci", args.until_ci),
@@ -339,7 +322,7 @@ def cmd_batch(args) -> int:
             raise UsageError("give either --runs N or --until-ci W")
         _settle(args)
         loaded = open_scenario(args.scenario)
-        job = Job(loaded.scenario, loaded.name, args.seed, doctrines(args.doctrine, loaded.scenario))
+        job = Job(loaded.scenario, loaded.name, args.seed, parse_doctrines(args.doctrine, loaded.scenario))
         folder = Folder(args.out or default_folder(loaded.name, args.seed))
         plan = Plan(args.runs, args.chunk, args.workers, args.until_ci)
         arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
@@ -383,8 +366,8 @@ def _settle(args) -> None:
 def cmd_compare(args) -> int:
     from pathlib import Path
 
-    from .batch import default_folder
-    from .compare import compare, compare_table
+    from .montecarlo.batch import default_folder
+    from .montecarlo.compare import compare, compare_table
 
     _settle(args)
     out = Path(args.out or default_folder("compare", args.seed))
@@ -400,8 +383,8 @@ def cmd_compare(args) -> int:
 def cmd_sweep(args) -> int:
     from pathlib import Path
 
-    from .batch import default_folder
-    from .sweep import sweep, sweep_table
+    from .montecarlo.batch import default_folder
+    from .montecarlo.sweep import sweep, sweep_table
 
     _settle(args)
     out = Path(args.out or default_folder("sweep", args.seed))
@@ -415,21 +398,21 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from .batch import Folder
+    from .montecarlo.folder import Folder
 
     job = Folder(args.folder).replay(args.run_index)
     return _tell(job.scenario, job.name, job.seed, args.run_index, job.doctrines, args.json)
 
 
 def cmd_calibrate(args) -> int:
-    from .calibrate import calibrate, report
-    from .catalog import open_scenario
-    from .rules import Rules
+    from .montecarlo.calibrate import calibrate, report
+    from .format.scenario import open_scenario, parse_doctrines
+    from .engine.rules import Rules
 
     loaded = open_scenario(args.scenario)
     if loaded.scenario.calibration is None:
         raise UsageError(f"{loaded.name} has no calibration section to compare with")
-    chosen = doctrines(args.doctrine, loaded.scenario)
+    chosen = parse_doctrines(args.doctrine, loaded.scenario)
     result = calibrate(Rules(loaded.scenario, loaded.name), args.runs, args.seed, chosen)
     return _emit(args, result, report)
 

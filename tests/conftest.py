@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.engine import Engine
-from sim.rules import Rules
-from sim.scenario import load
+from sim.engine.stepping import Engine
+from sim.engine.rules import Rules
+from sim.format.scenario import load
 
 DATA = Path(__file__).parent / "data"
 

@@ -7,8 +7,8 @@ import random
 from conftest import one_error_line
 
 from sim.cli import main
-from sim.forecast import forecast
-from sim.game import Game, Setup
+from sim.play.forecast import forecast
+from sim.play.game import Game, Setup
 from tui.app import LadderApp, replay_game
 from tui.board import ROLLOUTS, WINDOW, BoardScreen
 from tui.dialogs import EndScreen, HandOverScreen, TooSmallScreen
@@ -257,7 +257,7 @@ def test_bad_saves_and_flags_are_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_a_save_of_a_changed_scenario_is_refused(tmp_path, capsys):
-    from sim.catalog import resolve
+    from sim.format.catalog import resolve
 
     scenario = tmp_path / "mine.scenario.yaml"
     text = resolve("tutorial").read_text()

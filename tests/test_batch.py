@@ -5,19 +5,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.batch import (
-    Aggregates,
-    Folder,
-    Job,
-    LocalBackend,
-    Plan,
-    run_batch,
-    run_chunk,
-    widest_interval,
-)
-from sim.catalog import open_scenario
+from sim.montecarlo.backends import LocalBackend
+from sim.montecarlo.batch import run_batch
+from sim.montecarlo.chunks import Plan
+from sim.montecarlo.chunks import Aggregates, Job, run_chunk
+from sim.montecarlo.folder import Folder
+from sim.montecarlo.summary import widest_interval
+from sim.format.scenario import open_scenario
 from sim.cli import main
-from sim.stats import wilson
+from sim.engine.stats import wilson
 
 RUNS = 900
 
@@ -35,7 +31,7 @@ def batch(job, tmp_path, name, backend=None, chunk=300, workers=1, runs=RUNS, un
 
 
 def test_the_same_seed_gives_the_same_runs_whatever_the_workers_chunks_or_backend(job, tmp_path):
-    from sim.batch import DaskBackend
+    from sim.montecarlo.backends import DaskBackend
 
     reference = batch(job, tmp_path, "k1-c300")
     variants = [
@@ -52,8 +48,8 @@ def test_the_same_seed_gives_the_same_runs_whatever_the_workers_chunks_or_backen
 
 
 def test_a_chunk_holds_exactly_the_games_of_ladder_run(job):
-    from sim.engine import Engine
-    from sim.rules import Rules
+    from sim.engine.stepping import Engine
+    from sim.engine.rules import Rules
 
     chunk = run_chunk(job, 40, 45)
     for j, run in enumerate(range(40, 45)):
@@ -189,20 +185,20 @@ def forked_workers():
 
 
 def test_a_crashed_worker_is_retried_once(job, tmp_path, monkeypatch, forked_workers):
-    import sim.batch
+    import sim.montecarlo.backends
 
     whole = batch(job, tmp_path, "steady")
-    monkeypatch.setattr(sim.batch, "run_chunk", _Crashing(300, tmp_path / "crashed"))
+    monkeypatch.setattr(sim.montecarlo.backends, "run_chunk", _Crashing(300, tmp_path / "crashed"))
     flaky = batch(job, tmp_path, "flaky", workers=2)
     assert (tmp_path / "crashed").exists()
     assert (flaky / "runs.parquet").read_bytes() == (whole / "runs.parquet").read_bytes()
 
 
 def test_a_worker_that_keeps_crashing_fails_the_batch_and_keeps_what_finished(job, tmp_path, monkeypatch, forked_workers):
-    import sim.batch
-    from sim.errors import BatchError
+    import sim.montecarlo.backends
+    from sim.format.errors import BatchError
 
-    monkeypatch.setattr(sim.batch, "run_chunk", _Crashing(300, None))
+    monkeypatch.setattr(sim.montecarlo.backends, "run_chunk", _Crashing(300, None))
     with pytest.raises(BatchError, match="runs 300-599: the worker crashed twice"):
         batch(job, tmp_path, "broken", workers=1)
     folder = Folder(tmp_path / "broken")
@@ -213,7 +209,7 @@ def test_a_worker_that_keeps_crashing_fails_the_batch_and_keeps_what_finished(jo
 def test_the_progress_bar_shows_in_a_terminal_only():
     import io
 
-    from sim.batch import Progress
+    from sim.montecarlo.batch import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -229,12 +225,12 @@ def test_the_progress_bar_shows_in_a_terminal_only():
 
 
 def test_an_interrupt_while_writing_the_results_leaves_a_marked_resumable_folder(job, tmp_path, monkeypatch):
-    import sim.report
+    import sim.montecarlo.report
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.report, "batch_report", interrupted)
+    monkeypatch.setattr(sim.montecarlo.report, "batch_report", interrupted)
     with pytest.raises(KeyboardInterrupt):
         batch(job, tmp_path, "late")
     folder = tmp_path / "late"

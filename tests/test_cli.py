@@ -143,7 +143,7 @@ def test_bad_flags_and_commands(capsys):
 
 def test_numbers_agree_with_their_nouns(capsys, tmp_path):
     """'1 turn of 1 day', never '1 turns of 1 days' (issue 14, item 11)."""
-    from sim.words import plural
+    from sim.format.words import plural
 
     path = tmp_path / "short.scenario.yaml"
     path.write_text((DATA / "mechanics.scenario.yaml").read_text().replace("turn_days: 7", "turn_days: 1")

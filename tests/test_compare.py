@@ -12,11 +12,11 @@ import pytest
 import yaml
 from conftest import one_error_line
 
-from sim.batch import digest
-from sim.catalog import open_scenario
+from sim.format.model import digest
+from sim.format.scenario import open_scenario
 from sim.cli import main
-from sim.compare import parse_spec
-from sim.sweep import locate, sweep_points
+from sim.montecarlo.compare import parse_spec
+from sim.montecarlo.sweep import locate, sweep_points
 
 SMALL = ["--chunk", "200", "--workers", "1"]
 

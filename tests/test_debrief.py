@@ -2,11 +2,11 @@
 against bot-only games of its scenario."""
 import pytest
 
-from sim.batch import Job, run_chunk
-from sim.catalog import open_scenario
-from sim.debrief import debrief
-from sim.engine import Engine
-from sim.rules import Rules
+from sim.montecarlo.chunks import Job, run_chunk
+from sim.format.scenario import open_scenario
+from sim.play.debrief import debrief
+from sim.engine.stepping import Engine
+from sim.engine.rules import Rules
 
 SEED = 5
 HUMANS = ("US", "ROK")

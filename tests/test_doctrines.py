@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sim.catalog import open_scenario
-from sim.engine import Engine
-from sim.rules import Rules
+from sim.format.scenario import open_scenario
+from sim.engine.stepping import Engine
+from sim.engine.rules import Rules
 
 RUNS = 1000
 

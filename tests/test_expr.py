@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sim.expr
-from sim.expr import Expression, ExpressionError, compile_expression
+import sim.format.expr
+from sim.format.expr import Expression, ExpressionError, compile_expression
 
 NAMES = ["DPRK.capability", "talks.open", "tension", "US.credibility", "China.enforcement", "redline.icbm", "turn"]
 ENV = {
@@ -217,7 +217,7 @@ def test_not_a_string():
 
 
 def test_no_eval_or_ast_in_the_implementation():
-    code = Path(sim.expr.__file__).read_text()
+    code = Path(sim.format.expr.__file__).read_text()
     assert not re.search(r"\b(eval|exec)\s*\(|(?<![.\w])compile\s*\(|\bimport ast\b|\bliteral_eval\b", code)
 
 

@@ -5,10 +5,10 @@ import shutil
 import pytest
 from conftest import DATA
 
-from sim.catalog import bundled
+from sim.format.catalog import bundled
 from sim.cli import main
-from sim.errors import ScenarioError
-from sim.scenario import load
+from sim.format.errors import ScenarioError
+from sim.format.scenario import load
 
 EXTENDS = DATA / "extends"
 MECHANICS = DATA / "mechanics.scenario.yaml"
@@ -113,14 +113,16 @@ def test_a_base_in_a_subfolder_may_extend_a_file_beside_the_top_one(tmp_path, ba
 
 
 def test_a_diamond_of_extends_reads_and_merges_each_base_once(tmp_path, base, monkeypatch):
-    import sim.scenario
+    import sim.format.extends
+    import sim.format.scenario
 
     for i in range(9):
         below = f"f{i + 1}.scenario.yaml" if i < 8 else base.name
         write(tmp_path, f"f{i}.scenario.yaml", f"extends: [{below}, {below}, {below}, {below}]\ntitle: level {i}\n")
     reads = []
-    real = sim.scenario.read_document
-    monkeypatch.setattr(sim.scenario, "read_document", lambda path: reads.append(path) or real(path))
+    real = sim.format.source.read_document
+    for module in (sim.format.scenario, sim.format.extends):  # the file named, and its bases
+        monkeypatch.setattr(module, "read_document", lambda path: reads.append(path) or real(path))
     assert load(tmp_path / "f0.scenario.yaml").scenario.title == "level 0"
     assert len(reads) == 10  # was 4 + 16 + ... + 4^9 reads and merges: a hang
 

@@ -21,10 +21,10 @@ from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.catalog import bundled
-from sim.errors import Problem, ScenarioError
-from sim.scenario import load, validate
-from sim.source import parse_document
+from sim.format.catalog import bundled
+from sim.format.errors import Problem, ScenarioError
+from sim.format.scenario import load, validate
+from sim.format.source import parse_document
 
 NAME = "fuzz.scenario.yaml"
 LIMIT = 1.0  # seconds per document, a requirement of the loader

@@ -1,6 +1,6 @@
 """The authoring guide, scenarios/README.md, documents every field of the format, and no other.
 
-The guide's Reference chapter has a section per model of `sim.model` (`### Option — ...`), and
+The guide's Reference chapter has a section per model of `sim.format.model` (`### Option — ...`), and
 in it a line per field: ``- `name` — type; range; required.`` or ``...; default `X`.``, followed
 by its meaning and ``Example: `name: value```. These tests read that structure, not loose
 mentions in the prose, so a field added to the format without its line, or a line left behind
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sim.errors import ScenarioError
-from sim.model import Scenario
-from sim.scenario import load
-from sim.source import parse_document
+from sim.format.errors import ScenarioError
+from sim.format.model import Scenario
+from sim.format.scenario import load
+from sim.format.source import parse_document
 
 GUIDE = Path(__file__).resolve().parent.parent / "scenarios" / "README.md"
 

@@ -4,9 +4,9 @@ import shutil
 import pytest
 from conftest import DATA
 
-from sim.catalog import bundled
+from sim.format.catalog import bundled
 from sim.cli import main
-from sim.lint import lint
+from sim.authoring.lint import lint
 
 WARNINGS = DATA / "lint" / "warnings.scenario.yaml"
 TEXT = WARNINGS.read_text()

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from conftest import DATA, play, var
 
-from sim.engine import Engine
-from sim.rules import Rules
-from sim.scenario import validate
-from sim.source import parse_document
+from sim.engine.stepping import Engine
+from sim.engine.rules import Rules
+from sim.format.scenario import validate
+from sim.format.source import parse_document
 
 ALL = ("A", "B", "C")
 
@@ -194,7 +194,7 @@ def test_forks_are_reproducible_and_their_rollouts_differ(mechanics):
 
 def test_doctrine_scores_follow_the_documented_formula():
     """Score differences (all a softmax sees) match a plain per-world reading of the formula."""
-    from sim.doctrine import Doctrine
+    from sim.engine.doctrine import Doctrine
 
     mechanics = variant("hazard: {max: 0.0, midpoint: 90, steepness: 0.2}", "hazard: {max: 0.3, midpoint: 45, steepness: 0.2}")
     engine = Engine(mechanics, seed=4, runs=50)
@@ -289,7 +289,7 @@ def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mecha
     """Softmax weights are taken relative to the doctrine's bound on its scores; where a closed
     move scores so far above the rest that every open move's weight vanishes, the world is
     weighed again from its best open move."""
-    from sim.doctrine import Doctrine
+    from sim.engine.doctrine import Doctrine
 
     a, W = mechanics.actor_index["A"], 2000
     spec = mechanics.scenario.doctrines["dove"].model_copy(update={"options": {"a-meet": 500.0}})
@@ -315,7 +315,7 @@ def test_an_open_move_keeps_its_odds_when_a_closed_one_scores_far_above_it(mecha
 def test_choices_follow_the_softmax_however_far_scores_are_from_the_doctrines_bound(mechanics, bound):
     """Weights are exp(score - bound); scores far above it would overflow and far below it
     vanish. Either way each world is weighed again from its best open move."""
-    from sim.doctrine import Doctrine
+    from sim.engine.doctrine import Doctrine
 
     a, W = mechanics.actor_index["A"], 2000
     doctrine = Doctrine(mechanics, a, "dove", mechanics.scenario.doctrines["dove"])

@@ -5,10 +5,10 @@ import pytest
 import yaml
 from conftest import ladder, one_error_line
 
-from sim.catalog import bundled, bundled_dir
-from sim.lint import lint
-from sim.model import Scenario
-from sim.scenario import load
+from sim.format.catalog import bundled, bundled_dir
+from sim.authoring.lint import lint
+from sim.format.model import Scenario
+from sim.format.scenario import load
 
 
 @pytest.fixture(autouse=True)

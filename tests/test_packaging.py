@@ -33,7 +33,7 @@ def test_an_installed_wheel_finds_its_scenarios_and_templates(tmp_path):
     names = [line.split()[0] for line in listing.stdout.splitlines()]
     assert {"korea-2019", "tutorial"} <= set(names)
     where = subprocess.run(
-        [str(bin_dir / "python"), "-c", "import sim.catalog as c; print(c.bundled_dir())"],
+        [str(bin_dir / "python"), "-c", "import sim.format.catalog as c; print(c.bundled_dir())"],
         capture_output=True, text=True, cwd=elsewhere, env=env,
     )
     assert str(env_dir) in where.stdout, where.stdout + where.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sim.report import batch_report, comparison_report
+from sim.montecarlo.report import batch_report, comparison_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BATCH_SECTIONS = ["outcome-probabilities", "tension-fan", "cumulative-incidence", "peak-rungs", "top-moves"]
@@ -208,7 +208,7 @@ def test_degenerate_batch_still_renders():
 
 
 def test_importing_sim_report_does_not_import_matplotlib():
-    code = "import sys, sim.report; sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    code = "import sys, sim.montecarlo.report; sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from sim.catalog import open_scenario
-from sim.engine import Engine
-from sim.narrative import game_record
-from sim.rules import Rules
+from sim.format.scenario import open_scenario
+from sim.engine.stepping import Engine
+from sim.play.narrative import game_record
+from sim.engine.rules import Rules
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_a_batch_split_in_chunks_equals_the_whole(korea):
 @pytest.mark.parametrize("name", ["korea-2017", "korea-2019", "korea-2022"])
 def test_a_scenario_round_tripped_through_its_json_plays_the_same(name):
     """`ladder show --json` output, and a batch folder's scenario.json, are the same scenario."""
-    from sim.model import Scenario
+    from sim.format.model import Scenario
 
     loaded = open_scenario(name)
     again = Scenario.model_validate(loaded.scenario.model_dump(mode="json", by_alias=True))

@@ -3,10 +3,10 @@ import pydantic
 import pytest
 from conftest import DATA
 
-from sim.catalog import bundled
-from sim.errors import ScenarioError
-from sim.scenario import load, validate
-from sim.source import parse_document
+from sim.format.catalog import bundled
+from sim.format.errors import ScenarioError
+from sim.format.scenario import load, validate
+from sim.format.source import parse_document
 
 BASE = (DATA / "mechanics.scenario.yaml").read_text()
 

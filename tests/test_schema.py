@@ -1,8 +1,8 @@
 """The JSON Schema editors use: complete, described, and never out of date."""
 import json
 
-from sim.catalog import bundled, bundled_dir
-from sim.model import json_schema
+from sim.format.catalog import bundled, bundled_dir
+from sim.format.model import json_schema
 
 
 def test_the_committed_schema_is_the_one_the_models_give():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from textual.worker import WorkerCancelled
 
-from sim.game import Game, Setup
+from sim.play.game import Game, Setup
 from tui.app import LadderApp
 from tui.board import BoardScreen
 

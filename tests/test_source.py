@@ -4,9 +4,9 @@ import math
 import pytest
 import yaml
 
-from sim import source
-from sim.errors import Problem, ScenarioError
-from sim.source import Document, parse_document, read_document
+from sim.format import source
+from sim.format.errors import Problem, ScenarioError
+from sim.format.source import Document, parse_document, read_document
 
 NESTED = """\
 title: Crisis

@@ -20,8 +20,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from sim.errors import UsageError, printable
-from sim.game import Game, Setup
+from sim.format.errors import UsageError, printable
+from sim.play.game import Game, Setup
 
 from .board import BoardScreen
 from .dialogs import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
@@ -163,13 +163,13 @@ def run_app(args) -> int:
     screen takes over (a UsageError or ScenarioError from here is one line and exit 2): a bad
     save, a saves folder that cannot be written. The app's exit code: 0, 130 when interrupted
     (Ctrl+C, SIGINT), 1 if it failed."""
-    from sim.catalog import open_scenario
-    from sim.cli import doctrines
+    from sim.format.scenario import open_scenario
+    from sim.format.scenario import parse_doctrines
 
     saves = Path(args.saves)
     first, path = None, None
     loaded = open_scenario(args.scenario) if args.scenario else None
-    chosen = doctrines(args.doctrine, loaded.scenario) if loaded else {}
+    chosen = parse_doctrines(args.doctrine, loaded.scenario) if loaded else {}
     if args.resume:
         path = Path(args.resume)
         game = Game.resume(path)
@@ -205,7 +205,25 @@ def run_app(args) -> int:
 
 
 def replay_game(folder: Path, run: int) -> Game:
-    from sim.batch import Folder
+    from sim.montecarlo.folder import Folder
 
     job = Folder(folder).replay(run)
     return Game(Setup(job.name, job.seed, (), job.doctrines, run), job.scenario, job.name)
+
+
+def board_drawn(spec: str, player: str) -> None:
+    """`ladder play SPEC --as PLAYER`, headless, ending as soon as the board has been drawn:
+    what `ladder bench --play` times, in a process of its own."""
+    import argparse
+
+    mount = BoardScreen.on_mount
+
+    def on_mount(self) -> None:
+        mount(self)
+        self.call_after_refresh(self.app.exit)
+
+    BoardScreen.on_mount = on_mount
+    LadderApp.run = lambda self: App.run(self, headless=True)
+    with tempfile.TemporaryDirectory() as saves:
+        run_app(argparse.Namespace(scenario=spec, players=(player,), watch=False, seed=1, doctrine=[], resume=None,
+                                   replay=None, run_index=None, saves=saves))

@@ -18,9 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
-from sim.errors import printable
-from sim.forecast import Forecast, prepare
-from sim.game import Game, write_file
+from sim.format.errors import printable
+from sim.play.forecast import Forecast, prepare
+from sim.play.game import Game, write_file
 
 from .dialogs import EndScreen, HandOverScreen, SourceScreen
 from .panels import (
@@ -268,7 +268,7 @@ class BoardScreen(Screen):
 
     @work(thread=True, exclusive=True, group="report")
     def write_report(self) -> None:
-        from sim.debrief import debrief  # only at the end: keeps the start quick
+        from sim.play.debrief import debrief  # only at the end: keeps the start quick
 
         game = self.game
         text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs)

@@ -11,8 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Sparkline, Static
 
-from sim.game import Game
-from sim.narrative import describe, labels, sources
+from sim.play.game import Game
+from sim.play.narrative import describe, labels, sources
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 

@@ -11,9 +11,9 @@ from textual.message import Message
 from textual.widgets import DataTable, OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
-from sim.forecast import Forecast
-from sim.game import Game
-from sim.narrative import describe, labels
+from sim.play.forecast import Forecast
+from sim.play.game import Game
+from sim.play.narrative import describe, labels
 
 ACTOR_STYLES = ("bold red", "bold blue", "bold cyan", "bold yellow", "bold magenta", "bold green", "bold white")
 

@@ -11,11 +11,13 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Static
 
-from sim.catalog import bundled, open_scenario
-from sim.errors import ScenarioError, UsageError
-from sim.game import Setup
-from sim.rng import SEEDS
-from sim.scenario import Loaded
+from sim.format.catalog import bundled
+
+from sim.format.scenario import open_scenario
+from sim.format.errors import ScenarioError, UsageError
+from sim.play.game import Setup
+from sim.engine.rng import SEEDS
+from sim.format.scenario import Loaded
 
 
 class SetupScreen(Screen):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.catalog import bundled_dir
+from sim.format.catalog import bundled_dir
 from sim.cli import main
 
 # CPU seconds, not wall-clock: a bound on work that the pathological cases (46 s scans, hangs,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.source import MAX_BYTES
+from sim.format.source import MAX_BYTES
 
 DATA = Path(__file__).parent.parent / "data"
 BASE = (DATA / "mechanics.scenario.yaml").read_text()
@@ -214,7 +214,7 @@ def test_the_largest_file_is_quick_when_valid(tmp_path):
     """Any file the loader accepts validates in well under a second of work (here: a few)."""
     import time
 
-    from sim.scenario import load
+    from sim.format.scenario import load
 
     big = tmp_path / "big.scenario.yaml"
     big.write_text(many_options(bad=False))
@@ -231,9 +231,9 @@ def test_the_same_rules_hold_for_a_scenario_read_from_json(tmp_path):
 
     from pydantic import ValidationError
 
-    from sim.catalog import bundled
-    from sim.model import Scenario
-    from sim.scenario import load
+    from sim.format.catalog import bundled
+    from sim.format.model import Scenario
+    from sim.format.scenario import load
 
     good = load(bundled()["tutorial"]).scenario.model_dump(mode="json", by_alias=True)
     Scenario.model_validate(json.loads(json.dumps(good)))

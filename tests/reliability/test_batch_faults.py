@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
-import sim.batch
-from sim.batch import TEMP, DiskFull, Folder, Job, LocalBackend, Plan, run_batch
-from sim.catalog import open_scenario
+import sim.format.files
+import sim.montecarlo.backends
+import sim.montecarlo.folder
+from sim.format.errors import DiskFull
+from sim.format.files import TEMP
+from sim.montecarlo.backends import LocalBackend
+from sim.montecarlo.batch import run_batch
+from sim.montecarlo.chunks import Plan
+from sim.montecarlo.chunks import Job
+from sim.montecarlo.folder import Folder
+from sim.format.scenario import open_scenario
 from sim.cli import main
-from sim.errors import BatchError, UsageError
+from sim.format.errors import BatchError, UsageError
 
 RUNS, CHUNK = 1200, 200
 RESULTS = ("runs.parquet", "turns.parquet", "summary.json", "report.html")
@@ -88,7 +96,7 @@ def test_a_worker_killed_mid_batch_loses_no_chunk(job, whole, tmp_path, monkeypa
     assert_same(tmp_path / "b", whole)
 
 
-class _BreaksAtSubmit(sim.batch.ProcessPoolExecutor):
+class _BreaksAtSubmit(sim.montecarlo.backends.ProcessPoolExecutor):
     """A pool whose worker dies just before the third chunk is handed to it: the pool is broken
     when `submit` is called, as happens when a worker dies between two waits."""
 
@@ -106,7 +114,7 @@ class _BreaksAtSubmit(sim.batch.ProcessPoolExecutor):
 
 
 def test_a_pool_that_breaks_as_a_chunk_is_submitted_keeps_the_chunk(job, whole, tmp_path, monkeypatch):
-    monkeypatch.setattr(sim.batch, "ProcessPoolExecutor", _BreaksAtSubmit)
+    monkeypatch.setattr(sim.montecarlo.backends, "ProcessPoolExecutor", _BreaksAtSubmit)
     batch(job, tmp_path / "b", workers=2)
     assert _BreaksAtSubmit.submits > 3
     assert_same(tmp_path / "b", whole)
@@ -202,7 +210,7 @@ def _before_first_chunk(monkeypatch):
 
 def _mid_chunk(monkeypatch):
     """Between a chunk's two files: its runs are written, its aggregates not."""
-    save_aggregates, calls = sim.batch.Aggregates.save, []
+    save_aggregates, calls = sim.montecarlo.folder.Aggregates.save, []
 
     def save(agg, path):
         calls.append(path)
@@ -210,12 +218,12 @@ def _mid_chunk(monkeypatch):
             raise KeyboardInterrupt
         save_aggregates(agg, path)
 
-    monkeypatch.setattr(sim.batch.Aggregates, "save", save)
+    monkeypatch.setattr(sim.montecarlo.folder.Aggregates, "save", save)
 
 
 def _mid_file(monkeypatch):
     """Half-way through writing a chunk's file: some bytes are on disk under the temporary name."""
-    table, calls = sim.batch._table, []
+    table, calls = sim.montecarlo.folder._table, []
 
     def interrupting(columns):
         calls.append(1)
@@ -223,16 +231,16 @@ def _mid_file(monkeypatch):
             raise KeyboardInterrupt
         return table(columns)
 
-    monkeypatch.setattr(sim.batch, "_table", interrupting)
+    monkeypatch.setattr(sim.montecarlo.folder, "_table", interrupting)
 
 
 def _final_write_up(monkeypatch):
-    import sim.report
+    import sim.montecarlo.report
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.report, "batch_report", interrupted)
+    monkeypatch.setattr(sim.montecarlo.report, "batch_report", interrupted)
 
 
 @pytest.mark.parametrize("stage", [_before_first_chunk, _mid_chunk, _mid_file, _final_write_up], ids=lambda f: f.__name__[1:])
@@ -253,7 +261,7 @@ def test_an_interrupt_at_any_stage_resumes_to_the_same_bytes(job, whole, tmp_pat
 
 
 def _disk_filling_after(budget: int):
-    """`open` for sim.batch whose files stop taking bytes once `budget` bytes were written."""
+    """`open` for sim.format.files whose files stop taking bytes once `budget` bytes were written."""
     left = [budget]
 
     class Filling(io.FileIO):
@@ -276,7 +284,7 @@ def test_a_full_disk_is_said_plainly_and_the_folder_resumes(job, whole, tmp_path
     with pytest.raises(UsageError):
         batch(job, path)
     (path / "scenario.json").unlink()  # ...and once empty, taken
-    monkeypatch.setattr(sim.batch, "open", _disk_filling_after(budget), raising=False)
+    monkeypatch.setattr(sim.format.files, "open", _disk_filling_after(budget), raising=False)
     code = main(["batch", "tutorial", "--seed", "11", "--runs", str(RUNS), "--chunk", str(CHUNK), "--workers", "1", "--out", str(path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1, err
@@ -292,9 +300,9 @@ def test_a_full_disk_is_said_plainly_and_the_folder_resumes(job, whole, tmp_path
 
 
 def test_a_full_disk_raises_disk_full_naming_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(sim.batch, "open", _disk_filling_after(10), raising=False)
+    monkeypatch.setattr(sim.format.files, "open", _disk_filling_after(10), raising=False)
     with pytest.raises(DiskFull, match=f"{tmp_path / 'x.json'}: the disk is full"):
-        sim.batch.atomic_write(tmp_path / "x.json", lambda f: f.write(b"{" * 100))
+        sim.format.files.atomic_write(tmp_path / "x.json", lambda f: f.write(b"{" * 100))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -335,10 +343,10 @@ def test_two_batches_started_at_once_into_one_folder(tmp_path):
 def test_a_stale_lock_whose_owner_died_is_taken_over(job, whole, tmp_path):
     path = tmp_path / "b"
     path.mkdir()
-    (path / sim.batch.LOCK).write_text("pid 999999\n")  # left by a killed command: nobody holds it
+    (path / sim.montecarlo.folder.LOCK).write_text("pid 999999\n")  # left by a killed command: nobody holds it
     batch(job, path)
     assert_same(path, whole)
-    assert not (path / sim.batch.LOCK).exists()
+    assert not (path / sim.montecarlo.folder.LOCK).exists()
 
 
 def test_files_the_batch_did_not_write_are_never_touched(job, whole, tmp_path, monkeypatch, refuse):

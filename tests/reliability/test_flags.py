@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from sim import rng
+from sim.engine import rng
 from sim.cli import COUNTS, RUNS, SEEDS, main
 
 BAD_SEEDS = [str(2**64), str(2**70), "-1", "9" * 5000, "+-5", "1e3", "1_000", "٣", "0x10", "", "\x1b[2J"]
@@ -44,7 +44,7 @@ def test_a_count_out_of_range_is_refused(refuse, tmp_path, flag, value):
 
 def test_the_ranges_are_the_engines():
     assert (SEEDS, RUNS) == (rng.SEEDS, rng.RUNS)
-    from sim.batch import MAX_RUNS
+    from sim.montecarlo.chunks import MAX_RUNS
 
     assert COUNTS == MAX_RUNS
     with pytest.raises(ValueError, match="2\\*\\*64"):

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-import sim.game
+import sim.format.files
+import sim.play.game
 import tui.app
-from sim.game import Game, Setup
-from tui.app import LadderApp, new_save, save_path
+from sim.play.game import Game, Setup
+from tui.app import LadderApp, new_save
 from tui.board import BoardScreen
 from tui.dialogs import EndScreen
 from tui.setup import SetupScreen
@@ -98,7 +99,7 @@ def test_without_hard_links_a_new_save_is_still_exclusive(tmp_path, monkeypatch)
     def no_links(src, dst):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(sim.game.os, "link", no_links)
+    monkeypatch.setattr(sim.format.files.os, "link", no_links)
     game = Game.start(Setup("tutorial", 3, ("Blue",)))
     path = new_save(tmp_path, game)
     assert Game.resume(path).setup.seed == 3
@@ -113,7 +114,7 @@ async def test_a_full_disk_mid_game_is_told_and_play_goes_on(tmp_path, monkeypat
     save = tmp_path / "game.json"
     game = Game.start(Setup("tutorial", 7, ("Blue",)))
     app = LadderApp(BoardScreen(game, save, rollouts=50, report_runs=100))
-    real_write = sim.game.write_file
+    real_write = sim.play.game.write_file
 
     def full(path, data, new=False):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -123,7 +124,7 @@ async def test_a_full_disk_mid_game_is_told_and_play_goes_on(tmp_path, monkeypat
         await pilot.press("p")
         await settle(pilot)
         saved = save.read_bytes()
-        monkeypatch.setattr(sim.game, "write_file", full)
+        monkeypatch.setattr(sim.play.game, "write_file", full)
         monkeypatch.setattr("tui.board.write_file", full)
         for _ in range(3):
             await pilot.press("p")
@@ -133,12 +134,12 @@ async def test_a_full_disk_mid_game_is_told_and_play_goes_on(tmp_path, monkeypat
         assert len(told) == 1 and "No space left on device" in told[0], notes(app)  # once, not every move
         assert save.read_bytes() == saved  # the last good save is left whole
         assert not list(tmp_path.glob("*.part"))
-        monkeypatch.setattr(sim.game, "write_file", real_write)
+        monkeypatch.setattr(sim.play.game, "write_file", real_write)
         await pilot.press("p")
         await settle(pilot)
         assert len(json.loads(save.read_text())["moves"]) == 5
         assert any("saved again" in n for n in notes(app))
-        monkeypatch.setattr(sim.game, "write_file", full)
+        monkeypatch.setattr(sim.play.game, "write_file", full)
         while not isinstance(app.screen, EndScreen):  # to the end, the report unsaved too
             await pilot.press("enter" if not isinstance(app.screen, BoardScreen) else "p")
             await settle(pilot)

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.catalog import resolve
-from sim.errors import UsageError
-from sim.game import MAX_SAVE_BYTES, SAVE_VERSION, Game, Setup, _seal
+from sim.format.catalog import resolve
+from sim.format.errors import UsageError
+from sim.play.game import MAX_SAVE_BYTES, SAVE_VERSION, Game, Setup, _seal
 
 EXAMPLES = int(os.environ.get("FUZZ_SAVES", "300"))
 

@@ -11,25 +11,27 @@ list is named as such rather than played as another game.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .batch import digest, dump_json
-from .catalog import bundled, open_scenario
-from .engine import END, Decision, Engine
-from .errors import ScenarioError, UsageError, printable
-from .model import Id, Scenario
-from .rng import RUNS, SEEDS
-from .rules import Rules
-from .scenario import SUFFIX, Loaded
+from ..format.files import dump_json, write_file
+from ..format.model import digest
+from ..format.catalog import bundled
+from ..format.scenario import open_scenario
+from ..engine.processes import END, Decision
+from ..engine.stepping import Engine
+from ..format.errors import ScenarioError, UsageError, printable
+from ..format.model import Id, Scenario
+from ..engine.rng import RUNS, SEEDS
+from ..engine.rules import Rules
+from ..format.scenario import Loaded
+from ..format.catalog import SUFFIX
 
 SAVE_FORMAT = "escalation-ladder-save"
 SAVE_VERSION = 2  # 2: sealed (SEALED); version 1 saves, written before the seal, are still read
@@ -341,39 +343,3 @@ def _saved_scenario(spec: str, where: str) -> Loaded:
 def _first(exc: ScenarioError) -> str:
     more = len(exc.problems) - 1
     return printable(exc.problems[0], 300) + (f" (and {more} more problems)" if more else "")
-
-
-def write_file(path: Path, data: bytes, new: bool = False) -> None:
-    """Write a file whole or not at all: to a temporary name, synced, then renamed over `path`,
-    or with `new` linked to it, which fails with FileExistsError if `path` exists. The temporary
-    file does not outlive a failure (a full disk leaves the old file as it was)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if not new:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise
-        except OSError as exc:  # a file system without hard links: create it exclusively instead
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-                raise
-            _write_exclusive(path, data)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_exclusive(path: Path, data: bytes) -> None:
-    with open(path, "xb") as f:
-        try:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)  # ours: made just now
-            raise

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.constructor import SafeConstructor
 
-from sim.errors import Problem, ScenarioError, printable
+from sim.format.errors import Problem, ScenarioError, printable
 
 __all__ = ["Document", "read_document", "parse_document"]
 

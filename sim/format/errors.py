@@ -1,6 +1,7 @@
 """Located problems: every error a user can cause is reported as FILE:LINE:COL: message."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -42,3 +43,31 @@ def printable(text: object, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def quoted(value, limit: int = 40) -> str:
+    """A value from a file as a message quotes it: short, and with no control character."""
+    if isinstance(value, str):
+        return "'" + printable(value, limit) + "'"
+    return printable(repr(value), limit)
+
+
+def dotted(path: tuple) -> str:
+    """A document path as a reader writes it: options[3].effects[0].var."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def did_you_mean(word: str, candidates) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {quoted(close[0])}?)" if close else ""
+
+
+class DiskFull(BatchError, OSError):
+    """A write failed for want of space: a batch stops, its folder partial and resumable; a game
+    says so and plays on."""
+
+    def __str__(self) -> str:
+        return f"{self.filename}: the disk is full"

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import yaml
 
-from .catalog import bundled, bundled_dir, open_scenario
-from .errors import UsageError
-from .rules import Rules
-from .scenario import SUFFIX
-from .words import plural
+from ..format.catalog import bundled, bundled_dir
+
+from ..format.scenario import open_scenario
+from ..format.errors import UsageError
+from ..engine.rules import Rules
+from ..format.catalog import SUFFIX
+from ..format.words import plural
 
 __all__ = ["new_scenario"]
 
@@ -45,7 +47,7 @@ def new_scenario(name: str, base: str | None = None) -> Path:
 
 
 def skeleton(target: Path) -> str:
-    template = resources.files("sim").joinpath("skeleton.yaml").read_text(encoding="utf-8")
+    template = resources.files("sim.authoring").joinpath("skeleton.yaml").read_text(encoding="utf-8")
     # The schema this installation ships, by a path relative to the new file, as the
     # yaml-language-server reads it: the same file that `ladder schema` prints.
     schema = _relative(bundled_dir() / "scenario.schema.json", target.parent)

@@ -13,14 +13,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .engine import Engine
-from .errors import Problem
-from .expr import _tokenize
-from .model import Option
-from .rules import Rules
-from .scenario import load
-from .source import Document
-from .words import plural
+from ..engine.stepping import Engine
+from ..format.errors import Problem
+from ..format.expr import _tokenize
+from ..format.model import Option
+from ..engine.rules import Rules
+from ..format.scenario import load
+from ..format.source import Document
+from ..format.words import plural
 
 __all__ = ["RUNS", "lint"]
 

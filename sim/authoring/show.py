@@ -5,9 +5,9 @@ import os
 import textwrap
 from pathlib import Path
 
-from .scenario import Loaded, dotted
-from .source import Document
-from .words import plural
+from ..format.scenario import Loaded, dotted
+from ..format.source import Document
+from ..format.words import plural
 
 
 def describe(loaded: Loaded) -> list[str]:

@@ -16,8 +16,8 @@ from functools import cache
 import numpy as np
 
 from . import rng
-from .model import Doctrine as DoctrineSpec
-from .model import DoctrineTerms
+from ..format.model import Doctrine as DoctrineSpec
+from ..format.model import DoctrineTerms
 from .rules import Rules
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import Job, dump_json
-from .errors import ScenarioError, UsageError
+from ..format.files import dump_json
+
+from .chunks import Job
+from ..format.errors import ScenarioError, UsageError
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
@@ -112,8 +114,8 @@ def sweep_points(loaded, params: list[tuple[str, list]], seed: int) -> list[Memb
     """Every grid point as a validated scenario, before anything runs; the first --set varies slowest."""
     import yaml
 
-    from .scenario import validate
-    from .source import parse_document
+    from ..format.scenario import validate
+    from ..format.source import parse_document
 
     base = loaded.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
     for path, _ in params:
@@ -139,7 +141,7 @@ def sweep_points(loaded, params: list[tuple[str, list]], seed: int) -> list[Memb
 
 def sweep(scenario: str, sets: list[str], runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
     """Run every grid point into OUT/point-K/, then write sweep.json, sweep.html and manifest.json."""
-    from .catalog import open_scenario
+    from ..format.scenario import open_scenario
 
     loaded = open_scenario(scenario)
     params = parse_sets(sets)

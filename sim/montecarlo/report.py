@@ -16,7 +16,7 @@ import math
 import textwrap
 
 import numpy as np
-from .words import plural
+from ..format.words import plural
 
 KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}
 OTHER_COLOUR = "#4c72b0"

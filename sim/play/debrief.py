@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .words import plural
-from .engine import Engine, State
+from ..format.words import plural
+from ..engine.state import State
+from ..engine.stepping import Engine
 from .narrative import describe, labels, sources
-from .stats import wilson
+from ..engine.stats import wilson
 
 # What the timeline tells; effects landing and ending are left to the news feed.
 TIMELINE = ("inject", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")

@@ -8,8 +8,8 @@ from functools import cached_property
 import numpy as np
 
 from . import rng
-from .expr import Expression, compile_expression
-from .model import Effect, Option, Scenario
+from ..format.expr import Expression, compile_expression
+from ..format.model import Effect, Option, Scenario
 
 NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
 

@@ -1,4 +1,5 @@
-"""The bundled scenarios, and how a SCENARIO argument (a bundled name or a path) is found."""
+"""The bundled scenarios, scenario files' names, and how a SCENARIO argument (a bundled name or
+a path) is found."""
 from __future__ import annotations
 
 import difflib
@@ -6,7 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import UsageError
-from .scenario import SUFFIX, Loaded, load, scenario_name
+
+SUFFIX = ".scenario.yaml"
 
 
 def bundled_dir() -> Path:
@@ -14,7 +16,12 @@ def bundled_dir() -> Path:
     packaged = Path(str(resources.files("sim") / "scenarios"))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def scenario_name(path: Path) -> str:
+    name = path.name
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else path.stem
 
 
 def bundled() -> dict[str, Path]:
@@ -36,7 +43,3 @@ def resolve(spec: str) -> Path:
     close = difflib.get_close_matches(spec, list(found), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise UsageError(f"unknown scenario '{spec}'{hint}; `ladder list` shows the bundled ones")
-
-
-def open_scenario(spec: str) -> Loaded:
-    return load(resolve(spec))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import Job, dump_json
-from .errors import BatchError, UsageError
-from .stats import paired_difference, wilson
+from ..format.files import dump_json
+
+from .chunks import Job
+from ..format.errors import BatchError, UsageError
+from ..engine.stats import paired_difference, wilson
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
@@ -36,8 +38,8 @@ def parse_spec(text: str) -> tuple[str, list[str]]:
 
 def load_variants(specs: list[str], seed: int) -> list[Member]:
     """Every variant found and checked (scenario, doctrines, shared outcomes) before anything runs."""
-    from .catalog import open_scenario
-    from .cli import doctrines
+    from ..format.scenario import open_scenario
+    from ..format.scenario import parse_doctrines
 
     if len(specs) < 2:
         raise UsageError("compare needs at least two variants, e.g. `ladder compare korea-2019 \"korea-2019 --doctrine US=dove\"`")
@@ -47,7 +49,7 @@ def load_variants(specs: list[str], seed: int) -> list[Member]:
         name, flags = parse_spec(text)
         loaded = open_scenario(name)
         try:
-            chosen = doctrines(flags, loaded.scenario)
+            chosen = parse_doctrines(flags, loaded.scenario)
         except UsageError as exc:
             raise UsageError(f"variant {text!r}: {exc}") from None
         spec = shlex.join([name] + [x for actor, preset in chosen.items() for x in ("--doctrine", f"{actor}={preset}")])

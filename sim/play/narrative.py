@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .engine import Engine
+from ..engine.stepping import Engine
 
 WIDTH = 80
 ACTOR_WIDTH = 5

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Engine
-from .rules import Rules
-from .words import plural
+from ..engine.stepping import Engine
+from ..engine.rules import Rules
+from ..format.words import plural
 
 
 def counts(engine: Engine) -> dict[str, np.ndarray]:

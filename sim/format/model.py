@@ -2,11 +2,13 @@
 
 Field descriptions double as documentation (they feed `ladder schema` and the authoring guide).
 Cross-references between sections (an option's actor, a doctrine's tags, expressions) are
-checked in `sim.scenario`, which loads a file into these models.
+checked in `sim.format.scenario`, which loads a file into these models.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from typing import Annotated, Literal, Optional, Union
 
@@ -424,3 +426,9 @@ def json_schema() -> dict:
     """The JSON Schema of format version 1, for editors and `ladder schema`."""
     schema = Scenario.model_json_schema(by_alias=True)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "scenario.schema.json", **schema}
+
+
+def digest(scenario: Scenario) -> str:
+    """The scenario's fingerprint: the same for the same content, however it was written."""
+    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

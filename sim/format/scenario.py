@@ -10,9 +10,7 @@ does not hide a dangling reference elsewhere.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
-import os
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +18,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import Problem, ScenarioError, printable
+from .errors import Problem, ScenarioError, UsageError, did_you_mean, dotted, quoted
+from .extends import with_bases, _Graph
+from .catalog import resolve, scenario_name
 from .expr import ExpressionError, compile_expression
 from .model import LocatedError, Scenario
 from .source import Document, read_document
 
-SUFFIX = ".scenario.yaml"
 
 
 @dataclass(frozen=True)
@@ -36,15 +35,34 @@ class Loaded:
     document: Document  # the file with its bases merged in: where each value was written
 
 
-def scenario_name(path: Path) -> str:
-    name = path.name
-    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else path.stem
-
-
 def load(path: Path | str) -> Loaded:
     path = Path(path)
     doc, problems = with_bases(read_document(path), graph=_Graph(path))
     return Loaded(scenario_name(path), path, validate(doc, problems), doc)
+
+
+def open_scenario(spec: str) -> Loaded:
+    """A SCENARIO argument, a bundled name or a path, loaded."""
+    return load(resolve(spec))
+
+
+def parse_doctrines(specs: list[str], scenario: Scenario) -> dict[str, str]:
+    """`--doctrine ACTOR=PRESET` overrides, checked against the scenario."""
+    out = {}
+    for spec in specs:
+        actor, sep, preset = spec.partition("=")
+        if not sep or not actor or not preset:
+            raise UsageError(f"--doctrine {spec!r}: expected ACTOR=PRESET, e.g. US=dove")
+        if actor not in scenario.actors:
+            raise UsageError(f"--doctrine {spec!r}: unknown actor '{actor}'{_hint(actor, scenario.actors)}")
+        if preset not in scenario.doctrines:
+            raise UsageError(f"--doctrine {spec!r}: unknown doctrine '{preset}'{_hint(preset, scenario.doctrines)}")
+        out[actor] = preset
+    return out
+
+
+def _hint(word, pool) -> str:
+    return did_you_mean(word, pool) or f" (one of: {', '.join(pool)})"
 
 
 def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
@@ -66,160 +84,6 @@ def validate(doc: Document, problems: Sequence[Problem] = ()) -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scenario
-
-
-# --- variants: `extends` ------------------------------------------------------------------
-
-MAX_CHAIN = 16  # files in a chain of `extends`; a longer one is surely a mistake
-MAX_FILES = 32  # files in the whole graph of `extends` of one scenario
-MAX_ENTRIES = 64  # entries of `extends` in that graph: each is a merge
-
-
-class _Graph:
-    """One load's graph of `extends`: where bases may be (the folder of the file the user named
-    and below, and the bundled scenarios), each base read and merged once however many files
-    extend it (a diamond of nine files, each extending the next four times, was 4^9 merges),
-    and a bound on the files and merges in all."""
-
-    def __init__(self, top: Path):
-        from .catalog import bundled_dir  # not at the top: catalog imports this module
-
-        self.top = top
-        self.roots = (top.parent.resolve(), bundled_dir().resolve())
-        self.done: dict[Path, tuple[Document, list[Problem]] | ScenarioError] = {}
-        self.entries = 0
-
-
-def with_bases(doc: Document, chain: tuple[str, ...] = (), graph: _Graph | None = None) -> tuple[Document, list[Problem]]:
-    """doc written over the bases it `extends` (each with its own bases), merged left to right.
-
-    Returns the merged document and the problems found merging; raises ScenarioError when a
-    base cannot be read. `chain` holds the files extending this one, to catch cycles."""
-    if "extends" not in doc.data:
-        return doc, []
-    graph = graph or _Graph(Path(doc.name))
-    chain += (doc.name,)
-    spec = doc.data["extends"]
-    items = {("extends", i): s for i, s in enumerate(spec)} if isinstance(spec, list) and spec else {("extends",): spec}
-    bases, problems, failed = [], [], []
-    for path, item in items.items():
-        try:
-            base, found = _base(doc, path, item, chain, graph)
-        except ScenarioError as exc:
-            failed += exc.problems
-            continue
-        bases.append(base)
-        problems += found
-    if failed:
-        raise ScenarioError(failed + problems)
-    merged = bases[0]
-    for top in bases[1:] + [doc]:
-        merged, found = _merge(merged, top)
-        problems += found
-    return merged, problems
-
-
-def _base(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph) -> tuple[Document, list[Problem]]:
-    """The base an entry of `extends` names, with its own bases merged in: read once per load."""
-    file = _base_file(doc, path, item, chain, graph)
-    key = file.resolve()
-    if key not in graph.done:
-        if len(graph.done) >= MAX_FILES:
-            raise ScenarioError([doc.problem(path, f"{dotted(path)}: more than {MAX_FILES} files extended in all")])
-        try:
-            graph.done[key] = with_bases(read_document(file), chain, graph)
-        except ScenarioError as exc:
-            graph.done[key] = exc
-    done = graph.done[key]
-    if isinstance(done, ScenarioError):
-        raise done
-    return done
-
-
-def _base_file(doc: Document, path: tuple, item, chain: tuple[str, ...], graph: _Graph | None = None) -> Path:
-    """The file an entry of `extends` names; a ScenarioError located at the entry if none."""
-    from .catalog import bundled, is_path  # not at the top: catalog imports this module
-
-    def fail(message: str):
-        raise ScenarioError([doc.problem(path, f"{dotted(path)}: {message}")])
-
-    if not isinstance(item, str) or not item:
-        fail(f"expected a bundled scenario name or a file path, or a list of them (got {quoted(item)})")
-    graph = graph or _Graph(Path(doc.name))
-    graph.entries += 1
-    if graph.entries > MAX_ENTRIES:
-        fail(f"more than {MAX_ENTRIES} entries of extends in all")
-    if is_path(item):
-        file = Path(doc.name).parent / item
-        # confined to the folder tree of the file the user named (and the bundled scenarios):
-        # a scenario cannot make us read /etc/passwd or ../secrets and echo them in messages
-        inside = not os.path.isabs(item) and not item.startswith("~") and "\0" not in item
-        try:
-            inside = inside and any(file.resolve().is_relative_to(root) for root in graph.roots)
-        except (OSError, ValueError, RuntimeError):
-            inside = False
-        if not inside:
-            fail(f"{quoted(item, 60)} is outside this scenario's folder: a base is a bundled name or a "
-                 f"file in the folder of {quoted(graph.top.name, 60)} or below")
-        if not os.path.isfile(file):  # not Path.is_file, which raises on a name too long
-            fail(f"no such file {quoted(str(file), 120)}" if not os.path.exists(file) else f"{quoted(str(file), 120)} is not a file")
-    else:
-        found = bundled()
-        if item not in found:
-            fail(f"unknown scenario {quoted(item)}{_did_you_mean(item, found)}")
-        file = found[item]
-    same = [i for i, name in enumerate(chain) if Path(name).resolve() == file.resolve()]
-    if same:
-        fail("a cycle: " + " -> ".join(Path(name).name for name in (*chain[same[0]:], file)))
-    if len(chain) >= MAX_CHAIN:
-        fail(f"more than {MAX_CHAIN} files in a chain of extends")
-    return file
-
-
-def _merge(base: Document, top: Document) -> tuple[Document, list[Problem]]:
-    """top written over base: mappings merge key by key, anything else replaces, and `KEY: null`
-    deletes the base's KEY. Every path keeps the position and file of the document that wrote it."""
-    owner: dict[tuple, Document | None] = {("extends",): None}  # by subtree; None: gone; unmarked: top
-    problems = []
-
-    def merge(b, t, path: tuple):
-        if not (isinstance(b, dict) and isinstance(t, dict)):
-            return t
-        out = {}
-        for key, value in b.items():
-            if key not in t:
-                out[key], owner[path + (key,)] = value, base
-            elif t[key] is None:
-                owner[path + (key,)] = None
-            else:
-                out[key] = merge(value, t[key], path + (key,))
-        for key, value in t.items():
-            if key in b:
-                continue
-            if value is None:
-                owner[path + (key,)] = None
-                problems.append(top.problem(path + (key,), f"{dotted(path + (key,))}: nothing to delete, the base "
-                                            f"has no such key{_did_you_mean(key, b)}", key=True))
-            else:
-                out[key] = value
-        return out
-
-    def owns(doc: Document, path: tuple) -> bool:
-        for end in range(len(path), -1, -1):
-            if path[:end] in owner:
-                return owner[path[:end]] is doc
-        return doc is top
-
-    data = merge(base.data, {k: v for k, v in top.data.items() if k != "extends"}, ())
-    values, keys, files = {}, {}, {}
-    for doc in (base, top):
-        for table, out in ((doc.value_positions, values), (doc.key_positions, keys)):
-            for path, position in table.items():
-                if owns(doc, path):
-                    out[path], files[path] = position, doc.file_of(path)
-    quoted = frozenset(path for doc in (base, top) for path in doc.quoted if owns(doc, path))
-    spans = {path: span for doc in (base, top) for path, span in doc.spans.items() if owns(doc, path)}
-    return Document(top.name, data, values, keys, quoted, files, spans), problems
 
 
 # --- structural problems (pydantic) -------------------------------------------------------
@@ -278,7 +142,7 @@ def _data_path(data, loc) -> tuple:
 def _unknown_key_hint(key: str, path: tuple) -> str:
     """Did-you-mean for an unknown key at path (list indices as 0: items share a model). Cached:
     a few aliases of one bad mapping can repeat its keys tens of thousands of times."""
-    return _did_you_mean(key, _fields_at(path))
+    return did_you_mean(key, _fields_at(path))
 
 
 def _fields_at(path: tuple) -> list[str]:
@@ -341,26 +205,6 @@ def _try(adapter: TypeAdapter, value):
         return None
 
 
-def quoted(value, limit: int = 40) -> str:
-    """A value from a file as a message quotes it: short, and with no control character."""
-    if isinstance(value, str):
-        return "'" + printable(value, limit) + "'"
-    return printable(repr(value), limit)
-
-
-def dotted(path: tuple) -> str:
-    """A document path as a reader writes it: options[3].effects[0].var."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _did_you_mean(word: str, candidates) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean {quoted(close[0])}?)" if close else ""
-
-
 # --- cross-references and expressions -----------------------------------------------------
 
 
@@ -404,7 +248,7 @@ class _Checker:
     def ref(self, path: tuple, value: str, pool: set, what: str, key: bool = False):
         if value not in pool:
             where = dotted(path[:-1] if key else path)
-            self.err(path, f"{where}: unknown {what} '{value}'{_did_you_mean(value, pool)}", key=key)
+            self.err(path, f"{where}: unknown {what} '{value}'{did_you_mean(value, pool)}", key=key)
 
     def expr(self, path: tuple, text: str | None):
         if text is None:

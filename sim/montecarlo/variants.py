@@ -10,8 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .batch import Folder, Job, LocalBackend, Plan, atomic_write, run_batch
+from .. import __version__
+from ..format.files import atomic_write
+from .backends import LocalBackend
+from .batch import run_batch
+from .chunks import Plan
+from .chunks import Job
+from .folder import Folder
 
 
 @dataclass(frozen=True)

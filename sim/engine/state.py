@@ -1,0 +1,94 @@
+"""The state of a batch of worlds: every variable, position, clock and pending thing as
+NumPy arrays with a leading axis of worlds (or, for per-turn records, [world, turn])."""
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import Rules
+
+
+class State:
+    """The world state: arrays with a leading axis of worlds."""
+
+    def __init__(self, rules: Rules, streams: np.ndarray, runs: np.ndarray):
+        W, A, O, T, R = len(runs), len(rules.actors), len(rules.options), len(rules.topics), len(rules.rates)
+        self.rules = rules
+        self.size = W
+        self.run = np.asarray(runs, dtype=np.int64)
+        self.stream = streams
+        # Worlds lead, but memory is column-major: the engine works a variable, a position or an
+        # option at a time across all worlds, and each such column is contiguous.
+        def F(shape, fill=0, dtype=float):  # zeros come from calloc: memory is touched only when used
+            return np.zeros(shape, dtype, order="F") if fill == 0 else np.full(shape, fill, dtype=dtype, order="F")
+        self.vars = np.asfortranarray(np.tile(rules.initial, (W, 1)))
+        self.position = F((W, A))
+        self.peak = F((W, A))
+        # Turns fit in int16 (horizon, cooldown and preparation are at most 520): the engine scans
+        # these every turn, and half the bytes is half the memory traffic.
+        self.blocked = np.zeros((O, W), dtype=np.int16)  # first turn each option may be taken again
+        self.year_count = F((W, O), dtype=np.int16)  # with `ready`: why an option is blocked
+        self.ready = np.full((O, W), -1, dtype=np.int16)  # turn an option in preparation is carried out
+        self.counts = F((W, O), dtype=np.int32)
+        self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
+        self.pend_option = F((W, T), -1, int)
+        self.pend_order = F((W, T), -1, int)  # the order proposals were made in: they are resolved in it
+        self.awaiting = F((W, T, A), dtype=bool)  # who may still answer a pending proposal
+        self.pend_answer = F((W, T), dtype=np.int8)  # 1 accepted, -1 vetoed
+        self.passed = F((W, T), dtype=np.int32)  # proposals adopted, per topic
+        self.red_line = F((W, len(rules.red_lines)), dtype=bool)
+        self.red_line_turn = F((W, len(rules.red_lines)), -1, int)
+        self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
+        self.active = np.ones(W, dtype=bool)  # worlds still being played
+        self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
+        # Per rate, [world, slot]: what joins it at the end of turn t, at slot t % rate_turns.
+        self.rate_change = [F((W, rules.rate_turns)) for _ in range(R)]
+        self.outcome = np.full(W, -1)
+        self.end_turn = np.full(W, -1)
+        # Histories are float32: they are only read, and fresh memory is slow to fault in.
+        self.tension_history = np.full((rules.horizon, W), np.nan, dtype=np.float32)
+        # Positions per actor, [world, turn]. Big arrays are split so that at batch sizes each
+        # stays under 4 MB, from which NumPy asks the kernel for huge pages: assembling them for
+        # memory used well under a second cost more than they saved (about 4 % of a batch).
+        self.positions = [np.full((W, rules.horizon), np.nan, dtype=np.float32, order="F") for _ in range(A)]
+
+    @property
+    def position_history(self) -> np.ndarray:
+        """[turn, world, actor]: each actor's position at the end of each turn, NaN once a game
+        has ended (a copy, assembled from `positions`)."""
+        return np.stack([p.T for p in self.positions], axis=2)
+
+    def names(self, turn: int) -> dict:
+        """What expressions read: the variables, the turn and the red lines."""
+        if "_columns" not in vars(self):  # views, made once: the arrays change only in place
+            self._columns = {name: self.vars[:, i] for i, name in enumerate(self.rules.var_names)}
+            for j, line in enumerate(self.rules.red_lines):
+                self._columns[f"redline.{line.id}"] = self.red_line[:, j]
+        return {**self._columns, "turn": float(turn)}
+
+    def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
+        """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
+        expr = self.rules.sanction_scale
+        env = self.names(turn)
+        if worlds is not None:
+            env = {name: np.asarray(env[name])[worlds] if np.ndim(env[name]) else env[name] for name in expr.names}
+        size = self.size if worlds is None else len(worlds)
+        return np.broadcast_to(np.asarray(expr.number(env), dtype=float), (size,))  # NaN: 0
+
+    def take(self, index: np.ndarray) -> State:
+        """A new state made of the given worlds (repeats allowed)."""
+        new = object.__new__(State)
+        for name, value in vars(self).items():
+            if name == "_columns":  # views of this state's arrays
+                continue
+            if isinstance(value, list):  # arrays with a leading axis of worlds
+                value = [np.asfortranarray(v[index]) for v in value]
+            elif isinstance(value, np.ndarray):
+                if name.endswith("_history"):
+                    value = value[:, index]
+                elif name in ("blocked", "ready"):
+                    value = np.ascontiguousarray(value[:, index])
+                else:
+                    value = np.asfortranarray(value[index])
+            setattr(new, name, value)
+        new.size = len(index)
+        return new

@@ -1,0 +1,118 @@
+"""Monte Carlo batches: chunks of runs over local processes or a Dask cluster, streamed to disk.
+
+A chunk is runs [lo, hi) of one seed. Each finished chunk leaves two files in `chunks/` (its
+per-run rows and its aggregates), written atomically, so an interrupted batch keeps what
+finished and `--resume` runs only what is missing. Aggregates (counts and histograms) add up
+across chunks, so statistics need no second pass over the runs and memory stays flat. Run i
+is the same game whatever the chunking, the number of workers or the backend.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+
+from .. import __version__
+from ..format.errors import DiskFull, UsageError
+from .chunks import Job, Plan, rules_of
+from .folder import Folder
+from .summary import widest_interval
+
+
+class Progress:
+    """Runs done, rate and time left on stderr, in a terminal only."""
+
+    def __init__(self, total: int | None, stream=sys.stderr):
+        self.total, self.stream, self.done = total, stream, 0
+        self.start = time.perf_counter()
+        self.on = stream.isatty()
+
+    def add(self, runs: int) -> None:
+        self.done += runs
+        if not self.on:
+            return
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        if self.total:
+            left = (self.total - self.done) / rate if rate else 0
+            text = f"{self.done:,}/{self.total:,} runs  {rate:,.0f} runs/s  {left:,.0f} s left"
+        else:
+            text = f"{self.done:,} runs  {rate:,.0f} runs/s"
+        self.stream.write("\r" + text.ljust(60))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.on:
+            self.stream.write("\r" + " " * 60 + "\r")
+
+
+
+
+def default_folder(name: str, seed: int) -> Path:
+    return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False) -> dict:
+    """Play the batch into the folder; returns the summary. Ctrl-C, a crash or a full disk leave
+    a partial folder that resumes to the same bytes; the folder is held by this process alone."""
+    rules = rules_of(job)
+    with folder.locked(create=not resume):
+        if resume:
+            manifest = folder.manifest()
+            if not manifest["partial"]:
+                raise UsageError(f"{folder.path}: this batch is complete; nothing to resume")
+            folder.tidy()
+        else:
+            manifest = {
+                "scenario": job.name, "title": job.scenario.title, "digest": job.digest, "schema_version": job.scenario.schema_version,
+                "version": __version__, "seed": job.seed, "runs": plan.runs, "chunk": plan.chunk, "until_ci": plan.until_ci,
+                "doctrines": job.doctrines, "arguments": arguments, "partial": True,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            folder.create(manifest, job.scenario)
+        finished = folder.finished(plan)
+        progress = Progress(plan.runs)
+        progress.add(sum(plan.end(lo) - lo for lo in finished))
+        try:
+            if plan.until_ci is None:
+                chunks = plan.chunks()
+                _play(job, chunks, finished, folder, backend, progress)
+            else:
+                chunks = _until_ci(job, plan, finished, folder, backend, progress)
+            result = folder.finish(rules, job, chunks, csv=csv)
+        except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
+            manifest["runs_done"] = sum(plan.end(lo) - lo for lo in finished)
+            with suppress(OSError, DiskFull):  # on a full disk the manifest on disk says partial already
+                folder.write_manifest(manifest)
+            raise
+        finally:
+            progress.close()
+            backend.close()
+        manifest["runs"] = manifest["runs_done"] = sum(hi - lo for lo, hi in chunks)
+        manifest["partial"] = False
+        folder.write_manifest(manifest)
+    return result
+
+
+def _play(job: Job, chunks: Iterable[tuple[int, int]], finished: set[int], folder: Folder, backend, progress) -> None:
+    """Play the chunks not finished yet, saving each as it comes; `finished` grows with them."""
+    for result in backend.run(job, (c for c in chunks if c[0] not in finished)):
+        folder.save_chunk(result)
+        finished.add(result["lo"])
+        progress.add(result["hi"] - result["lo"])
+
+
+def _until_ci(job: Job, plan: Plan, finished: set[int], folder: Folder, backend, progress) -> list[tuple[int, int]]:
+    """Add rounds of chunks until every outcome's 95 % interval is narrower than ±until_ci."""
+    chunks: list[tuple[int, int]] = []
+    per_round = plan.chunk * max(plan.workers, 1)
+    while not chunks or widest_interval(folder.aggregates(chunks)) >= plan.until_ci:
+        lo = chunks[-1][1] if chunks else 0
+        if lo >= plan.max_runs:
+            break
+        new = [(a, plan.end(a)) for a in range(lo, min(lo + per_round, plan.max_runs), plan.chunk)]
+        _play(job, new, finished, folder, backend, progress)
+        chunks += new
+    return chunks

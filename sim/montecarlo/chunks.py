@@ -1,0 +1,189 @@
+"""A batch in chunks: the plan (how many runs, how many a chunk), and one chunk, runs [lo, hi) of
+one seed played in one go, as a row per run and aggregates (counts and histograms) that add up
+across chunks, so statistics need no second pass."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.stepping import Engine
+from ..engine.rules import Rules
+from ..format.files import atomic_write
+from ..format.errors import UsageError
+from ..format.model import Scenario, digest
+
+
+MAX_RUNS = 10**9  # a day of this machine, and any number of chunks is planned lazily
+MAX_CHUNK = 100_000  # a chunk's worlds are in memory at once: about 5 KB each for a year of weeks
+TENSION_BINS = 200  # tension percentiles to 1/200 of its range
+RUNG_STEP = 0.25  # rung percentiles to a quarter level
+ROW_GROUP = 65_536  # runs.parquet row groups: fixed, so the file does not depend on chunking
+FIXED = 2.0**20  # sums are kept in fixed point: exact, so they do not depend on chunking either
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to play runs of a batch; small enough to send to each."""
+
+    scenario: Scenario
+    name: str
+    seed: int
+    doctrines: dict = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return digest(self.scenario)
+
+
+_rules_cache: dict[str, Rules] = {}
+
+
+def rules_of(job: Job) -> Rules:
+    key = job.digest
+    if key not in _rules_cache:
+        _rules_cache[key] = Rules(job.scenario, job.name)
+    return _rules_cache[key]
+
+
+def run_chunk(job: Job, lo: int, hi: int) -> dict:
+    """Play runs [lo, hi): their rows and their aggregates."""
+    rules = rules_of(job)
+    engine = Engine(rules, seed=job.seed, runs=np.arange(lo, hi), record=False, doctrines=job.doctrines).run()
+    return {"lo": lo, "hi": hi, "rows": rows(engine), "agg": Aggregates.of(engine)}
+
+
+def rows(engine: Engine) -> dict[str, np.ndarray]:
+    """One row per run: outcome, end turn, peaks, threshold turns, move counts, final values."""
+    rules, st = engine.rules, engine.state
+    out = {
+        "run": st.run.astype(np.int64),
+        "outcome": np.array([rules.outcomes[o].id for o in st.outcome], dtype=object),
+        "end_turn": st.end_turn.astype(np.int32),
+    }
+    for a, actor in enumerate(rules.actors):
+        out[f"peak_{actor}"] = st.peak[:, a]
+    for j, t in enumerate(rules.scenario.ladder.thresholds):
+        out[f"threshold_{t.id}"] = np.ma.masked_less(st.threshold_turn[:, j], 0)
+    for i, o in enumerate(rules.options):
+        out[f"moves_{o.id}"] = st.counts[:, i]
+    for v, name in enumerate(rules.var_names):
+        out[f"final_{name}"] = st.vars[:, v]
+    return out
+
+
+@dataclass
+class Aggregates:
+    """Counts and histograms of a set of runs; `+` merges two sets."""
+
+    runs: int
+    outcome: np.ndarray  # [outcomes] runs ended by each
+    end_turn: np.ndarray  # [outcomes, turns] runs ended by each, by turn
+    threshold: np.ndarray  # [thresholds] runs that crossed each
+    peak_sum: np.ndarray  # [actors], fixed point
+    peak_hist: np.ndarray  # [actors, levels] peak positions, floor to whole levels
+    moves: np.ndarray  # [options] moves taken in all runs
+    tension_hist: np.ndarray  # [turns, TENSION_BINS]
+    tension_sum: np.ndarray  # [turns], fixed point
+    rung_hist: np.ndarray  # [turns, actors, rung bins]
+    rung_sum: np.ndarray  # [turns, actors], fixed point
+    alive: np.ndarray  # [turns] runs still in play at the end of each turn
+
+    @classmethod
+    def of(cls, engine: Engine) -> Aggregates:
+        rules, st = engine.rules, engine.state
+        H, A, O = rules.horizon, len(rules.actors), len(rules.outcomes)
+        end = np.zeros((O, H), dtype=np.int64)
+        np.add.at(end, (st.outcome, st.end_turn), 1)
+        lo, hi = level_range(rules)
+        peak_bins = np.clip(np.floor(st.peak).astype(int) - lo, 0, hi - lo)
+        peak_hist = np.stack([np.bincount(peak_bins[:, a], minlength=hi - lo + 1) for a in range(A)])
+        tension = st.tension_history  # [H, W], NaN once a run has ended
+        t_lo, t_hi = rules.vmin[rules.tension], rules.vmax[rules.tension]
+        alive = ~np.isnan(tension)
+        scaled = (np.nan_to_num(tension, nan=t_lo) - t_lo) / (t_hi - t_lo) * TENSION_BINS
+        t_bins = np.clip(scaled.astype(int), 0, TENSION_BINS - 1)
+        tension_hist = np.zeros((H, TENSION_BINS), dtype=np.int64)
+        for t in range(H):
+            tension_hist[t] = np.bincount(t_bins[t][alive[t]], minlength=TENSION_BINS)
+        n_rung = int((hi - lo) / RUNG_STEP) + 1
+        rung_hist = np.zeros((H, A, n_rung), dtype=np.int64)
+        rung_sum = np.zeros((H, A), dtype=np.int64)
+        for a, positions in enumerate(st.positions):  # [W, H], NaN once a run has ended
+            r_bins = np.clip(np.round((np.nan_to_num(positions) - lo) / RUNG_STEP).astype(int), 0, n_rung - 1)
+            for t in range(H):
+                rung_hist[t, a] = np.bincount(r_bins[alive[t], t], minlength=n_rung)
+            rung_sum[:, a] = _fixed(positions).sum(axis=0)
+        return cls(
+            runs=st.size,
+            outcome=np.bincount(st.outcome, minlength=O),
+            end_turn=end,
+            threshold=(st.threshold_turn >= 0).sum(axis=0),
+            peak_sum=_fixed(st.peak).sum(axis=0),
+            peak_hist=peak_hist,
+            moves=st.counts.sum(axis=0, dtype=np.int64),
+            tension_hist=tension_hist,
+            tension_sum=_fixed(tension).sum(axis=1),
+            rung_hist=rung_hist,
+            rung_sum=rung_sum,
+            alive=alive.sum(axis=1),
+        )
+
+    def __add__(self, other: Aggregates) -> Aggregates:
+        return Aggregates(**{k: getattr(self, k) + getattr(other, k) for k in vars(self)})
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, lambda f: np.savez(f, **vars(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> Aggregates:
+        with np.load(path) as data:
+            return cls(**{k: (int(data[k]) if k == "runs" else data[k]) for k in data.files})
+
+
+def _fixed(x: np.ndarray) -> np.ndarray:
+    """Values as int64 multiples of 1/FIXED (NaN as 0), whose sums are exact."""
+    return np.round(np.nan_to_num(x) * FIXED).astype(np.int64)
+
+
+def level_range(rules: Rules) -> tuple[int, int]:
+    levels = [r.level for r in rules.rungs]
+    return min(min(levels), 0), max(max(levels), 0)
+
+
+@dataclass
+class Plan:
+    runs: int | None  # None with --until-ci: as many as it takes
+    chunk: int
+    workers: int
+    until_ci: float | None = None
+    max_runs: int = 10_000_000
+
+    def __post_init__(self):
+        if self.runs is not None and not 1 <= self.runs <= MAX_RUNS:
+            raise UsageError(f"--runs {self.runs}: expected 1 to {MAX_RUNS:,}")
+        if not 1 <= self.chunk <= MAX_CHUNK:
+            raise UsageError(f"--chunk {self.chunk}: expected 1 to {MAX_CHUNK:,} runs (a chunk's games are in memory at once)")
+
+    def end(self, lo: int) -> int:
+        """Where the chunk starting at run lo ends."""
+        return min(lo + self.chunk, self.runs if self.until_ci is None else self.max_runs)
+
+    def planned(self, lo: int) -> bool:
+        return lo >= 0 and lo % self.chunk == 0 and lo < (self.runs if self.until_ci is None else self.max_runs)
+
+    def chunks(self) -> Chunks:
+        return Chunks(self.runs, self.chunk)
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Runs [0, runs) in chunks, listed lazily: memory stays flat however many there are."""
+
+    runs: int
+    size: int
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((lo, min(lo + self.size, self.runs)) for lo in range(0, self.runs, self.size))
