@@ -16,12 +16,12 @@ import time
 
 import simpy
 
-from .format.scenario import open_scenario
+from .engine.rules import Rules
 from .engine.stepping import Engine
 from .format.errors import UsageError
-from .play.forecast import forecast
-from .engine.rules import Rules
+from .format.scenario import open_scenario
 from .format.words import plural
+from .play.forecast import forecast
 
 BATCHES = (1, 1_000, 10_000)
 
@@ -159,8 +159,7 @@ def measure_batch(spec: str, runs: int, workers: int, dask: str | None, out: str
     """Run one batch in this process (with its workers) and print seconds and peak memory as JSON."""
     from .montecarlo.backends import DaskBackend, LocalBackend
     from .montecarlo.batch import run_batch
-    from .montecarlo.chunks import Plan
-    from .montecarlo.chunks import Job
+    from .montecarlo.chunks import Job, Plan
     from .montecarlo.folder import Folder
 
     loaded = open_scenario(spec)

@@ -210,8 +210,8 @@ def cmd_schema(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .format.scenario import open_scenario
     from .authoring.show import describe, origins
+    from .format.scenario import open_scenario
 
     loaded = open_scenario(args.scenario)
     if args.origin:
@@ -251,8 +251,8 @@ def cmd_new(args) -> int:
 
 def cmd_lint(args) -> int:
     """Warnings on stdout (they are what lint produces), validation errors on stderr."""
-    from .format.catalog import resolve
     from .authoring.lint import lint
+    from .format.catalog import resolve
 
     invalid = warned = False
     for spec, path in [(spec, resolve(spec)) for spec in args.paths]:
@@ -277,9 +277,9 @@ def cmd_run(args) -> int:
 
 def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool) -> int:
     """One game played and told: the narrative, or JSON."""
+    from .engine.rules import Rules
     from .engine.stepping import Engine
     from .play.narrative import game_record, narrate
-    from .engine.rules import Rules
 
     engine = Engine(Rules(scenario, name), seed=seed, runs=[run], doctrines=chosen).run()
     if as_json:
@@ -295,12 +295,11 @@ def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool)
 
 
 def cmd_batch(args) -> int:
+    from .format.scenario import open_scenario, parse_doctrines
     from .montecarlo.backends import DaskBackend, LocalBackend
     from .montecarlo.batch import default_folder, run_batch
-    from .montecarlo.chunks import Plan
-    from .montecarlo.chunks import Job
+    from .montecarlo.chunks import Job, Plan
     from .montecarlo.folder import Folder
-    from .format.scenario import open_scenario, parse_doctrines
     from .montecarlo.summary import table
 
     if args.resume:
@@ -405,9 +404,9 @@ def cmd_replay(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .montecarlo.calibrate import calibrate, report
-    from .format.scenario import open_scenario, parse_doctrines
     from .engine.rules import Rules
+    from .format.scenario import open_scenario, parse_doctrines
+    from .montecarlo.calibrate import calibrate, report
 
     loaded = open_scenario(args.scenario)
     if loaded.scenario.calibration is None:

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.engine.stepping import Engine
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
 from sim.format.scenario import load
 
 DATA = Path(__file__).parent / "data"

@@ -5,15 +5,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.montecarlo.backends import LocalBackend
-from sim.montecarlo.batch import run_batch
-from sim.montecarlo.chunks import Plan
-from sim.montecarlo.chunks import Aggregates, Job, run_chunk
-from sim.montecarlo.folder import Folder
-from sim.montecarlo.summary import widest_interval
-from sim.format.scenario import open_scenario
 from sim.cli import main
 from sim.engine.stats import wilson
+from sim.format.scenario import open_scenario
+from sim.montecarlo.backends import LocalBackend
+from sim.montecarlo.batch import run_batch
+from sim.montecarlo.chunks import Aggregates, Job, Plan, run_chunk
+from sim.montecarlo.folder import Folder
+from sim.montecarlo.summary import widest_interval
 
 RUNS = 900
 
@@ -48,8 +47,8 @@ def test_the_same_seed_gives_the_same_runs_whatever_the_workers_chunks_or_backen
 
 
 def test_a_chunk_holds_exactly_the_games_of_ladder_run(job):
-    from sim.engine.stepping import Engine
     from sim.engine.rules import Rules
+    from sim.engine.stepping import Engine
 
     chunk = run_chunk(job, 40, 45)
     for j, run in enumerate(range(40, 45)):

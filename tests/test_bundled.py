@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.montecarlo.calibrate import calibrate
-from sim.format.catalog import bundled
-from sim.engine.stepping import Engine
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
+from sim.format.catalog import bundled
 from sim.format.scenario import load, validate
 from sim.format.source import parse_document
+from sim.montecarlo.calibrate import calibrate
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared"  # the project's source texts, beside the checkout
 CRISES = ["korea-2017", "korea-2019", "korea-2022"]

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from conftest import one_error_line
 
+from sim.cli import main
 from sim.format.model import digest
 from sim.format.scenario import open_scenario
-from sim.cli import main
 from sim.montecarlo.compare import parse_spec
 from sim.montecarlo.sweep import locate, sweep_points
 

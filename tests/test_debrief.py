@@ -2,11 +2,11 @@
 against bot-only games of its scenario."""
 import pytest
 
-from sim.montecarlo.chunks import Job, run_chunk
-from sim.format.scenario import open_scenario
-from sim.play.debrief import debrief
-from sim.engine.stepping import Engine
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
+from sim.format.scenario import open_scenario
+from sim.montecarlo.chunks import Job, run_chunk
+from sim.play.debrief import debrief
 
 SEED = 5
 HUMANS = ("US", "ROK")

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sim.format.scenario import open_scenario
-from sim.engine.stepping import Engine
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
+from sim.format.scenario import open_scenario
 
 RUNS = 1000
 

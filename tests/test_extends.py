@@ -5,8 +5,8 @@ import shutil
 import pytest
 from conftest import DATA
 
-from sim.format.catalog import bundled
 from sim.cli import main
+from sim.format.catalog import bundled
 from sim.format.errors import ScenarioError
 from sim.format.scenario import load
 

@@ -4,12 +4,12 @@ import json
 import pytest
 from conftest import DATA
 
-from sim.format.scenario import open_scenario
 from sim.cli import main
+from sim.engine.rules import Rules
 from sim.engine.stepping import Engine
+from sim.format.scenario import open_scenario
 from sim.play.forecast import forecast, prepare
 from sim.play.narrative import game_record
-from sim.engine.rules import Rules
 
 
 def first_open(engine: Engine, actor: str) -> str | None:

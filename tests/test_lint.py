@@ -4,9 +4,9 @@ import shutil
 import pytest
 from conftest import DATA
 
-from sim.format.catalog import bundled
-from sim.cli import main
 from sim.authoring.lint import lint
+from sim.cli import main
+from sim.format.catalog import bundled
 
 WARNINGS = DATA / "lint" / "warnings.scenario.yaml"
 TEXT = WARNINGS.read_text()

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from conftest import DATA, play, var
 
-from sim.engine.stepping import Engine
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
 from sim.format.scenario import validate
 from sim.format.source import parse_document
 

@@ -5,8 +5,8 @@ import pytest
 import yaml
 from conftest import ladder, one_error_line
 
-from sim.format.catalog import bundled, bundled_dir
 from sim.authoring.lint import lint
+from sim.format.catalog import bundled, bundled_dir
 from sim.format.model import Scenario
 from sim.format.scenario import load
 

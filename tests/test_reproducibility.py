@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from sim.format.scenario import open_scenario
-from sim.engine.stepping import Engine
-from sim.play.narrative import game_record
 from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
+from sim.format.scenario import open_scenario
+from sim.play.narrative import game_record
 
 
 @pytest.fixture(scope="module")

@@ -163,8 +163,7 @@ def run_app(args) -> int:
     screen takes over (a UsageError or ScenarioError from here is one line and exit 2): a bad
     save, a saves folder that cannot be written. The app's exit code: 0, 130 when interrupted
     (Ctrl+C, SIGINT), 1 if it failed."""
-    from sim.format.scenario import open_scenario
-    from sim.format.scenario import parse_doctrines
+    from sim.format.scenario import open_scenario, parse_doctrines
 
     saves = Path(args.saves)
     first, path = None, None

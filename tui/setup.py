@@ -11,13 +11,12 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Static
 
-from sim.format.catalog import bundled
-
-from sim.format.scenario import open_scenario
-from sim.format.errors import ScenarioError, UsageError
-from sim.play.game import Setup
 from sim.engine.rng import SEEDS
-from sim.format.scenario import Loaded
+from sim.format.catalog import bundled
+from sim.format.errors import ScenarioError, UsageError
+from sim.format.scenario import Loaded, open_scenario
+from sim.format.words import plural
+from sim.play.game import Setup
 
 
 class SetupScreen(Screen):
@@ -88,7 +87,7 @@ class SetupScreen(Screen):
         self.doctrines = {a: spec.doctrine for a, spec in loaded.scenario.actors.items()}
         s = loaded.scenario
         text = Text(s.title, style="bold")
-        text.append(f"  {start(s):%d %b %Y}, {s.clock.horizon} turns of {s.clock.turn_days} days\n")
+        text.append(f"  {start(s):%d %b %Y}, {plural(s.clock.horizon, 'turn')} of {plural(s.clock.turn_days, 'day')}\n")
         text.append(" ".join(s.description.split()))
         self.query_one("#description", Static).update(text)
         self.show_players()

@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..engine.rules import Rules
 from ..engine.stepping import Engine
 from ..format.errors import Problem
 from ..format.expr import _tokenize
 from ..format.model import Option
-from ..engine.rules import Rules
 from ..format.scenario import load
 from ..format.source import Document
 from ..format.words import plural

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from ..format.catalog import bundled, bundled_dir
-
-from ..format.scenario import open_scenario
-from ..format.errors import UsageError
 from ..engine.rules import Rules
-from ..format.catalog import SUFFIX
+from ..format.catalog import SUFFIX, bundled, bundled_dir
+from ..format.errors import UsageError
+from ..format.scenario import open_scenario
 from ..format.words import plural
 
 __all__ = ["new_scenario"]

@@ -15,9 +15,9 @@ from functools import cache
 
 import numpy as np
 
-from . import rng
 from ..format.model import Doctrine as DoctrineSpec
 from ..format.model import DoctrineTerms
+from . import rng
 from .rules import Rules
 
 

@@ -7,9 +7,9 @@ from functools import cached_property
 
 import numpy as np
 
-from . import rng
 from ..format.expr import Expression, compile_expression
 from ..format.model import Effect, Option, Scenario
+from . import rng
 
 NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
 

@@ -10,7 +10,6 @@ from .catalog import bundled, bundled_dir, is_path
 from .errors import Problem, ScenarioError, did_you_mean, dotted, quoted
 from .source import Document, read_document
 
-
 MAX_CHAIN = 16  # files in a chain of `extends`; a longer one is surely a mistake
 MAX_FILES = 32  # files in the whole graph of `extends` of one scenario
 MAX_ENTRIES = 64  # entries of `extends` in that graph: each is a merge

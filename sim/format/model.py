@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+
 class LocatedError(ValueError):
     """A model's check that found its problem in one of its parts: `path` leads from the model
     to that part, so the loader locates the problem at the value, not at the whole model."""

@@ -18,13 +18,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import Problem, ScenarioError, UsageError, did_you_mean, dotted, quoted
-from .extends import with_bases, _Graph
 from .catalog import resolve, scenario_name
+from .errors import Problem, ScenarioError, UsageError, did_you_mean, dotted, quoted
 from .expr import ExpressionError, compile_expression
+from .extends import _Graph, with_bases
 from .model import LocatedError, Scenario
 from .source import Document, read_document
-
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.stepping import Engine
 from ..engine.rules import Rules
+from ..engine.stepping import Engine
 from ..format.words import plural
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.stepping import Engine
 from ..engine.rules import Rules
-from ..format.files import atomic_write
+from ..engine.stepping import Engine
 from ..format.errors import UsageError
+from ..format.files import atomic_write
 from ..format.model import Scenario, digest
-
 
 MAX_RUNS = 10**9  # a day of this machine, and any number of chunks is planned lazily
 MAX_CHUNK = 100_000  # a chunk's worlds are in memory at once: about 5 KB each for a year of weeks

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..format.files import dump_json
-
-from .chunks import Job
-from ..format.errors import BatchError, UsageError
 from ..engine.stats import paired_difference, wilson
+from ..format.errors import BatchError, UsageError
+from ..format.files import dump_json
+from ..format.words import plural
+from .chunks import Job
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
@@ -38,8 +38,7 @@ def parse_spec(text: str) -> tuple[str, list[str]]:
 
 def load_variants(specs: list[str], seed: int) -> list[Member]:
     """Every variant found and checked (scenario, doctrines, shared outcomes) before anything runs."""
-    from ..format.scenario import open_scenario
-    from ..format.scenario import parse_doctrines
+    from ..format.scenario import open_scenario, parse_doctrines
 
     if len(specs) < 2:
         raise UsageError("compare needs at least two variants, e.g. `ladder compare korea-2019 \"korea-2019 --doctrine US=dove\"`")
@@ -145,7 +144,7 @@ def compare_table(c: dict, folder: Path) -> list[str]:
     """The comparison at 80 columns: per outcome, each variant's p and its difference from the first."""
     variants = c["variants"]
     outcomes = variants[0]["summary"]["outcomes"]
-    lines = [f"compare: {len(variants)} variants, {c['runs']:,} runs each, seed {c['seed']}", f"results in {folder}/", ""]
+    lines = [f"compare: {len(variants)} variants, {plural(c['runs'], 'run', spec=',')} each, seed {c['seed']}", f"results in {folder}/", ""]
     for k, v in enumerate(variants, 1):
         lines.append(fit(f"  [{k}] {v['name']}" + ("  (reference)" if k == 1 else ""), 80))
     labels = _labels(variants)

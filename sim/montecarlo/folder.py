@@ -21,7 +21,6 @@ from ..format.model import Scenario, digest
 from .chunks import MAX_CHUNK, MAX_RUNS, ROW_GROUP, Aggregates, Job, Plan
 from .summary import summary, turns_table
 
-
 LOCK = ".ladder.lock"
 
 

@@ -16,6 +16,7 @@ import math
 import textwrap
 
 import numpy as np
+
 from ..format.words import plural
 
 KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..format.files import dump_json
-
-from .chunks import Job
 from ..format.errors import ScenarioError, UsageError
+from ..format.files import dump_json
+from ..format.words import plural
+from .chunks import Job
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
@@ -190,7 +190,7 @@ def sweep_table(s: dict, folder: Path) -> list[str]:
         out_ws = [7] * len(ids)
     while widths and 6 + sum(w + 1 for w in widths + out_ws) > 80 and max(widths) > 6:
         widths[widths.index(max(widths))] -= 1  # then the widest value column, a character at a time
-    lines = [f"sweep: {s['scenario']}, {len(s['points'])} points of {s['runs']:,} runs, seed {s['seed']}", f"results in {folder}/", ""]
+    lines = [f"sweep: {s['scenario']}, {plural(len(s['points']), 'point')} of {plural(s['runs'], 'run', spec=',')}, seed {s['seed']}", f"results in {folder}/", ""]
     for p in s["parameters"]:
         lines.append(fit(f"  {p['path']} = {', '.join(_show(v) for v in p['values'])}", 80))
     head = f"  {'#':>3} " + " ".join(f"{fit(h, w):<{w}}" for h, w in zip(heads, widths))

@@ -14,8 +14,7 @@ from .. import __version__
 from ..format.files import atomic_write
 from .backends import LocalBackend
 from .batch import run_batch
-from .chunks import Plan
-from .chunks import Job
+from .chunks import Job, Plan
 from .folder import Folder
 
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..format.words import plural
 from ..engine.state import State
-from ..engine.stepping import Engine
-from .narrative import describe, labels, sources
 from ..engine.stats import wilson
+from ..engine.stepping import Engine
+from ..format.words import plural
+from .narrative import describe, labels, sources
 
 # What the timeline tells; effects landing and ending are left to the news feed.
 TIMELINE = ("inject", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.stepping import Engine
 from ..engine.stats import Z95, wilson
+from ..engine.stepping import Engine
 
 
 @dataclass(frozen=True)

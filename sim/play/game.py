@@ -20,18 +20,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ..format.files import dump_json, write_file
-from ..format.model import digest
-from ..format.catalog import bundled
-from ..format.scenario import open_scenario
 from ..engine.processes import END, Decision
-from ..engine.stepping import Engine
-from ..format.errors import ScenarioError, UsageError, printable
-from ..format.model import Id, Scenario
 from ..engine.rng import RUNS, SEEDS
 from ..engine.rules import Rules
-from ..format.scenario import Loaded
-from ..format.catalog import SUFFIX
+from ..engine.stepping import Engine
+from ..format.catalog import SUFFIX, bundled
+from ..format.errors import ScenarioError, UsageError, printable
+from ..format.files import dump_json, write_file
+from ..format.model import Id, Scenario, digest
+from ..format.scenario import Loaded, open_scenario
 
 SAVE_FORMAT = "escalation-ladder-save"
 SAVE_VERSION = 2  # 2: sealed (SEALED); version 1 saves, written before the seal, are still read

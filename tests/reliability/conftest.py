@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.format.catalog import bundled_dir
 from sim.cli import main
+from sim.format.catalog import bundled_dir
 
 # CPU seconds, not wall-clock: a bound on work that the pathological cases (46 s scans, hangs,
 # exponential merges) exceed by far, and that a busy shared machine does not.

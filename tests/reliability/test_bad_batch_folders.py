@@ -7,17 +7,12 @@ import shutil
 
 import pytest
 
-from sim.montecarlo.backends import LocalBackend
-
-from sim.montecarlo.batch import run_batch
-
-from sim.montecarlo.chunks import Plan
-
-from sim.montecarlo.chunks import Job
-
-from sim.montecarlo.folder import Folder
 from sim.format.scenario import open_scenario
 from sim.format.source import MAX_BYTES
+from sim.montecarlo.backends import LocalBackend
+from sim.montecarlo.batch import run_batch
+from sim.montecarlo.chunks import Job, Plan
+from sim.montecarlo.folder import Folder
 
 
 @pytest.fixture(scope="module")

@@ -19,16 +19,14 @@ import pytest
 import sim.format.files
 import sim.montecarlo.backends
 import sim.montecarlo.folder
-from sim.format.errors import DiskFull
+from sim.cli import main
+from sim.format.errors import BatchError, DiskFull, UsageError
 from sim.format.files import TEMP
+from sim.format.scenario import open_scenario
 from sim.montecarlo.backends import LocalBackend
 from sim.montecarlo.batch import run_batch
-from sim.montecarlo.chunks import Plan
-from sim.montecarlo.chunks import Job
+from sim.montecarlo.chunks import Job, Plan
 from sim.montecarlo.folder import Folder
-from sim.format.scenario import open_scenario
-from sim.cli import main
-from sim.format.errors import BatchError, UsageError
 
 RUNS, CHUNK = 1200, 200
 RESULTS = ("runs.parquet", "turns.parquet", "summary.json", "report.html")

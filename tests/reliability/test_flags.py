@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from sim.engine import rng
 from sim.cli import COUNTS, RUNS, SEEDS, main
+from sim.engine import rng
 
 BAD_SEEDS = [str(2**64), str(2**70), "-1", "9" * 5000, "+-5", "1e3", "1_000", "٣", "0x10", "", "\x1b[2J"]
 
