@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from ..format.errors import BatchError, UsageError, printable
 from .chunks import Job, run_chunk
@@ -152,9 +152,10 @@ class DaskBackend:
         for name in ("distributed", "tornado", "asyncio"):  # a cluster torn down mid-task complains
             logging.getLogger(name).setLevel(logging.CRITICAL)
         cluster = self.client.cluster
-        self.client.close()
-        if cluster is not None:
-            cluster.close()
+        with suppress(Exception):  # a teardown racing an interrupt may fail; it must not hide the interrupt
+            self.client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 @contextmanager
