@@ -7,10 +7,6 @@ from conftest import DATA, ladder, one_error_line
 FIXTURE = str(DATA / "mechanics.scenario.yaml")
 
 
-
-
-
-
 def test_validate_takes_a_bundled_name_as_every_other_command_does(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = ladder(capsys, "validate", "korea-2019", "tutorial")

@@ -29,8 +29,6 @@ def quiet(*argv) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-
-
 @pytest.fixture(scope="module")
 def itself(tmp_path_factory):
     """korea-2019 compared with itself; --json."""

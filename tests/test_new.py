@@ -16,10 +16,6 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-
-
-
-
 def test_the_skeleton_validates_lints_clean_and_says_how_to_try_it(capsys, tmp_path):
     (tmp_path / "crises").mkdir()
     code, out, err = ladder(capsys, "new", "crises/mine")

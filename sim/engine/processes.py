@@ -182,4 +182,3 @@ class Processes:
         chosen = (choice < K).nonzero()[0]
         if len(chosen):
             self._take(self.rules.actor_slice[a].start + choice[chosen], chosen, turn)
-

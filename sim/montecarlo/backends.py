@@ -165,5 +165,3 @@ def _interrupts_ignored():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-

@@ -48,8 +48,6 @@ class Progress:
             self.stream.write("\r" + " " * 60 + "\r")
 
 
-
-
 def default_folder(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 

@@ -332,5 +332,3 @@ def _table(columns: dict):
     import pyarrow as pa
 
     return pa.table({k: pa.array(np.ma.getdata(v), mask=np.ma.getmaskarray(v) if np.ma.isMaskedArray(v) else None) for k, v in columns.items()})
-
-

@@ -107,5 +107,3 @@ def turns_table(rules: Rules, agg: Aggregates):
 def widest_interval(agg: Aggregates) -> float:
     """The largest half-width of the outcome probabilities' 95 % intervals."""
     return max((hi - lo) / 2 for lo, hi in (wilson(int(c), agg.runs) for c in agg.outcome))
-
-

@@ -198,7 +198,6 @@ def _sources(engine: Engine, events: list[dict]) -> str:
 # --- helpers --------------------------------------------------------------------------------
 
 
-
 def _place(value: float, sample: np.ndarray) -> tuple[str, str, str, str]:
     """Median, 10th–90th percentile, share lower and share equal: `value` within `sample`."""
     p10, p50, p90 = np.quantile(sample, QUANTILES, method="inverted_cdf")  # as batch summaries do

@@ -35,6 +35,8 @@ SAVE_VERSION = 2  # 2: sealed (SEALED); version 1 saves, written before the seal
 READS = (1, 2)
 MAX_SAVE_BYTES = 4 * 1024 * 1024  # a real save is a few kB: 520 turns x 5 actors of moves is under 200 kB
 SEALED = ("scenario", "seed", "run", "humans", "doctrines", "moves")  # the parts of a save its seal covers
+
+
 @dataclass(frozen=True)
 class Move:
     turn: int
