@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+
+import pytest
 
 from sim.play.game import Game, Setup
 from tui.app import LadderApp
@@ -57,3 +60,43 @@ async def test_a_bad_path_is_not_kept_nor_its_error_shown_again(tmp_path, monkey
         await pilot.pause()
         assert setup.spec != "tutorial"
         assert len(app._notifications) == 0
+
+
+def hot_seat(tmp_path) -> LadderApp:
+    game = Game.start(Setup("tutorial", 7, ("Red", "Blue")))
+    return LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=50))
+
+
+@pytest.mark.input_guard
+async def test_a_double_enter_at_the_hand_over_takes_no_move(tmp_path):
+    app = hot_seat(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HandOverScreen)
+        await pilot.pause(0.7)  # the hand-over has been up a while
+        pressed = time.monotonic()
+        await pilot.press("enter")
+        await pilot.pause(max(0.4 - (time.monotonic() - pressed), 0))  # a person's double press: 0.4 s apart
+        await pilot.press("enter")
+        await pilot.pause()
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        assert board.game.moves == [] and board.game.waiting.actor == "Red"
+
+
+@pytest.mark.input_guard
+async def test_a_press_after_the_guard_acts(tmp_path):
+    app = hot_seat(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.7)
+        await pilot.press("enter")
+        await pilot.pause(0.8)
+        await pilot.press("p")
+        await pilot.pause()
+        assert [(m.actor, m.option) for m in app.screen.game.moves] == [("Red", None)]
+        assert isinstance(app.screen, HandOverScreen)  # Blue's turn
+        await pilot.press("enter")  # at once: the Enter meant for Red's move does not hand over to Blue
+        await pilot.pause()
+        assert isinstance(app.screen, HandOverScreen)
+

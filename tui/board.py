@@ -114,7 +114,11 @@ class BoardScreen(Screen):
         else:
             self.ask(decision.actor)
 
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()  # back from the hand-over, a source or the end screen
+
     def ask(self, actor: str) -> None:
+        self.app.guard_input()  # a new decision: the key that took the last move does not take this one
         self.last_actor = actor
         picker = self.query_one(MovePicker)
         picker.border_title = f"{actor}: your move"

@@ -37,6 +37,9 @@ class HandOverScreen(Screen):
             )
         yield Footer()
 
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()  # the Enter that ended the last player's move does not hand over
+
     def action_ready(self) -> None:
         self.dismiss(True)
 
@@ -111,6 +114,9 @@ class EndScreen(Screen):
         with VerticalScroll(id="report"):
             yield Markdown(self.report)
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()
 
     def action_back(self) -> None:
         self.dismiss()
