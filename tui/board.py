@@ -29,6 +29,7 @@ from .panels import (
     LadderPanel,
     MovePicker,
     NewsFeed,
+    OfferBanner,
     TensionPanel,
 )
 
@@ -71,6 +72,7 @@ class BoardScreen(Screen):
         self.report: tuple[str, Path | None] | None = None
         self.timer = None
         self.save_failed = False  # the last save failed
+        self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -82,6 +84,7 @@ class BoardScreen(Screen):
             with Vertical(id="right"):
                 yield NewsFeed(id="news")
                 if not self.watching:
+                    yield OfferBanner(id="offer")
                     yield MovePicker(id="picker")
                     yield ForecastPanel(id="forecast")
         yield Footer()
@@ -124,6 +127,12 @@ class BoardScreen(Screen):
         picker.border_title = f"{actor}: your move"
         picker.show(self.game, actor)
         picker.focus()
+        self.query_one(OfferBanner).show(self.game, actor)
+        for offer in self.game.offers(actor):
+            if offer.order not in self.told_offers:  # a short toast, out of the way of the answers
+                self.told_offers.add(offer.order)
+                self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
+                            timeout=4)
         self.call_after_refresh(lambda: self.forecast(picker.current()))  # the board first, then the forecast
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
@@ -132,6 +141,7 @@ class BoardScreen(Screen):
         self.workers.cancel_group(self, "forecast")
         self.forecast_key = None
         self.game.submit(message.option)
+        self.query_one(OfferBanner).display = False
         self.proceed()
 
     def action_pass_turn(self) -> None:
@@ -260,6 +270,8 @@ class BoardScreen(Screen):
     # --- the end ------------------------------------------------------------------------------
 
     def finish(self) -> None:
+        for banner in self.query(OfferBanner):
+            banner.display = False
         for picker in self.query(MovePicker):
             picker.clear()
             picker.border_title = "Game over"

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 
 from sim.play.forecast import Forecast
 from sim.play.game import Game
-from sim.play.narrative import describe, labels
+from sim.play.narrative import describe, labels, with_answers
 
 ACTOR_STYLES = ("bold red", "bold blue", "bold cyan", "bold yellow", "bold magenta", "bold green", "bold white")
 
@@ -156,7 +156,7 @@ Press **Enter** on a line to read the source the move or event comes from.
             super().__init__()
 
     def show(self, game: Game) -> None:
-        events = [ev for ev in game.engine.log.for_world(0)]
+        events = with_answers(game.engine.log.for_world(0))
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
         if events[: len(shown)] != shown:  # stepped back: start again
@@ -194,6 +194,30 @@ Press **Enter** on a line to read the source the move or event comes from.
         self.post_message(self.Opened(self._events[int(message.option.id[2:])]))
 
 
+class OfferBanner(Static):
+    """The proposals waiting for the player's answer: who offers what, and for how long."""
+
+    def show(self, game: Game, actor: str | None) -> None:
+        offers = game.offers(actor) if actor is not None else []
+        self.display = bool(offers)
+        text = Text(no_wrap=False)
+        for n, offer in enumerate(offers):
+            if n:
+                text.append("\n")
+            text.append(offer_line(game, offer))
+        self.update(text)
+
+
+def offer_line(game: Game, offer) -> Text:
+    label = game.rules.options[game.rules.option_index[offer.option]].label
+    text = Text()
+    text.append(offer.proposer, style=actor_style(game, offer.proposer))
+    text.append(f" proposes {offer.topic}: {label}. ", style="bold")
+    left = "this turn is the last" if offer.turns_left <= 1 else f"{offer.turns_left} turns left"
+    text.append(f"Answer below: {left}; no answer refuses.")
+    return text
+
+
 class MovePicker(DataTable):
     """The waiting person's options: what each is, what it does, why it is not open now."""
 
@@ -225,8 +249,11 @@ says why. The forecast below follows the highlighted move.
         self.add_columns("move", "rung", "kind", "prep", "lag", "open?", "expected")
 
     def show(self, game: Game, actor: str) -> None:
+        """The actor's moves; the answers to proposals put to it first (they lapse if not taken)."""
         rules = game.rules
-        self.reasons = dict(game.engine.why_not(actor))
+        reasons = dict(game.engine.why_not(actor))
+        first = [o for offer in game.offers(actor) for o in offer.answers if o in reasons]
+        self.reasons = {o: reasons[o] for o in first} | reasons
         self.clear()
         for opt_id, why in self.reasons.items():
             i = rules.option_index[opt_id]
