@@ -146,3 +146,28 @@ def test_the_narrative_says_who_refused_and_who_vetoed():
     assert told[2] == "talks proposed by DPRK REFUSED by US (no answer), ROK: Offer talks"
     assert told[5] == "resolution proposed by US VETOED by China: Table a resolution"
     assert _result(with_answers(events)[2], None) == "refused by US (no answer), ROK"
+
+
+def news_lines_missing(news) -> list[str]:
+    """The news lines whose wrapped lines are not all laid out at the feed's present width."""
+    width = news.scrollable_content_region.width - news._get_left_gutter_width()
+    missing = []
+    for index, option in enumerate(news.options):
+        needed = news._get_visual(option).get_height(news.styles, width)
+        if news._heights[index] != needed:
+            missing.append(str(option.prompt))
+    return missing
+
+
+async def test_news_lines_keep_every_wrapped_line(tmp_path):
+    game = Game.start(Setup("korea-2019", 10, ("US",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        news = app.screen.query_one("#news")
+        for _ in range(4):
+            await pilot.press("p")
+            await settle(pilot)
+            assert news.max_scroll_y > 0  # more news than room: the scroll bar is there
+            assert news_lines_missing(news) == []
+            assert news.scroll_y == news.max_scroll_y, (news.scroll_y, news.size)  # the newest line in view

@@ -176,6 +176,9 @@ Press **Enter** on a line to read the source the move or event comes from.
         if self.option_count:
             self.highlighted = self.option_count - 1
             self.scroll_end(animate=False)
+            # and again once laid out: the feed may have shrunk meanwhile (the offer banner above
+            # the moves), which left the newest line's last wrapped lines below the fold
+            self.call_after_refresh(self.scroll_end, animate=False)
 
     def action_page_down(self) -> None:
         self._page(super().action_page_down)
