@@ -171,3 +171,20 @@ async def test_news_lines_keep_every_wrapped_line(tmp_path):
             assert news.max_scroll_y > 0  # more news than room: the scroll bar is there
             assert news_lines_missing(news) == []
             assert news.scroll_y == news.max_scroll_y, (news.scroll_y, news.size)  # the newest line in view
+
+
+def test_each_actor_has_a_colour_of_its_own():
+    from rich.color import ColorSystem
+    from rich.style import Style
+    from textual._ansi_theme import MONOKAI  # how Textual's default theme draws the 16 colours
+
+    from sim.format.catalog import bundled
+    from tui.panels import actor_style
+
+    for name in bundled():
+        game = Game.start(Setup(name, 1))
+        colours = {a: Style.parse(actor_style(game, a)).color for a in game.rules.actors}
+        drawn = {a: c.get_truecolor(MONOKAI) for a, c in colours.items()}
+        assert len(set(drawn.values())) == len(drawn), (name, drawn)
+        in_256 = {a: c.downgrade(ColorSystem.EIGHT_BIT).number for a, c in colours.items()}
+        assert len(set(in_256.values())) == len(in_256), (name, in_256)

@@ -15,7 +15,10 @@ from sim.play.forecast import Forecast
 from sim.play.game import Game
 from sim.play.narrative import describe, labels, with_answers
 
-ACTOR_STYLES = ("bold red", "bold blue", "bold cyan", "bold yellow", "bold magenta", "bold green", "bold white")
+# Colours of their own, not the terminal's 16 (which a theme maps as it likes: Textual's default
+# draws red and magenta alike), each an xterm-256 colour so a 256-colour terminal keeps them apart.
+ACTOR_STYLES = ("bold #ff5f5f", "bold #5f87ff", "bold #5fd7d7", "bold #ffd75f", "bold #d787ff", "bold #87d75f",
+                "bold #ffaf5f")
 
 
 def actor_style(game: Game, actor: str) -> str:
