@@ -188,3 +188,87 @@ def test_each_actor_has_a_colour_of_its_own():
         assert len(set(drawn.values())) == len(drawn), (name, drawn)
         in_256 = {a: c.downgrade(ColorSystem.EIGHT_BIT).number for a, c in colours.items()}
         assert len(set(in_256.values())) == len(in_256), (name, in_256)
+
+
+def test_ready_turn_counts_from_1_as_the_header_does():
+    from sim.play.narrative import describe
+
+    ev = {"kind": "prepare", "turn": 0, "actor": "DPRK", "subject": "x", "visible": True, "ready": 3}
+    assert describe(ev, {"x": "Test"}) == "prepares: Test [indicators observed; ready turn 4]"
+
+
+def test_changes_never_print_minus_0():
+    from tui.panels import signed
+
+    assert [signed(x) for x in (-0.5, -0.49, 0.0, 0.5, 0.51, -1.5, 2.4)] == ["", "", "", "", "+1", "-2", "+2"]
+
+
+async def test_the_tension_gauge_and_history_keep_their_width_and_scale(tmp_path):
+    from tui.panels import History
+
+    game = Game.start(Setup("korea-2019", 5, ("US",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        board = app.screen
+        var = game.scenario.variables[game.rules.var_names[game.rules.tension]]
+        for _ in range(3):
+            gauge = board.query_one("#gauge")
+            assert gauge.render().cell_len == gauge.size.width > 40  # the whole width, every turn
+            history = board.query_one("#tension-history")
+            tensions = [float(x) for x in game.engine.state.tension_history[:, 0] if x == x]
+            tensions = tensions or [float(game.engine.state.vars[0, game.rules.tension])]  # before the first turn ends
+            want = "".join(History.BARS[min(int((t - var.min) / (var.max - var.min) * 8), 7)] for t in tensions)
+            assert history.render().plain == want  # on the variable's range, not the data's min and max
+            await pilot.press("p")
+            await settle(pilot)
+
+
+async def test_home_and_end_move_to_the_first_and_last_move(tmp_path):
+    game = Game.start(Setup("korea-2019", 5, ("US",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        picker = app.screen.query_one(MovePicker)
+        await pilot.press("down", "down", "down")
+        assert picker.cursor_row == 3
+        await pilot.press("end")
+        assert picker.cursor_row == picker.row_count - 1
+        await pilot.press("home")
+        assert picker.cursor_row == 0
+
+
+async def test_after_the_end_the_footer_offers_the_report_not_pass_and_it_is_made_once(tmp_path, monkeypatch):
+    import sim.play.debrief
+    from textual.widgets._footer import FooterKey
+
+    from tui.dialogs import EndScreen
+
+    calls = []
+    debrief = sim.play.debrief.debrief
+    monkeypatch.setattr(sim.play.debrief, "debrief", lambda *a, **k: calls.append(1) or debrief(*a, **k))
+    game = Game.start(Setup("tutorial", 3, ("Blue",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(100):
+            if isinstance(app.screen, EndScreen):
+                break
+            await pilot.press("p")
+            await settle(pilot)
+        end = app.screen
+        assert isinstance(end, EndScreen)
+        await pilot.press("b")
+        await settle(pilot)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        keys = [k.description for k in board.query(FooterKey)]
+        assert "Report" in keys and "Pass" not in keys, keys
+        for _ in range(2):
+            await pilot.press("e")
+            await settle(pilot)
+            assert app.screen is end  # the same screen: nothing made again
+            assert not end.query_one("#report").loading
+            await pilot.press("b")
+            await settle(pilot)
+    assert calls == [1]

@@ -47,7 +47,7 @@ class BoardScreen(Screen):
         Binding("left,b", "step(-1)", "Back", id="board.back"),
         Binding("plus,equals_sign", "speed(1)", "Faster", id="board.faster", show=False),
         Binding("minus", "speed(-1)", "Slower", id="board.slower", show=False),
-        Binding("e", "end_screen", "Report", id="board.report", show=False),
+        Binding("e", "end_screen", "Report", id="board.report"),
     ]
 
     class ForecastReady(Message):
@@ -73,6 +73,7 @@ class BoardScreen(Screen):
         self.timer = None
         self.save_failed = False  # the last save failed
         self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
+        self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -260,7 +261,7 @@ class BoardScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Show each mode's keys only: moves when playing, stepping when watching."""
         if action == "pass_turn":
-            return not self.watching
+            return not self.watching and not self.game.finished
         if action in ("play_pause", "step", "speed"):
             return self.watching
         if action == "end_screen":
@@ -280,6 +281,7 @@ class BoardScreen(Screen):
             self.playing = False
             self.timer.pause()
         self.sub_title = self.status() + " · writing the after-action report…"
+        self.refresh_bindings()
         self.write_report()
 
     @work(thread=True, exclusive=True, group="report")
@@ -305,8 +307,18 @@ class BoardScreen(Screen):
         self.action_end_screen()
 
     def action_end_screen(self) -> None:
-        if self.report is not None:
-            self.app.push_screen(EndScreen(self.game, *self.report))
+        """The end screen, made the first time and kept (installed): reopened, it is as it was."""
+        if self.report is None:
+            return
+        if self.end_screen is None:
+            self.end_screen = EndScreen(self.game, *self.report)
+            self.app.install_screen(self.end_screen, f"end-{id(self)}")
+        if self.end_screen not in self.app.screen_stack:
+            self.app.push_screen(self.end_screen)
+
+    def on_unmount(self) -> None:
+        if self.end_screen is not None and self.end_screen not in self.app.screen_stack:  # a new game
+            self.app.uninstall_screen(self.end_screen)
 
     def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
         self.app.push_screen(SourceScreen(self.game, message.event))

@@ -109,7 +109,7 @@ def describe(ev: dict, labels: dict) -> str | None:
         return f"EVENT: {label}{_changes(ev.get('changes'))}"
     if kind == "prepare":
         how = "indicators observed" if ev["visible"] else "covert"
-        return f"prepares: {label} [{how}; ready turn {ev['ready']}]"
+        return f"prepares: {label} [{how}; ready turn {ev['ready'] + 1}]"  # turns count from 1, as on the board
     if kind == "move":
         result = "" if ev["success"] else " -- FAILED"
         return f"{label}{result}{_changes(ev.get('changes'))}"
