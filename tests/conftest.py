@@ -10,6 +10,16 @@ from sim.format.scenario import load
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def no_input_guard(request, monkeypatch):
+    """Pilot presses keys faster than a person: the app's pause after a screen change (its guard
+    against a double Enter) is off, except in tests marked `input_guard`, which test it."""
+    if "input_guard" not in request.keywords:
+        from tui.app import LadderApp
+
+        monkeypatch.setattr(LadderApp, "INPUT_GUARD", 0.0)
+
+
 @pytest.fixture(scope="session")
 def mechanics() -> Rules:
     loaded = load(DATA / "mechanics.scenario.yaml")

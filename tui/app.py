@@ -12,6 +12,7 @@ import random
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -30,6 +31,7 @@ from .setup import SetupScreen
 
 class LadderApp(App):
     CSS_PATH = "ladder.tcss"
+    INPUT_GUARD = 0.6  # seconds of keys ignored once a changed screen is drawn: a double Enter is not two moves
     TITLE = "Escalation Ladder"
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", id="app.help"),
@@ -45,12 +47,30 @@ class LadderApp(App):
         self.scenario, self.seed = scenario, seed
         self.saves = saves
         self.catch_sigint = catch_sigint  # a real run: SIGINT (kill -INT) ends the app as Ctrl+C does
+        self.guard_until = 0.0  # keys before this time.monotonic() are ignored (Ctrl+C is not)
 
     def on_mount(self) -> None:
         if self.catch_sigint:
             asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.action_interrupt)
         self.push_screen(self.first or SetupScreen(self.scenario, self.seed))
         self.check_size()
+
+    def guard_input(self) -> None:
+        """Ignore keys for a moment: the screen has just changed (a hand-over dismissed, a new
+        decision, the end), so a key now was meant for what was there before. The moment counts
+        from when the new screen is drawn: a person cannot answer what they have not seen."""
+        def guard() -> None:
+            self.guard_until = time.monotonic() + self.INPUT_GUARD
+
+        guard()
+        self.call_after_refresh(guard)
+
+    async def on_event(self, event: events.Event) -> None:
+        if (isinstance(event, events.Key) and not event.is_forwarded and event.key != "ctrl+c"
+                and time.monotonic() < self.guard_until):
+            event.stop()
+            return
+        await super().on_event(event)
 
     def action_interrupt(self) -> None:
         """Ctrl+C or SIGINT: quit at once, exit code 130 (the game is saved after every move)."""

@@ -29,6 +29,7 @@ from .panels import (
     LadderPanel,
     MovePicker,
     NewsFeed,
+    OfferBanner,
     TensionPanel,
 )
 
@@ -46,7 +47,7 @@ class BoardScreen(Screen):
         Binding("left,b", "step(-1)", "Back", id="board.back"),
         Binding("plus,equals_sign", "speed(1)", "Faster", id="board.faster", show=False),
         Binding("minus", "speed(-1)", "Slower", id="board.slower", show=False),
-        Binding("e", "end_screen", "Report", id="board.report", show=False),
+        Binding("e", "end_screen", "Report", id="board.report"),
     ]
 
     class ForecastReady(Message):
@@ -71,6 +72,8 @@ class BoardScreen(Screen):
         self.report: tuple[str, Path | None] | None = None
         self.timer = None
         self.save_failed = False  # the last save failed
+        self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
+        self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -82,6 +85,7 @@ class BoardScreen(Screen):
             with Vertical(id="right"):
                 yield NewsFeed(id="news")
                 if not self.watching:
+                    yield OfferBanner(id="offer")
                     yield MovePicker(id="picker")
                     yield ForecastPanel(id="forecast")
         yield Footer()
@@ -114,12 +118,22 @@ class BoardScreen(Screen):
         else:
             self.ask(decision.actor)
 
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()  # back from the hand-over, a source or the end screen
+
     def ask(self, actor: str) -> None:
+        self.app.guard_input()  # a new decision: the key that took the last move does not take this one
         self.last_actor = actor
         picker = self.query_one(MovePicker)
         picker.border_title = f"{actor}: your move"
         picker.show(self.game, actor)
         picker.focus()
+        self.query_one(OfferBanner).show(self.game, actor)
+        for offer in self.game.offers(actor):
+            if offer.order not in self.told_offers:  # a short toast, out of the way of the answers
+                self.told_offers.add(offer.order)
+                self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
+                            timeout=4)
         self.call_after_refresh(lambda: self.forecast(picker.current()))  # the board first, then the forecast
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
@@ -128,6 +142,7 @@ class BoardScreen(Screen):
         self.workers.cancel_group(self, "forecast")
         self.forecast_key = None
         self.game.submit(message.option)
+        self.query_one(OfferBanner).display = False
         self.proceed()
 
     def action_pass_turn(self) -> None:
@@ -246,7 +261,7 @@ class BoardScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Show each mode's keys only: moves when playing, stepping when watching."""
         if action == "pass_turn":
-            return not self.watching
+            return not self.watching and not self.game.finished
         if action in ("play_pause", "step", "speed"):
             return self.watching
         if action == "end_screen":
@@ -256,6 +271,8 @@ class BoardScreen(Screen):
     # --- the end ------------------------------------------------------------------------------
 
     def finish(self) -> None:
+        for banner in self.query(OfferBanner):
+            banner.display = False
         for picker in self.query(MovePicker):
             picker.clear()
             picker.border_title = "Game over"
@@ -264,6 +281,7 @@ class BoardScreen(Screen):
             self.playing = False
             self.timer.pause()
         self.sub_title = self.status() + " · writing the after-action report…"
+        self.refresh_bindings()
         self.write_report()
 
     @work(thread=True, exclusive=True, group="report")
@@ -289,8 +307,18 @@ class BoardScreen(Screen):
         self.action_end_screen()
 
     def action_end_screen(self) -> None:
-        if self.report is not None:
-            self.app.push_screen(EndScreen(self.game, *self.report))
+        """The end screen, made the first time and kept (installed): reopened, it is as it was."""
+        if self.report is None:
+            return
+        if self.end_screen is None:
+            self.end_screen = EndScreen(self.game, *self.report)
+            self.app.install_screen(self.end_screen, f"end-{id(self)}")
+        if self.end_screen not in self.app.screen_stack:
+            self.app.push_screen(self.end_screen)
+
+    def on_unmount(self) -> None:
+        if self.end_screen is not None and self.end_screen not in self.app.screen_stack:  # a new game
+            self.app.uninstall_screen(self.end_screen)
 
     def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
         self.app.push_screen(SourceScreen(self.game, message.event))

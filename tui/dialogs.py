@@ -37,6 +37,9 @@ class HandOverScreen(Screen):
             )
         yield Footer()
 
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()  # the Enter that ended the last player's move does not hand over
+
     def action_ready(self) -> None:
         self.dismiss(True)
 
@@ -109,8 +112,21 @@ class EndScreen(Screen):
             yield Static("highest rung", classes="spark-label")
             yield Sparkline(peak or [0.0], id="end-rungs")
         with VerticalScroll(id="report"):
-            yield Markdown(self.report)
+            yield Markdown(id="report-text")
         yield Footer()
+
+    def on_mount(self) -> None:
+        """The report is laid out after the screen is up, a spinner showing meanwhile (a long
+        report takes a second or more)."""
+        self.query_one("#report").loading = True
+        self.run_worker(self._fill(), group="report-text")
+
+    async def _fill(self) -> None:
+        await self.query_one("#report-text", Markdown).update(self.report)
+        self.query_one("#report").loading = False
+
+    def on_screen_resume(self) -> None:
+        self.app.guard_input()
 
     def action_back(self) -> None:
         self.dismiss()

@@ -6,16 +6,20 @@ import math
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, OptionList, Sparkline, Static
+from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sim.play.forecast import Forecast
 from sim.play.game import Game
-from sim.play.narrative import describe, labels
+from sim.play.narrative import describe, labels, with_answers
 
-ACTOR_STYLES = ("bold red", "bold blue", "bold cyan", "bold yellow", "bold magenta", "bold green", "bold white")
+# Colours of their own, not the terminal's 16 (which a theme maps as it likes: Textual's default
+# draws red and magenta alike), each an xterm-256 colour so a 256-colour terminal keeps them apart.
+ACTOR_STYLES = ("bold #ff5f5f", "bold #5f87ff", "bold #5fd7d7", "bold #ffd75f", "bold #d787ff", "bold #87d75f",
+                "bold #ffaf5f")
 
 
 def actor_style(game: Game, actor: str) -> str:
@@ -23,7 +27,9 @@ def actor_style(game: Game, actor: str) -> str:
 
 
 def signed(x: float) -> str:
-    return f"{x:+.0f}" if abs(x) >= 0.5 else ""
+    """A change rounded to a whole number with its sign, or "" when that is 0 (never "-0")."""
+    n = round(x)
+    return f"{n:+d}" if n else ""
 
 
 class LadderPanel(Static):
@@ -88,29 +94,70 @@ Positions cool down towards 0 a little each turn when nobody climbs.
 class TensionPanel(Vertical):
     HELP = """\
 ## Tension
-The tension of the crisis, its history turn by turn, and the hazard of war by
-miscalculation at this tension: the chance, each turn, that the crisis slips into war.
+The tension of the crisis, its history turn by turn (on the same scale as the gauge), and the
+hazard of war by miscalculation at this tension: the chance, each turn, that the crisis slips into war.
 """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="gauge")
-        yield Sparkline([0.0], id="tension-history")
+        yield Gauge(id="gauge")
+        yield History(id="tension-history")
 
     def show(self, game: Game) -> None:
         rules, st = game.rules, game.engine.state
         tension = float(st.vars[0, rules.tension])
         var = game.scenario.variables[rules.var_names[rules.tension]]
-        share = (tension - var.min) / (var.max - var.min)
-        bar = max(self.size.width - 30, 6)
-        filled = round(share * bar)
-        text = Text(no_wrap=True)
-        text.append(f"{tension:5.1f} ", style="bold")
-        text.append("█" * filled, style="red" if share > 0.66 else "yellow" if share > 0.33 else "green")
-        text.append("░" * (bar - filled), style="dim")
-        text.append(f" war hazard {float(rules.hazard(tension)):.2%}/turn")
-        self.query_one("#gauge", Static).update(text)
         history = [float(x) for x in st.tension_history[:, 0] if not math.isnan(x)]
-        self.query_one(Sparkline).data = history or [tension]
+        self.query_one(Gauge).show(tension, var.min, var.max, float(rules.hazard(tension)))
+        self.query_one(History).show(history or [tension], var.min, var.max)
+
+
+def share_style(share: float) -> str:
+    return "red" if share > 0.66 else "yellow" if share > 0.33 else "green"
+
+
+class Gauge(Static):
+    """The tension, a bar of its share of the variable's range, and the hazard: drawn at the
+    widget's width each time, so the bar is as wide on every turn."""
+
+    def show(self, value: float, low: float, high: float, hazard: float) -> None:
+        self.value, self.low, self.high, self.hazard = value, low, high, hazard
+        self.refresh()
+
+    def render(self) -> Text:
+        if not hasattr(self, "value"):
+            return Text("")
+        share = min(max((self.value - self.low) / ((self.high - self.low) or 1), 0.0), 1.0)
+        head, tail = f"{self.value:5.1f} ", f" war hazard {self.hazard:6.2%}/turn"
+        if self.size.width - len(head) - len(tail) < 8:  # 80 columns
+            tail = f" hazard {self.hazard:6.2%}/turn"
+        bar = max(self.size.width - len(head) - len(tail), 4)
+        filled = round(share * bar)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(head, style="bold")
+        text.append("█" * filled, style=share_style(share))
+        text.append("░" * (bar - filled), style="dim")
+        text.append(tail)
+        return text
+
+
+class History(Static):
+    """A variable turn by turn on its declared range (a Sparkline scales to the data's own
+    minimum and maximum, so that a change of half a point would fill it): one column a turn,
+    the latest turns when there are more than columns."""
+
+    BARS = "▁▂▃▄▅▆▇█"
+
+    def show(self, data: list[float], low: float, high: float) -> None:
+        self.data, self.low, self.high = data, low, high
+        self.refresh()
+
+    def render(self) -> Text:
+        data = getattr(self, "data", [])
+        text = Text(no_wrap=True)
+        for x in data[-max(self.size.width, 1):]:
+            share = min(max((x - self.low) / ((self.high - self.low) or 1), 0.0), 1.0)
+            text.append(self.BARS[min(int(share * len(self.BARS)), len(self.BARS) - 1)], style=share_style(share))
+        return text
 
 
 class ActorsPanel(Static):
@@ -156,7 +203,7 @@ Press **Enter** on a line to read the source the move or event comes from.
             super().__init__()
 
     def show(self, game: Game) -> None:
-        events = [ev for ev in game.engine.log.for_world(0)]
+        events = with_answers(game.engine.log.for_world(0))
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
         if events[: len(shown)] != shown:  # stepped back: start again
@@ -176,6 +223,9 @@ Press **Enter** on a line to read the source the move or event comes from.
         if self.option_count:
             self.highlighted = self.option_count - 1
             self.scroll_end(animate=False)
+            # and again once laid out: the feed may have shrunk meanwhile (the offer banner above
+            # the moves), which left the newest line's last wrapped lines below the fold
+            self.call_after_refresh(self.scroll_end, animate=False)
 
     def action_page_down(self) -> None:
         self._page(super().action_page_down)
@@ -192,6 +242,30 @@ Press **Enter** on a line to read the source the move or event comes from.
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
         message.stop()
         self.post_message(self.Opened(self._events[int(message.option.id[2:])]))
+
+
+class OfferBanner(Static):
+    """The proposals waiting for the player's answer: who offers what, and for how long."""
+
+    def show(self, game: Game, actor: str | None) -> None:
+        offers = game.offers(actor) if actor is not None else []
+        self.display = bool(offers)
+        text = Text(no_wrap=False)
+        for n, offer in enumerate(offers):
+            if n:
+                text.append("\n")
+            text.append(offer_line(game, offer))
+        self.update(text)
+
+
+def offer_line(game: Game, offer) -> Text:
+    label = game.rules.options[game.rules.option_index[offer.option]].label
+    text = Text()
+    text.append(offer.proposer, style=actor_style(game, offer.proposer))
+    text.append(f" proposes {offer.topic}: {label}. ", style="bold")
+    left = "this turn is the last" if offer.turns_left <= 1 else f"{offer.turns_left} turns left"
+    text.append(f"Answer below: {left}; no answer refuses.")
+    return text
 
 
 class MovePicker(DataTable):
@@ -219,14 +293,30 @@ says why. The forecast below follows the highlighted move.
 
     PASS = "(pass)"
 
+    BINDINGS = [
+        Binding("home", "first_row", "First", show=False),
+        Binding("end", "last_row", "Last", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         self.add_columns("move", "rung", "kind", "prep", "lag", "open?", "expected")
 
     def show(self, game: Game, actor: str) -> None:
+        """The actor's moves; the answers to proposals put to it first (they lapse if not taken)."""
         rules = game.rules
-        self.reasons = dict(game.engine.why_not(actor))
+        reasons = dict(game.engine.why_not(actor))
+        first = [o for offer in game.offers(actor) for o in offer.answers if o in reasons]
+        self.reasons = {o: reasons[o] for o in first} | reasons
         self.clear()
         for opt_id, why in self.reasons.items():
             i = rules.option_index[opt_id]
@@ -273,7 +363,7 @@ def expected(game: Game, i: int) -> str:
             name = rules.var_names[effect.var].split(".", 1)[-1]
             total[name] = total.get(name, 0.0) + effect.delta * odds * max(effect.over, 1)
     parts = sorted(total.items(), key=lambda kv: -abs(kv[1]))
-    return ", ".join(f"{name} {delta:+.0f}" for name, delta in parts if abs(delta) >= 0.5) or "–"
+    return ", ".join(f"{name} {signed(delta)}" for name, delta in parts if signed(delta)) or "–"
 
 
 class ForecastPanel(Vertical):

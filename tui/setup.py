@@ -42,6 +42,7 @@ class SetupScreen(Screen):
         self.spec: str | None = None
         self.humans: set[str] = set()
         self.doctrines: dict[str, str] = {}
+        self.cursor_key: str | None = None  # the scenario row under the cursor when last looked at
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -73,6 +74,9 @@ class SetupScreen(Screen):
             if self.first:
                 table.move_cursor(row=list(bundled()).index(self.first))
             self.choose(self.first or next(iter(bundled())))
+        # the table highlights its cursor row once its rows are in: that is not a choice (a file
+        # given to `ladder play` stays chosen); only moving the cursor is
+        self.cursor_key = self.first if self.first in bundled() else next(iter(bundled()))
         table.focus()
 
     def choose(self, spec: str) -> None:
@@ -81,8 +85,12 @@ class SetupScreen(Screen):
         except (ScenarioError, UsageError) as exc:
             first = exc.problems[0] if isinstance(exc, ScenarioError) else exc
             self.notify(str(first), severity="error", timeout=8)
+            self.query_one("#path", Input).value = ""  # a bad path does not stay as if chosen
             return
+        self.app.clear_notifications()  # an error about an earlier choice is no longer news
         self.loaded, self.spec = loaded, spec
+        if spec in bundled():
+            self.query_one("#path", Input).value = ""
         self.humans = set()
         self.doctrines = {a: spec.doctrine for a, spec in loaded.scenario.actors.items()}
         s = loaded.scenario
@@ -107,11 +115,15 @@ class SetupScreen(Screen):
         players.move_cursor(row=row)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
-        if message.data_table.id == "scenarios" and message.row_key.value != self.spec:
-            self.choose(message.row_key.value)
+        if message.data_table.id == "scenarios" and message.row_key.value != self.cursor_key:
+            self.cursor_key = message.row_key.value
+            if message.row_key.value != self.spec:
+                self.choose(message.row_key.value)
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
         if message.data_table.id == "scenarios":
+            if message.row_key.value != self.spec:  # Enter on a scenario chooses it, after a path too
+                self.choose(message.row_key.value)
             self.query_one("#players").focus()
         else:
             self.action_toggle_player()

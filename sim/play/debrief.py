@@ -16,7 +16,7 @@ from ..engine.state import State
 from ..engine.stats import wilson
 from ..engine.stepping import Engine
 from ..format.words import plural
-from .narrative import describe, labels, sources
+from .narrative import describe, labels, refusers, sources, with_answers
 
 # What the timeline tells; effects landing and ending are left to the news feed.
 TIMELINE = ("inject", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")
@@ -27,7 +27,7 @@ def debrief(engine: Engine, name: str, humans: Iterable[str], runs: int = 1000) 
     """The report on world 0 of a finished engine; `runs` bot-only games for the comparison."""
     if not engine.finished:
         raise ValueError("the game is not over yet")
-    events = engine.log.for_world(0)
+    events = with_answers(engine.log.for_world(0))
     bots = Engine(engine.rules, seed=engine.seed, runs=runs, doctrines=engine.doctrine_names, record=False).run()
     sections = [
         _heading(engine, name),
@@ -91,6 +91,9 @@ def _result(ev: dict, rules) -> str:
     if ev["kind"] == "move":
         return "succeeded" if ev["success"] else "failed"
     if ev["kind"] == "resolved":
+        who = refusers(ev)
+        if who is not None:
+            return f"{'refused' if ev['why'] == 'refused' else 'vetoed'} by {who}"
         return "passed" if ev["passed"] else ev["why"]
     if ev["kind"] == "prepare":
         return f"ready {rules.date(ev['ready'])}"

@@ -44,6 +44,18 @@ class Move:
     option: str | None  # None: passed
 
 
+@dataclass(frozen=True)
+class Offer:
+    """A proposal waiting for an actor's answer."""
+
+    topic: str
+    proposer: str
+    option: str  # the proposing move
+    order: int  # which proposal: the engine numbers them as they are made
+    turns_left: int  # decisions left to answer it, this one included; then it is refused
+    answers: tuple[str, ...]  # the actor's moves that answer it, accepting first
+
+
 @dataclass
 class Setup:
     """Everything that decides a game before its first move."""
@@ -102,6 +114,21 @@ class Game:
             if self.engine.advance(until_turn=turn + 1) is not None:
                 return self.engine.waiting
         return None
+
+    def offers(self, actor: str) -> list[Offer]:
+        """The proposals put to `actor` that it has not answered yet, the first to close first."""
+        rules, st, turn = self.rules, self.engine.state, self.engine.turn
+        a = rules.actor_index[actor]
+        out = []
+        for j in st.awaiting[0, :, a].nonzero()[0]:
+            if st.pend_until[0, j] < turn:
+                continue
+            topic, option = rules.topics[j], rules.options[int(st.pend_option[0, j])]
+            answers = sorted((o for o in rules.options if o.actor == actor and o.answers and o.answers.topic == topic),
+                             key=lambda o: not o.answers.accept)
+            out.append(Offer(topic, option.actor, option.id, int(st.pend_order[0, j]), int(st.pend_until[0, j]) - turn,
+                             tuple(o.id for o in answers)))
+        return sorted(out, key=lambda o: (o.turns_left, o.order))
 
     def submit(self, option: str | None) -> None:
         """The waiting person's move (None passes)."""

@@ -36,7 +36,7 @@ def narrate(engine: Engine, world: int = 0) -> list[str]:
     rules = engine.rules
     names = labels(rules)
     lines = []
-    for ev in engine.log.for_world(world):
+    for ev in with_answers(engine.log.for_world(world)):
         text = describe(ev, names)
         if text is None:
             continue
@@ -65,6 +65,38 @@ def sources(rules) -> dict:
     return refs | {r.id: r.source for r in rules.red_lines if r.source}
 
 
+def with_answers(events: list[dict]) -> list[dict]:
+    """The events, each resolved proposal given `answers`: who it was put to and what each
+    answered (True, False, or None for no answer), so that a refusal can say who refused."""
+    out, asked = [], {}
+    for ev in events:
+        if ev["kind"] == "proposal":
+            asked[ev["topic"]] = dict.fromkeys(ev["to"])
+        elif ev["kind"] == "answer" and ev["actor"] in asked.get(ev["subject"], {}):
+            asked[ev["subject"]][ev["actor"]] = ev["accept"]
+        elif ev["kind"] == "resolved" and ev["topic"] in asked:
+            ev = {**ev, "answers": asked.pop(ev["topic"])}
+        out.append(ev)
+    return out
+
+
+def refusers(ev: dict) -> str | None:
+    """Who refused or vetoed a resolved proposal, by its answers ("US (no answer), ROK") or
+    the veto drawn ("Russia"); None when that is not known."""
+    answers = ev.get("answers")
+    if ev["passed"]:
+        return None
+    if ev["why"].startswith("vetoed by ") and ev["why"] != "vetoed by an actor":
+        return ev["why"][len("vetoed by "):]
+    if not answers or ev["why"] not in ("refused", "vetoed by an actor"):
+        return None
+    if ev["why"] == "refused":  # no one accepted: silence refuses too
+        who = [a + (" (no answer)" if yes is None else "") for a, yes in answers.items() if not yes]
+    else:
+        who = [a for a, yes in answers.items() if yes is False]
+    return ", ".join(who) or None
+
+
 def _changes(changes: dict | None) -> str:
     parts = [f"{var} {delta:+.1f}" for var, delta in (changes or {}).items() if abs(delta) >= 0.05]
     return f" ({', '.join(parts)})" if parts else ""
@@ -77,7 +109,7 @@ def describe(ev: dict, labels: dict) -> str | None:
         return f"EVENT: {label}{_changes(ev.get('changes'))}"
     if kind == "prepare":
         how = "indicators observed" if ev["visible"] else "covert"
-        return f"prepares: {label} [{how}; ready turn {ev['ready']}]"
+        return f"prepares: {label} [{how}; ready turn {ev['ready'] + 1}]"  # turns count from 1, as on the board
     if kind == "move":
         result = "" if ev["success"] else " -- FAILED"
         return f"{label}{result}{_changes(ev.get('changes'))}"
@@ -93,6 +125,10 @@ def describe(ev: dict, labels: dict) -> str | None:
     if kind == "answer":
         return None  # the answering move has its own line
     if kind == "resolved":
+        who = refusers(ev)
+        if who is not None:  # named: "talks REFUSED" read as if the proposer had refused
+            verb = "REFUSED" if ev["why"] == "refused" else "VETOED"
+            return f"{ev['topic']} proposed by {ev['actor']} {verb} by {who}: {label}{_changes(ev.get('changes'))}"
         verdict = "PASSED" if ev["passed"] else ev["why"].upper()
         return f"{ev['topic']} {verdict}: {label}{_changes(ev.get('changes'))}"
     if kind == "red_line":
