@@ -1,4 +1,5 @@
-"""Issue 18, "a board a student can learn from": each bug with a test that failed before its fix."""
+"""The board as a student meets it: the scenario given is the one started, a second Enter is not a
+move, offers announce themselves, colours and gauges that read right; each test failed before its fix."""
 from __future__ import annotations
 
 import shutil
