@@ -11,7 +11,7 @@ from sim.play.forecast import forecast
 from sim.play.game import Game, Setup
 from tui.app import LadderApp, replay_game
 from tui.board import ROLLOUTS, WINDOW, BoardScreen
-from tui.dialogs import EndScreen, HandOverScreen, TooSmallScreen
+from tui.dialogs import ConfirmScreen, EndScreen, HandOverScreen, TooSmallScreen
 from tui.panels import MovePicker
 from tui.setup import SetupScreen
 
@@ -33,7 +33,7 @@ async def play_out(pilot, choose, limit: int = 200):
             screen = pilot.app.screen
         if isinstance(screen, EndScreen):
             return screen.game
-        if isinstance(screen, HandOverScreen):
+        if isinstance(screen, (HandOverScreen, ConfirmScreen)):  # a use of force is confirmed
             await pilot.press("enter")
             continue
         board = screen

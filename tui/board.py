@@ -22,7 +22,7 @@ from sim.format.errors import printable
 from sim.play.forecast import Forecast, prepare
 from sim.play.game import Game, write_file
 
-from .dialogs import EndScreen, HandOverScreen, SourceScreen
+from .dialogs import ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
 from .panels import (
     ActorsPanel,
     ForecastPanel,
@@ -139,9 +139,24 @@ class BoardScreen(Screen):
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
         if self.game.waiting is None:
             return
+        option = message.option
+        if self.game.is_force(option):  # a use of force is asked again: a stray Enter does not start a war
+            label = self.game.rules.options[self.game.rules.option_index[option]].label
+            decision = self.game.waiting
+            self.app.push_screen(
+                ConfirmScreen(f"Use force: {label}?",
+                              f"{decision.actor} crosses the use-of-force threshold with this move. Take it?"),
+                lambda yes: yes and self.take(option, decision))
+            return
+        self.take(option, self.game.waiting)
+
+    def take(self, option: str | None, decision) -> None:
+        """Take the waiting person's move (if that decision is still the one waiting)."""
+        if self.game.waiting is None or self.game.waiting is not decision:
+            return
         self.workers.cancel_group(self, "forecast")
         self.forecast_key = None
-        self.game.submit(message.option)
+        self.game.submit(option)
         self.query_one(OfferBanner).display = False
         self.proceed()
 

@@ -79,6 +79,33 @@ class SourceScreen(ModalScreen):
         self.dismiss()
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A question that must be answered before something that cannot be taken back: Enter or y
+    says yes, Escape or n no (dismissed with True or False)."""
+
+    BINDINGS = [
+        Binding("enter,y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("escape,n", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, text: str, id: str | None = None):
+        super().__init__(id=id)
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(Text(self.title_text, style="bold"), id="confirm-title")
+            yield Static(self.text)
+            yield Static(Text("Enter/y: yes   Escape/n: no", style="dim"), id="confirm-keys")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.guard_input()  # the key that asked (a double Enter) does not answer
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class EndScreen(Screen):
     """The outcome, the crisis over time, and the after-action report."""
 

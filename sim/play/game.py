@@ -130,6 +130,15 @@ class Game:
                              tuple(o.id for o in answers)))
         return sorted(out, key=lambda o: (o.turns_left, o.order))
 
+    def is_force(self, option: str | None) -> bool:
+        """Whether taking `option` is a use of force, which the app asks the player to confirm:
+        see `force_level`; a move that ends the game (a strike: war) always is."""
+        if option is None:
+            return False
+        i = self.rules.option_index[option]
+        level = force_level(self.scenario)
+        return self.rules.options[i].ends_game is not None or (level is not None and self.rules.level[i] >= level)
+
     def submit(self, option: str | None) -> None:
         """The waiting person's move (None passes)."""
         decision = self.engine.waiting
@@ -207,6 +216,17 @@ class Game:
                              f"{game.rules.horizon} turns, {len(setup.humans)} players)")
         game._replay(moves, where)
         return game
+
+
+def force_level(scenario: Scenario) -> int | None:
+    """The ladder level from which a move is a use of force: that of the ladder's threshold whose
+    id names force (`use_of_force` in every bundled scenario; the lowest if several do), else that
+    of its highest threshold; None for a ladder without thresholds."""
+    thresholds = scenario.ladder.thresholds
+    forces = [t.level for t in thresholds if "force" in t.id.lower()]
+    if forces:
+        return min(forces)
+    return max((t.level for t in thresholds), default=None)
 
 
 def check_setup(setup: Setup, scenario: Scenario, name: str) -> None:
