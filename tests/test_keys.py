@@ -2,8 +2,14 @@
 undone, and quitting neither loses moves nor leaves a save of a game never played."""
 from __future__ import annotations
 
-from sim.play.game import Game, Setup, force_level
+import json
+
+import numpy as np
+import pytest
+
+from sim.format.errors import UsageError
 from sim.format.scenario import open_scenario
+from sim.play.game import Game, Setup, force_level
 from tui.app import LadderApp
 from tui.board import BoardScreen
 from tui.dialogs import ConfirmScreen
@@ -64,3 +70,91 @@ async def test_a_move_below_the_use_of_force_is_not_asked_again(tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen) and len(game.moves) == 1
+
+
+def state_arrays(game: Game) -> dict:
+    st = game.engine.state
+    return {k: v.copy() for k, v in vars(st).items() if isinstance(v, np.ndarray)}
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_undo_restores_the_state_before_the_move():
+    game = Game.start(Setup("korea-2019", 5, ("US",)))
+    for _ in range(3):
+        game.advance()
+        game.submit(None)
+    decision = game.advance()
+    before, log, now = state_arrays(game), game.engine.log.for_world(0), game.engine.env.now
+    option = next(o for o, why in game.engine.why_not("US") if why is None)
+    game.submit(option)
+    game.advance()
+    assert game.can_undo()
+    undone = game.undo()
+    assert undone.option == option and undone.turn == decision.turn
+    assert_same_state(before, state_arrays(game))
+    assert game.engine.log.for_world(0) == log and game.engine.env.now == now
+    assert game.undone == [undone] and len(game.moves) == 3
+    assert game.waiting.actor == "US" and game.waiting.turn == decision.turn
+
+
+def test_a_save_after_an_undo_resumes_to_the_same_game_and_the_report_counts_it(tmp_path):
+    from sim.play.debrief import debrief
+
+    game = Game.start(Setup("tutorial", 3, ("Blue",)))
+    game.advance()
+    game.submit(next(o for o, why in game.engine.why_not("Blue") if why is None))
+    game.advance()
+    game.undo()
+    game.submit(None)
+    game.advance()
+    path = tmp_path / "game.json"
+    game.save(path)
+    saved = json.loads(path.read_text())
+    assert saved["version"] == 3 and len(saved["undone"]) == 1 and len(saved["moves"]) == 1
+    resumed = Game.resume(path)
+    resumed.advance()  # to the decision the game was saved at, as the board does
+    assert resumed.moves == game.moves and resumed.undone == game.undone
+    assert_same_state(state_arrays(game), state_arrays(resumed))
+    saved["undone"] = []
+    path.write_text(json.dumps(saved))
+    with pytest.raises(UsageError, match="the moves undone were edited"):
+        Game.resume(path)
+    while game.advance() is not None:
+        game.submit(None)
+    report = debrief(game.engine, game.name, game.setup.humans, runs=20, undone=len(game.undone))
+    assert "1 move undone" in report
+    assert "undone" not in debrief(game.engine, game.name, game.setup.humans, runs=20)
+
+
+def test_in_hot_seat_a_player_cannot_undo_anothers_move():
+    game = Game.start(Setup("tutorial", 3, ("Red", "Blue")))
+    game.advance()
+    assert not game.can_undo()
+    game.submit(None)
+    game.advance()
+    assert not game.can_undo()  # Blue to move; the last move was Red's
+
+
+async def test_u_undoes_the_last_move_on_the_board(tmp_path):
+    game = Game.start(Setup("tutorial", 3, ("Blue",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")  # nothing to undo yet
+        await settle(pilot)
+        assert game.moves == [] and game.undone == []
+        before = state_arrays(game)
+        await pilot.press("p")
+        await settle(pilot)
+        assert len(game.moves) == 1
+        await pilot.press("u")
+        await settle(pilot)
+        assert game.moves == [] and len(game.undone) == 1 and app.screen.game.waiting.turn == 0
+        assert_same_state(before, state_arrays(game))
+    saved = json.loads((tmp_path / "game.json").read_text())
+    assert saved["moves"] == [] and len(saved["undone"]) == 1

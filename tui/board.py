@@ -42,6 +42,7 @@ SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1)  # seconds per turn when watching
 class BoardScreen(Screen):
     BINDINGS = [
         Binding("p", "pass_turn", "Pass", id="board.pass"),
+        Binding("u", "undo", "Undo", id="board.undo"),
         Binding("space", "play_pause", "Play/pause", id="board.play"),
         Binding("right,n", "step(1)", "Step", id="board.step"),
         Binding("left,b", "step(-1)", "Back", id="board.back"),
@@ -134,6 +135,7 @@ class BoardScreen(Screen):
                 self.told_offers.add(offer.order)
                 self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
                             timeout=4)
+        self.refresh_bindings()  # Undo: open once the player has a move to take back
         self.call_after_refresh(lambda: self.forecast(picker.current()))  # the board first, then the forecast
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
@@ -159,6 +161,21 @@ class BoardScreen(Screen):
         self.game.submit(option)
         self.query_one(OfferBanner).display = False
         self.proceed()
+
+    def action_undo(self) -> None:
+        """Take back the player's last move: the game replayed without it, to that decision again."""
+        if self.watching or not self.game.can_undo():
+            return
+        self.workers.cancel_group(self, "forecast")
+        self.forecast_key = None
+        move = self.game.undo()
+        self.autosave()
+        self.show_board()
+        rules = self.game.rules
+        what = "pass" if move.option is None else rules.options[rules.option_index[move.option]].label
+        self.notify(f"Undone: {what} ({rules.date(move.turn):%d %b %Y})", title=f"{move.actor}: move taken back",
+                    timeout=4)
+        self.ask(move.actor)
 
     def action_pass_turn(self) -> None:
         if not self.watching and self.game.waiting is not None:
@@ -277,6 +294,8 @@ class BoardScreen(Screen):
         """Show each mode's keys only: moves when playing, stepping when watching."""
         if action == "pass_turn":
             return not self.watching and not self.game.finished
+        if action == "undo":  # shown while playing; open once there is a move of the player's own to take back
+            return False if self.watching or self.game.finished else self.game.can_undo() or None
         if action in ("play_pause", "step", "speed"):
             return self.watching
         if action == "end_screen":
@@ -304,7 +323,7 @@ class BoardScreen(Screen):
         from sim.play.debrief import debrief  # only at the end: keeps the start quick
 
         game = self.game
-        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs)
+        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone))
         path = None
         if self.save_path is not None and not self.replay:
             try:

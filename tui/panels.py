@@ -279,6 +279,7 @@ says why. The forecast below follows the highlighted move.
 
 - **Enter** takes the highlighted move and ends your turn
 - **p** passes (does nothing this turn)
+- **u** undoes your last move: the game goes back to that decision (the report counts the moves undone)
 """
 
     class Highlighted(Message):

@@ -23,15 +23,16 @@ TIMELINE = ("inject", "prepare", "move", "proposal", "resolved", "red_line", "th
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def debrief(engine: Engine, name: str, humans: Iterable[str], runs: int = 1000) -> str:
-    """The report on world 0 of a finished engine; `runs` bot-only games for the comparison."""
+def debrief(engine: Engine, name: str, humans: Iterable[str], runs: int = 1000, undone: int = 0) -> str:
+    """The report on world 0 of a finished engine; `runs` bot-only games for the comparison;
+    `undone`: how many moves the players took back (the timeline has only the moves kept)."""
     if not engine.finished:
         raise ValueError("the game is not over yet")
     events = with_answers(engine.log.for_world(0))
     bots = Engine(engine.rules, seed=engine.seed, runs=runs, doctrines=engine.doctrine_names, record=False).run()
     sections = [
         _heading(engine, name),
-        _players(engine, set(humans)),
+        _players(engine, set(humans), undone),
         _timeline(engine, events),
         _thresholds(engine, events, bots.state),
         _red_lines(engine, events, bots.state),
@@ -53,7 +54,7 @@ def _heading(engine: Engine, name: str) -> str:
     )
 
 
-def _players(engine: Engine, humans: set[str]) -> str:
+def _players(engine: Engine, humans: set[str], undone: int = 0) -> str:
     rules = engine.rules
     rows = []
     for actor, spec in rules.scenario.actors.items():
@@ -62,7 +63,10 @@ def _players(engine: Engine, humans: set[str]) -> str:
             rows.append((actor, spec.name, "human", f"({doctrine} in the bot-only games)"))
         else:
             rows.append((actor, spec.name, "bot", doctrine))
-    return "## Players\n\n" + _table(("Actor", "Name", "Played by", "Doctrine"), rows)
+    text = "## Players\n\n" + _table(("Actor", "Name", "Played by", "Doctrine"), rows)
+    if undone:
+        text += f"\n\n{plural(undone, 'move')} undone: taken back by the players and played again."
+    return text
 
 
 def _timeline(engine: Engine, events: list[dict]) -> str:

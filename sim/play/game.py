@@ -31,10 +31,10 @@ from ..format.model import Id, Scenario, digest
 from ..format.scenario import Loaded, open_scenario
 
 SAVE_FORMAT = "escalation-ladder-save"
-SAVE_VERSION = 2  # 2: sealed (SEALED); version 1 saves, written before the seal, are still read
-READS = (1, 2)
+SAVE_VERSION = 3  # 2: sealed (SEALED); 3: the moves undone. Versions 1 (before the seal) and 2 are still read
+READS = (1, 2, 3)
 MAX_SAVE_BYTES = 4 * 1024 * 1024  # a real save is a few kB: 520 turns x 5 actors of moves is under 200 kB
-SEALED = ("scenario", "seed", "run", "humans", "doctrines", "moves")  # the parts of a save its seal covers
+SEALED = ("scenario", "seed", "run", "humans", "doctrines", "moves", "undone")  # the parts of a save its seal covers
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Game:
         self.name = name
         self.rules = Rules(scenario, name)
         self.moves: list[Move] = []
+        self.undone: list[Move] = []  # moves taken back, in the order they were undone
         self.engine = self._fresh()
         self.before = self.engine.state.vars[0].copy()  # the variables when the turn under way began
 
@@ -145,6 +146,26 @@ class Game:
         self.engine.submit(decision.actor, option)
         self.moves.append(Move(decision.turn, decision.actor, option))
 
+    def can_undo(self) -> bool:
+        """Whether the last human move can be taken back now: a person is deciding and made it
+        (in hot seat, a player cannot take back another's move)."""
+        decision = self.engine.waiting
+        return decision is not None and bool(self.moves) and self.moves[-1].actor == decision.actor
+
+    def undo(self) -> Move:
+        """Take back the last human move: the game is replayed from the start without it (the
+        engine is deterministic) to the decision that move answered. The move undone."""
+        if not self.can_undo():
+            raise ValueError("no move of the player deciding now to undo")
+        last, keep = self.moves[-1], self.moves[:-1]
+        self.engine, self.moves = self._fresh(), []
+        self.before = self.engine.state.vars[0].copy()
+        self._replay(keep, "undo: ")
+        decision = self.advance()
+        assert decision is not None and (decision.turn, decision.actor) == (last.turn, last.actor)
+        self.undone.append(last)
+        return last
+
     def goto(self, turn: int) -> None:
         """Play to the end of `turn` (a game without people), replaying from the start to go back."""
         if self.setup.humans:
@@ -174,6 +195,7 @@ class Game:
             spec = str(Path(spec).resolve())
         setup = asdict(self.setup) | {"scenario": spec, "humans": list(self.setup.humans)}
         moves = [asdict(m) for m in self.moves]
+        undone = [asdict(m) for m in self.undone]
         data = {
             "format": SAVE_FORMAT,
             "version": SAVE_VERSION,
@@ -181,8 +203,9 @@ class Game:
             "setup": setup,
             "digest": digest(self.scenario),
             "moves": moves,
+            "undone": undone,
             "finished": self.finished,
-            "seal": _seal(setup, digest(self.scenario), moves),
+            "seal": _seal(setup, digest(self.scenario), moves, undone),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         write_file(path, dump_json(data).encode(), new=new)
@@ -195,10 +218,12 @@ class Game:
         setup = Setup(save.setup.scenario, save.setup.seed, tuple(save.setup.humans), dict(save.setup.doctrines),
                       save.setup.run)
         moves = [Move(m.turn, m.actor, m.option) for m in save.moves]
-        if save.seal is not None:  # version 2 on
+        undone = [Move(m.turn, m.actor, m.option) for m in save.undone or ()]
+        if save.seal is not None:  # version 2 on; the moves undone from version 3 on
             setup_json = save.setup.model_dump()
-            edited = [part for part, value in _seal(setup_json, save.digest, [m.model_dump() for m in save.moves]).items()
-                      if getattr(save.seal, part) != value]
+            undone_json = None if save.undone is None else [m.model_dump() for m in save.undone]
+            seal = _seal(setup_json, save.digest, [m.model_dump() for m in save.moves], undone_json)
+            edited = [part for part in SEALED if seal.get(part) != getattr(save.seal, part)]
             if edited:
                 raise UsageError(f"{where}{_edited(edited)} edited since the game saved it; it cannot be resumed")
         loaded = _saved_scenario(setup.scenario, where)
@@ -215,6 +240,7 @@ class Game:
             raise UsageError(f"{where}{len(moves)} moves, more than this game can have ({most}: "
                              f"{game.rules.horizon} turns, {len(setup.humans)} players)")
         game._replay(moves, where)
+        game.undone = undone
         return game
 
 
@@ -280,23 +306,25 @@ class Seal(_Strict):
     humans: Hex
     doctrines: Hex
     moves: Hex
+    undone: Hex | None = None  # required from version 3 on
 
 
 class SaveFile(_Strict):
     """A save as written: every field typed, every number in the range the engine takes."""
 
     format: Literal["escalation-ladder-save"]
-    version: Literal[1, 2]
+    version: Literal[1, 2, 3]
     saved: Annotated[str, StringConstraints(max_length=64)]
     setup: SavedSetup
     digest: Hex  # the scenario's, when the game began
     moves: list[SavedMove] = Field(max_length=100_000)
+    undone: list[SavedMove] | None = Field(None, max_length=100_000)  # required from version 3 on
     finished: bool
     seal: Seal | None = None  # required from version 2 on
 
 
-def _seal(setup: dict, scenario_digest: str, moves: list[dict]) -> dict[str, str]:
-    """A digest of each part of a save: what was edited can be named."""
+def _seal(setup: dict, scenario_digest: str, moves: list[dict], undone: list[dict] | None) -> dict[str, str]:
+    """A digest of each part of a save: what was edited can be named. `undone`: None before version 3."""
     parts = {
         "scenario": [setup["scenario"], scenario_digest],
         "seed": setup["seed"],
@@ -305,6 +333,8 @@ def _seal(setup: dict, scenario_digest: str, moves: list[dict]) -> dict[str, str
         "doctrines": dict(setup["doctrines"]),
         "moves": [[m["turn"], m["actor"], m["option"]] for m in moves],
     }
+    if undone is not None:
+        parts["undone"] = [[m["turn"], m["actor"], m["option"]] for m in undone]
     return {part: hashlib.sha256(json.dumps([SAVE_FORMAT, part, value], sort_keys=True).encode()).hexdigest()
             for part, value in parts.items()}
 
@@ -312,10 +342,11 @@ def _seal(setup: dict, scenario_digest: str, moves: list[dict]) -> dict[str, str
 def _edited(parts: list[str]) -> str:
     """'the seed was', 'the seed and the moves were'."""
     names = {"scenario": "the scenario's name or digest", "seed": "the seed", "run": "the run",
-             "humans": "the players", "doctrines": "the doctrines", "moves": "the moves"}
+             "humans": "the players", "doctrines": "the doctrines", "moves": "the moves",
+             "undone": "the moves undone"}
     said = [names[p] for p in parts]
     listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
-    plural = len(said) > 1 or parts[0] in ("humans", "doctrines", "moves")
+    plural = len(said) > 1 or parts[0] in ("humans", "doctrines", "moves", "undone")
     return f"{listed} {'were' if plural else 'was'}"
 
 
@@ -363,6 +394,10 @@ def _read_save(path: Path) -> SaveFile:
         raise UsageError(f"{where}: not a valid save: {printable(at, 60)}: {printable(error['msg'], 120)}") from None
     if version >= 2 and save.seal is None:
         raise UsageError(f"{where}: not a valid save: seal: missing (a version {version} save is sealed)")
+    if version >= 3 and (save.undone is None or save.seal.undone is None):
+        raise UsageError(f"{where}: not a valid save: undone: missing (a version {version} save lists the moves undone)")
+    if version < 3 and (save.undone is not None or (save.seal is not None and save.seal.undone is not None)):
+        raise UsageError(f"{where}: not a valid save: undone: not in a version {version} save")
     return save
 
 

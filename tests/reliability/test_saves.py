@@ -49,7 +49,7 @@ def real(tmp_path_factory) -> dict:
 def reseal(data: dict) -> dict:
     """The save sealed again after an edit: what a save written by a faulty program would be like,
     so that the checks behind the seal are reached."""
-    data["seal"] = _seal(data["setup"], data["digest"], data["moves"])
+    data["seal"] = _seal(data["setup"], data["digest"], data["moves"], data.get("undone"))
     return data
 
 
@@ -70,12 +70,20 @@ def write(tmp_path: Path, content, name: str = "bad.json") -> Path:
     return path
 
 
-def test_a_real_save_resumes_and_so_does_a_save_of_version_1(real, tmp_path):
+def test_a_real_save_resumes_and_so_do_saves_of_versions_1_and_2(real, tmp_path):
     assert Game.resume(write(tmp_path, real)).moves == play_some("korea-2019", 5, ("US",), 5).moves
     old = copy.deepcopy(real)
     old["version"] = 1
-    del old["seal"]
+    del old["seal"], old["undone"]
     assert len(Game.resume(write(tmp_path, old, "old.json")).moves) == 5
+    two = copy.deepcopy(real)
+    two["version"] = 2
+    del two["undone"]
+    two["seal"] = _seal(two["setup"], two["digest"], two["moves"], None)
+    assert len(Game.resume(write(tmp_path, two, "two.json")).moves) == 5
+    two["seal"]["undone"] = real["seal"]["undone"]
+    with pytest.raises(UsageError, match="undone: not in a version 2 save"):
+        Game.resume(write(tmp_path, two, "two-undone.json"))
 
 
 # --- the corpus -------------------------------------------------------------------------------
@@ -289,5 +297,5 @@ def test_any_mutation_of_a_save_resumes_or_is_a_usage_error(bases, tmp_path, dat
     assert isinstance(game, Game) and game.setup.seed < 2**64
 
 
-def test_the_save_version_is_2():
-    assert SAVE_VERSION == 2
+def test_the_save_version_is_3():
+    assert SAVE_VERSION == 3
