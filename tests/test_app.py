@@ -219,6 +219,8 @@ async def test_setup_screen_starts_the_chosen_game(tmp_path, monkeypatch):
         assert game.setup.humans == ("Blue",) and game.setup.seed == 9
         assert game.setup.doctrines["Red"] != game.scenario.actors["Red"].doctrine
         assert game.waiting.actor == "Blue"
+        await pilot.press("p")  # the save is made at the first move
+        await settle(pilot)
     assert list((tmp_path / "saves").glob("tutorial-seed9-*.json"))
 
 

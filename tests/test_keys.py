@@ -158,3 +158,101 @@ async def test_u_undoes_the_last_move_on_the_board(tmp_path):
         assert_same_state(before, state_arrays(game))
     saved = json.loads((tmp_path / "game.json").read_text())
     assert saved["moves"] == [] and len(saved["undone"]) == 1
+
+
+# --- quitting: no save of a game never played; where the game is saved -------------------------
+
+def run_ladder_play(monkeypatch, tmp_path, script, scenario="tutorial", player="Blue"):
+    """`ladder play SCENARIO --as PLAYER` through run_app, its app driven by `script(pilot)`
+    (headless, 80x24); the exit code."""
+    import argparse
+
+    from textual.app import App
+
+    import tui.app
+
+    async def auto_pilot(pilot):
+        await settle(pilot)
+        await script(pilot)
+
+    monkeypatch.setattr(tui.app.LadderApp, "run", lambda self: App.run(self, headless=True, size=SIZE,
+                                                                       auto_pilot=auto_pilot))
+    return tui.app.run_app(argparse.Namespace(
+        scenario=scenario, players=(player,), watch=False, seed=3, doctrine=[], resume=None, replay=None,
+        run_index=None, saves=str(tmp_path / "saves")))
+
+
+def test_quitting_right_after_the_start_leaves_no_save(monkeypatch, tmp_path, capsys):
+    async def quit_at_once(pilot):
+        await pilot.press("q")
+
+    assert run_ladder_play(monkeypatch, tmp_path, quit_at_once) == 0
+    assert not (tmp_path / "saves").exists() or not list((tmp_path / "saves").iterdir())
+    assert "saved" not in capsys.readouterr().err
+
+
+def test_quitting_after_a_move_says_where_the_game_is_saved(monkeypatch, tmp_path, capsys):
+    async def one_move_then_quit(pilot):
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("q")
+
+    assert run_ladder_play(monkeypatch, tmp_path, one_move_then_quit) == 0
+    saves = list((tmp_path / "saves").iterdir())
+    assert len(saves) == 1 and saves[0].name.startswith("tutorial-seed3-")
+    assert capsys.readouterr().err == f"ladder: the game is saved: ladder play --resume {saves[0]}\n"
+    assert len(Game.resume(saves[0]).moves) == 1
+
+
+async def test_a_game_started_from_the_set_up_screen_is_saved_at_its_first_move(tmp_path):
+    saves = tmp_path / "saves"
+    app = LadderApp(scenario="tutorial", seed=9, saves=saves)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#players").focus()
+        await pilot.press("down", "space", "s")
+        await settle(pilot)
+        board = app.screen
+        assert isinstance(board, BoardScreen) and not board.watching
+        assert not saves.exists() or not list(saves.iterdir())
+        await pilot.press("p")
+        await settle(pilot)
+        assert [p.name for p in saves.iterdir()] == [board.save_path.name]
+
+
+async def test_quitting_with_moves_not_saved_asks_first(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import sim.play.game
+
+    save = tmp_path / "game.json"
+    game = Game.start(Setup("tutorial", 7, ("Blue",)))
+    app = LadderApp(BoardScreen(game, save, rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("q")  # saved: quits at once
+        await settle(pilot)
+        assert not app.is_running and app.saved == (save, False)
+    app = LadderApp(BoardScreen(Game.resume(save), save, rollouts=5, report_runs=20))
+
+    def full(path, data, new=False):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(sim.play.game, "write_file", full)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and app.is_running
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BoardScreen) and app.is_running
+        await pilot.press("q")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not app.is_running and app.saved == (save, True)

@@ -25,7 +25,7 @@ from sim.format.errors import UsageError, printable
 from sim.play.game import Game, Setup
 
 from .board import BoardScreen
-from .dialogs import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from .dialogs import MIN_HEIGHT, MIN_WIDTH, ConfirmScreen, TooSmallScreen
 from .setup import SetupScreen
 
 
@@ -48,6 +48,7 @@ class LadderApp(App):
         self.saves = saves
         self.catch_sigint = catch_sigint  # a real run: SIGINT (kill -INT) ends the app as Ctrl+C does
         self.guard_until = 0.0  # keys before this time.monotonic() are ignored (Ctrl+C is not)
+        self.saved: tuple[Path, bool] | None = None  # on leaving: the game's save, and whether moves since are lost
 
     def on_mount(self) -> None:
         if self.catch_sigint:
@@ -74,7 +75,37 @@ class LadderApp(App):
 
     def action_interrupt(self) -> None:
         """Ctrl+C or SIGINT: quit at once, exit code 130 (the game is saved after every move)."""
+        self.saved = self.game_saved()
         self.exit(return_code=130)
+
+    async def action_quit(self) -> None:
+        """Quit; if moves were made since the last save (it failed), only once that is confirmed."""
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        board = self.board()
+        if board is not None and board.dirty:
+            where = f"saved to {printable(board.save_path, 80)}" if board.save_path else "saved"
+            self.push_screen(
+                ConfirmScreen("Quit without saving?",
+                              f"The game could not be {where} since your last moves: they are lost if you quit. "
+                              "Quit anyway?"),
+                lambda yes: yes and self.leave())
+            return
+        self.leave()
+
+    def leave(self) -> None:
+        self.saved = self.game_saved()
+        self.exit()
+
+    def board(self) -> BoardScreen | None:
+        return next((s for s in reversed(self.screen_stack) if isinstance(s, BoardScreen)), None)
+
+    def game_saved(self) -> tuple[Path, bool] | None:
+        """The save of the game on the board, if one was written, and whether moves since are unsaved."""
+        board = self.board()
+        if board is None or not board.written or board.save_path is None:
+            return None
+        return board.save_path, board.dirty
 
     # --- screens --------------------------------------------------------------------------
 
@@ -82,15 +113,22 @@ class LadderApp(App):
         """From the set-up screen: the board of a new game, once its first save is written."""
         try:
             game = Game.start(setup)
-            path = new_save(self.saves, game) if setup.humans else save_path(self.saves, game)
         except UsageError as exc:
             self.notify(printable(exc, 200), severity="error")
             return
-        except OSError as exc:
-            self.notify(f"Cannot save games in {printable(self.saves, 80)}: {printable(exc.strerror or exc, 80)}",
-                        severity="error")
+        why = folder_problem(self.saves)
+        if why is None and not setup.humans:
+            try:
+                path = save_path(self.saves, game)  # only the report's name: watching saves no moves
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+        if why is not None:
+            self.notify(f"Cannot save games in {printable(self.saves, 80)}: {printable(why, 80)}", severity="error")
             return
-        self.switch_screen(BoardScreen(game, path))
+        if setup.humans:  # the save is made at the first move
+            self.switch_screen(BoardScreen(game, None, saves=self.saves))
+        else:
+            self.switch_screen(BoardScreen(game, path))
 
     def new_game(self) -> None:
         while len(self.screen_stack) > 2:
@@ -159,8 +197,15 @@ def new_save(folder: Path, game: Game) -> Path:
 
 
 def check_folder(folder: Path, flag: str = "--saves") -> None:
-    """A UsageError unless games can be saved in `folder` (made when the first game is saved):
-    the nearest part of it that exists must be a folder we can write in."""
+    """A UsageError unless games can be saved in `folder` (see folder_problem)."""
+    why = folder_problem(folder)
+    if why:
+        raise UsageError(f"{flag} {printable(folder, 200)}: cannot save games there: {printable(why, 200)}")
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why games cannot be saved in `folder` (made when the first game is saved), or None: the
+    nearest part of it that exists must be a folder we can write in. Nothing is left behind."""
     probe = folder.absolute()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -174,8 +219,7 @@ def check_folder(folder: Path, flag: str = "--saves") -> None:
             tempfile.TemporaryFile(dir=probe).close()
         except OSError as exc:
             why = exc.strerror or str(exc)
-    if why:
-        raise UsageError(f"{flag} {printable(folder, 200)}: cannot save games there: {printable(why, 200)}")
+    return why
 
 
 def run_app(args) -> int:
@@ -186,7 +230,7 @@ def run_app(args) -> int:
     from sim.format.scenario import open_scenario, parse_doctrines
 
     saves = Path(args.saves)
-    first, path = None, None
+    first = None
     loaded = open_scenario(args.scenario) if args.scenario else None
     chosen = parse_doctrines(args.doctrine, loaded.scenario) if loaded else {}
     if args.resume:
@@ -202,24 +246,23 @@ def run_app(args) -> int:
         seed = random.randrange(10_000) if args.seed is None else args.seed
         game = Game.start(Setup(args.scenario, seed, args.players or (), chosen), loaded)
         check_folder(saves)
-        if args.players:
-            try:
-                path = new_save(saves, game)
-            except OSError as exc:
-                raise UsageError(f"--saves {printable(saves, 200)}: cannot save games there: "
-                                 f"{printable(exc.strerror or exc, 200)}") from None
+        if args.players:  # the save is made at the first move: a game never played leaves no file
+            first = BoardScreen(game, None, saves=saves)
         else:  # watching: no moves to save, only the report at the end
-            path = save_path(saves, game)
-        first = BoardScreen(game, path)
+            first = BoardScreen(game, save_path(saves, game))
     else:
         check_folder(saves)
     app = LadderApp(first, args.scenario, args.seed, saves, catch_sigint=True)
     app.run()
     code = app.return_code or 0
-    if code == 130:
-        saved = path if path is not None and path.exists() else None
-        print("ladder: interrupted" + (f"; the game is saved: ladder play --resume {saved}" if saved else ""),
-              file=sys.stderr)
+    said = "interrupted" if code == 130 else None
+    if app.saved is not None and code in (0, 130):
+        saved, lost = app.saved
+        said = ((said + "; ") if said else "") + f"the game is saved: ladder play --resume {saved}"
+        if lost:
+            said += " (without the last moves, which could not be saved)"
+    if said:
+        print(f"ladder: {said}", file=sys.stderr)
     return code
 
 

@@ -58,11 +58,17 @@ class BoardScreen(Screen):
             super().__init__()
 
     def __init__(self, game: Game, save: Path | None, replay: bool = False, rollouts: int = ROLLOUTS,
-                 report_runs: int = REPORT_RUNS):
+                 report_runs: int = REPORT_RUNS, saves: Path | None = None):
+        """`save`: the game's save file (replaced at each save); or None and `saves`, a folder
+        in which the save is made under a new name at the first move: a game in which no move was
+        made leaves no file."""
         super().__init__()
         self.game = game
         self.rollouts, self.report_runs = rollouts, report_runs
         self.save_path = save
+        self.saves = saves
+        self.written = save is not None and save.exists()  # the save file is there (a resumed game's)
+        self.dirty = False  # moves made since the last save
         self.replay = replay
         self.watching = not game.setup.humans
         self.playing = self.watching and not replay
@@ -159,6 +165,7 @@ class BoardScreen(Screen):
         self.workers.cancel_group(self, "forecast")
         self.forecast_key = None
         self.game.submit(option)
+        self.dirty = True
         self.query_one(OfferBanner).display = False
         self.proceed()
 
@@ -169,6 +176,7 @@ class BoardScreen(Screen):
         self.workers.cancel_group(self, "forecast")
         self.forecast_key = None
         move = self.game.undo()
+        self.dirty = True
         self.autosave()
         self.show_board()
         rules = self.game.rules
@@ -184,13 +192,20 @@ class BoardScreen(Screen):
     def autosave(self) -> None:
         """Save after every move; a save that fails (a full disk, the folder gone) is told, and
         the game goes on: the next move tries again."""
-        if self.save_path is None or self.replay:
-            return
+        if self.replay or self.watching or not (self.game.moves or self.written):
+            return  # nothing played yet: no save
         try:
-            self.game.save(self.save_path)
+            if self.save_path is None:
+                if self.saves is None:
+                    return
+                from .app import new_save  # the app imports the board
+
+                self.save_path = new_save(self.saves, self.game)
+            else:
+                self.game.save(self.save_path)
         except OSError as exc:
             if not self.save_failed:
-                self.notify(f"The game could not be saved to {printable(self.save_path, 80)}: "
+                self.notify(f"The game could not be saved to {printable(self.save_path or self.saves, 80)}: "
                             f"{printable(exc.strerror or exc, 80)}. Play goes on; each move tries again.",
                             title="Not saved", severity="error", timeout=10)
             self.save_failed = True
@@ -198,6 +213,7 @@ class BoardScreen(Screen):
             if self.save_failed:
                 self.notify(f"The game is saved again to {printable(self.save_path, 80)}.", title="Saved")
             self.save_failed = False
+            self.written, self.dirty = True, False
 
     def show_board(self) -> None:
         game = self.game
@@ -324,10 +340,14 @@ class BoardScreen(Screen):
 
         game = self.game
         text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone))
-        path = None
-        if self.save_path is not None and not self.replay:
+        path, base = None, self.save_path
+        if base is None and self.saves is not None:  # the game ended before a move was made
+            from .app import save_path
+
+            base = save_path(self.saves, game)
+        if base is not None and not self.replay:
             try:
-                path = write_report(self.save_path.with_suffix(".report.md"), text)
+                path = write_report(base.with_suffix(".report.md"), text)
             except OSError as exc:
                 self.app.call_from_thread(
                     self.notify, f"The after-action report could not be saved: {printable(exc.strerror or exc, 80)}",
