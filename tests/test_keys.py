@@ -256,3 +256,25 @@ async def test_quitting_with_moves_not_saved_asks_first(tmp_path, monkeypatch):
         await pilot.press("y")
         await settle(pilot)
         assert not app.is_running and app.saved == (save, True)
+
+
+async def test_a_double_enter_on_a_use_of_force_asks_once(tmp_path):
+    """Both Enters arrive before the question is up: the second asks no second question."""
+    game = Game.start(Setup("tutorial", 3, ("Blue",)))
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(4):
+            await pilot.press("p")
+            await settle(pilot)
+        board = app.screen
+        board.post_message(MovePicker.Chosen("blue_strike"))
+        board.post_message(MovePicker.Chosen("blue_strike"))
+        await settle(pilot)
+        assert sum(isinstance(s, ConfirmScreen) for s in app.screen_stack) == 1
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is board and len(game.moves) == 4
+        board.post_message(MovePicker.Chosen("blue_strike"))  # asked again once answered
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)

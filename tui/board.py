@@ -69,6 +69,7 @@ class BoardScreen(Screen):
         self.saves = saves
         self.written = save is not None and save.exists()  # the save file is there (a resumed game's)
         self.dirty = False  # moves made since the last save
+        self.confirming = False  # a use of force is being confirmed
         self.replay = replay
         self.watching = not game.setup.humans
         self.playing = self.watching and not replay
@@ -148,13 +149,22 @@ class BoardScreen(Screen):
         if self.game.waiting is None:
             return
         option = message.option
+        if self.confirming:  # a key pressed before the question was up (a double Enter): no second question
+            return
         if self.game.is_force(option):  # a use of force is asked again: a stray Enter does not start a war
             label = self.game.rules.options[self.game.rules.option_index[option]].label
             decision = self.game.waiting
+            self.confirming = True
+
+            def answered(yes: bool | None) -> None:
+                self.confirming = False
+                if yes:
+                    self.take(option, decision)
+
             self.app.push_screen(
                 ConfirmScreen(f"Use force: {label}?",
                               f"{decision.actor} crosses the use-of-force threshold with this move. Take it?"),
-                lambda yes: yes and self.take(option, decision))
+                answered)
             return
         self.take(option, self.game.waiting)
 
