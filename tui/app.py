@@ -6,7 +6,6 @@ continues a saved game; `--replay DIR --run I` steps through run I of a batch.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import random
 import signal
@@ -26,6 +25,7 @@ from sim.play.game import Game, Setup
 
 from .board import BoardScreen
 from .dialogs import MIN_HEIGHT, MIN_WIDTH, ConfirmScreen, TooSmallScreen
+from .saves import save_path
 from .setup import SetupScreen
 
 
@@ -167,33 +167,6 @@ class LadderApp(App):
                 yield SystemCommand("Step back", "One turn back", lambda: screen.action_step(-1))
             if screen.report is not None:
                 yield SystemCommand("After-action report", "The end screen and its report", screen.action_end_screen)
-
-
-def save_path(folder: Path, game: Game) -> Path:
-    """A name for the game's save that no file has (nor its report): NAME-seedN-TIME[-K].json."""
-    return next(_names(folder, game))
-
-
-def _names(folder: Path, game: Game):
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{game.name}-seed{game.setup.seed}-{stamp}"
-    for k in range(1, 1000):
-        path = folder / f"{base}{f'-{k}' if k > 1 else ''}.json"
-        if not (path.exists() or path.with_suffix(".report.md").exists()):
-            yield path
-    raise OSError(f"no free name for a save in {folder} (999 games named {base})")
-
-
-def new_save(folder: Path, game: Game) -> Path:
-    """The game's first save, written under a new name: never over a file, even one another game
-    made a moment ago under the same name (the link that makes it fails if the name is taken)."""
-    for path in _names(folder, game):
-        try:
-            game.save(path, new=True)
-            return path
-        except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def check_folder(folder: Path, flag: str = "--saves") -> None:

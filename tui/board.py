@@ -32,6 +32,7 @@ from .panels import (
     OfferBanner,
     TensionPanel,
 )
+from .saves import new_save, save_path
 
 ROLLOUTS = 1000
 WINDOW = 12  # turns a forecast looks ahead
@@ -208,8 +209,6 @@ class BoardScreen(Screen):
             if self.save_path is None:
                 if self.saves is None:
                     return
-                from .app import new_save  # the app imports the board
-
                 self.save_path = new_save(self.saves, self.game)
             else:
                 self.game.save(self.save_path)
@@ -352,8 +351,6 @@ class BoardScreen(Screen):
         text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone))
         path, base = None, self.save_path
         if base is None and self.saves is not None:  # the game ended before a move was made
-            from .app import save_path
-
             base = save_path(self.saves, game)
         if base is not None and not self.replay:
             try:

@@ -22,10 +22,12 @@ import pytest
 import sim.format.files
 import sim.play.game
 import tui.app
+import tui.saves
 from sim.play.game import Game, Setup
-from tui.app import LadderApp, new_save
+from tui.app import LadderApp
 from tui.board import BoardScreen
 from tui.dialogs import EndScreen
+from tui.saves import new_save
 from tui.setup import SetupScreen
 
 SIZE = (80, 24)
@@ -69,7 +71,7 @@ def test_two_games_started_in_the_same_second_get_two_saves(tmp_path, monkeypatc
     from types import SimpleNamespace
 
     frozen = SimpleNamespace(now=lambda: datetime.datetime(2026, 1, 2, 3, 4, 5))  # every call the same second
-    monkeypatch.setattr(tui.app, "dt", SimpleNamespace(datetime=frozen))
+    monkeypatch.setattr(tui.saves, "dt", SimpleNamespace(datetime=frozen))
     first = Game.start(Setup("tutorial", 3, ("Blue",)))
     second = Game.start(Setup("tutorial", 3, ("Blue",)))
     second.advance()
@@ -85,7 +87,7 @@ def test_a_name_taken_between_the_check_and_the_write_is_not_overwritten(tmp_pat
     """Another program makes the file after the name was picked: the link fails, the next name is used."""
     taken, free = tmp_path / "taken.json", tmp_path / "free.json"
     taken.write_text("another program's file")
-    monkeypatch.setattr(tui.app, "_names", lambda folder, game: iter([taken, free]))
+    monkeypatch.setattr(tui.saves, "_names", lambda folder, game: iter([taken, free]))
     game = Game.start(Setup("tutorial", 3, ("Blue",)))
     assert new_save(tmp_path, game) == free
     assert taken.read_text() == "another program's file"
