@@ -3,23 +3,25 @@ results as they finish, keeping only a few in flight."""
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection, wait
 
 from ..format.errors import BatchError, UsageError, printable
 from .chunks import Job, run_chunk
 
 
-def _worker_start() -> None:
-    """A pool worker: Ctrl-C is the parent's to handle, and the worker ends when its parent does,
-    even when the parent is killed outright (SIGKILL gives it no chance to stop its pool)."""
+def _serve(job: Job, tasks: Connection, results: Connection) -> None:
+    """A worker process: play each chunk it is sent, send back its result (or its error).
+
+    Ctrl-C is the parent's to handle, and the worker ends when its parent does, even when the
+    parent is killed outright (SIGKILL gives it no chance to stop its workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 
@@ -29,71 +31,106 @@ def _worker_start() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+    while True:
+        try:
+            lo, hi = tasks.recv()
+        except EOFError:  # the parent closed the pipe: no more work
+            return
+        try:
+            results.send(("done", run_chunk(job, lo, hi)))
+        except Exception as exc:  # a bug in a chunk: the parent ends the batch with it
+            results.send(("error", exc))
+
+
+class _Worker:
+    """One worker process with a pipe each way of its own. The parent keeps no copy of the
+    worker's end of the results pipe, so a worker that dies, even halfway through sending a
+    result, leaves the parent an end of file rather than a read that waits forever (which is
+    how a shared result queue, as in ProcessPoolExecutor, hangs when a worker is killed)."""
+
+    def __init__(self, job: Job):
+        context = multiprocessing.get_context()
+        tasks_out, tasks_in = context.Pipe(duplex=False)
+        results_out, results_in = context.Pipe(duplex=False)
+        self.process = context.Process(target=_serve, args=(job, tasks_out, results_in), daemon=True)
+        self.process.start()
+        tasks_out.close()
+        results_in.close()
+        self.tasks, self.results = tasks_in, results_out
+        self.chunk: tuple[int, int] | None = None
+
+    def give(self, chunk: tuple[int, int]) -> None:
+        self.chunk = chunk
+        with suppress(OSError):  # already dead: its sentinel says so, and the chunk is played again
+            self.tasks.send(chunk)
+
+    def take(self):
+        """The worker's answer for its chunk; None when it died before giving one whole."""
+        try:
+            return self.results.recv()
+        except (EOFError, OSError):
+            return None
+
+    def stop(self) -> None:
+        self.process.kill()  # now, even mid-chunk (after Ctrl-C): what finished is saved
+        self.process.join()
+        self.tasks.close()
+        self.results.close()
 
 
 class LocalBackend:
     def __init__(self, workers: int):
         self.workers = workers
-        self.pool = None
+        self.pool: list[_Worker] = []
 
     def run(self, job: Job, chunks: Iterable[tuple[int, int]]):
-        """Yield chunk results as they finish; a chunk whose worker crashed is retried once.
+        """Yield chunk results as they finish; a chunk whose worker died is played again once.
 
-        Chunks are taken from `chunks` as room frees up, so neither the plan nor the work in
-        flight grows with the batch. A chunk leaves the queue only once the pool has taken it.
-        When a worker dies the whole pool breaks and every chunk in it goes back to the front of
-        the queue; those are then run one at a time, so that a crash is laid at the right door.
+        Chunks are taken from `chunks` as workers free up, so neither the plan nor the work in
+        flight grows with the batch. A worker that dies costs only its own chunk, which goes back
+        to the front of the queue and a new worker takes its place.
         """
         fresh = iter(chunks)
-        queue: deque = deque()  # taken from the plan or given back by a crash, not yet submitted
-        suspects: set = set()  # chunks caught in a crash: run alone until cleared
-        crashes: dict = {}  # crashes each chunk was caught in
-        in_flight: dict = {}
+        queue: deque = deque()  # chunks given back by a crash, played before fresh ones
+        crashes: dict = {}
         try:
+            self.pool = [_Worker(job) for _ in range(self.workers)]
+            busy: dict = {}  # results pipe or process sentinel -> worker
+            done: list = []
             while True:
-                if self.pool is None:
-                    self.pool = ProcessPoolExecutor(self.workers, initializer=_worker_start)
-                room = 1 if suspects else 2 * self.workers
-                while len(in_flight) < room and (queue or _pull(fresh, queue)):
-                    try:
-                        future = self.pool.submit(run_chunk, job, *queue[0])
-                    except BrokenProcessPool:  # broke since the last wait: its futures will say so
-                        break
-                    in_flight[future] = queue.popleft()
-                if not in_flight:
-                    if not queue:
-                        return
-                    self.close()  # the pool broke before it took anything: start a new one
-                    continue
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    done, _ = wait(in_flight)  # a broken pool fails all its futures at once
-                    self.close()
-                lost = []
-                for f in done:
-                    chunk = in_flight.pop(f)
-                    if isinstance(f.exception(), BrokenProcessPool):
-                        lost.append(chunk)
-                        continue
-                    result = f.result()  # a chunk's own error (a bug) ends the batch, marked partial
-                    suspects.discard(chunk)
-                    yield result
-                for chunk in sorted(lost, reverse=True):
-                    crashes[chunk] = crashes.get(chunk, 0) + 1
-                    if chunk in suspects and crashes[chunk] > 1:  # crashed again, running alone
-                        raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice")
-                    suspects.add(chunk)
-                    queue.appendleft(chunk)
+                for worker in self.pool:
+                    if worker.chunk is None and (queue or _pull(fresh, queue)):
+                        worker.give(queue.popleft())
+                        busy[worker.results] = busy[worker.process.sentinel] = worker
+                yield from done  # once every free worker has its next chunk
+                if not busy:
+                    return
+                done = []
+                for ready in wait(list(busy)):
+                    worker = busy.get(ready)
+                    if worker is None:
+                        continue  # both its pipe and its sentinel were ready: already handled
+                    answer = worker.take() if ready is worker.results or worker.results.poll() else None
+                    chunk, worker.chunk = worker.chunk, None
+                    del busy[worker.results], busy[worker.process.sentinel]
+                    if answer is None:
+                        crashes[chunk] = crashes.get(chunk, 0) + 1
+                        if crashes[chunk] > 1:
+                            raise BatchError(f"runs {chunk[0]}-{chunk[1] - 1}: the worker crashed twice")
+                        queue.appendleft(chunk)
+                        worker.stop()
+                        self.pool[self.pool.index(worker)] = _Worker(job)
+                    elif answer[0] == "error":
+                        raise answer[1]  # a chunk's own error (a bug) ends the batch, marked partial
+                    else:
+                        done.append(answer[1])
         finally:
             self.close()
 
     def close(self) -> None:
-        if self.pool is not None:  # stop now, even mid-chunk (after Ctrl-C): what finished is saved
-            workers = list((self.pool._processes or {}).values())
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for p in workers:
-                p.terminate()
-            self.pool = None
+        for worker in self.pool:
+            worker.stop()
+        self.pool = []
 
 
 def _pull(chunks: Iterator, queue: deque) -> bool:

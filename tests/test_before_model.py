@@ -1,0 +1,56 @@
+"""A scenario that opts into none of the situational model (goals, rules, memory, several moves a
+turn, the calendar, chance, drafting) plays exactly as it did before that model existed.
+
+`tests/data/before-model/` holds what the engine produced before it (300 games of each scenario
+as the batch's rows, and one recorded game as `ladder run --json`). A bundled crisis retuned
+with the new features leaves this folder; the tutorial and the mechanics fixture never do."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.engine.rules import Rules
+from sim.engine.stepping import Engine
+from sim.format.scenario import open_scenario
+from sim.montecarlo.chunks import rows
+
+DATA = Path(__file__).parent / "data"
+BEFORE = DATA / "before-model"
+SCENARIOS = {"tutorial": "tutorial", "mechanics": str(DATA / "mechanics.scenario.yaml"),
+             "korea-2017": "korea-2017", "korea-2019": "korea-2019", "korea-2022": "korea-2022"}
+KEPT = sorted(p.name.removesuffix(".csv") for p in BEFORE.glob("*.csv"))
+
+
+def _table(name: str) -> str:
+    loaded = open_scenario(SCENARIOS[name])
+    table = rows(Engine(Rules(loaded.scenario, loaded.name), seed=7, runs=300, record=False).run())
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(table))
+    columns = [np.ma.filled(c.astype(object), "") if np.ma.isMaskedArray(c) else c for c in table.values()]
+    for i in range(300):
+        writer.writerow([repr(c[i].item()) if hasattr(c[i], "item") else c[i] for c in columns])
+    return out.getvalue()
+
+
+def test_the_scenarios_that_must_never_change_are_kept():
+    assert {"tutorial", "mechanics"} <= set(KEPT)
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_300_games_are_what_they_were(name):
+    assert _table(name) == (BEFORE / f"{name}.csv").read_text()
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_a_recorded_game_is_what_it_was(name, capsys):
+    assert main(["run", SCENARIOS[name], "--seed", "3", "--json"]) == 0
+    now = json.loads(capsys.readouterr().out)
+    before = json.loads((BEFORE / f"{name}.game.json").read_text())
+    assert now == before
