@@ -89,6 +89,21 @@ async def test_hot_seat_hands_over_between_players(tmp_path):
     assert seen == ["Red", "Blue"] * 3
 
 
+async def test_watching_slows_to_five_seconds_a_turn_and_speeds_back(tmp_path):
+    app = LadderApp(BoardScreen(Game.start(Setup("tutorial", 3)), tmp_path / "w.json", report_runs=200))
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.screen
+        await pilot.press("space")  # paused: the speed changes, the game does not move
+        turn = board.game.completed
+        for _ in range(10):
+            await pilot.press("minus")
+        assert board.timer._interval == 5.0 and "(5 s/turn)" in board.sub_title
+        for _ in range(10):
+            await pilot.press("plus")
+        assert board.timer._interval == 0.1 and "(0.1 s/turn)" in board.sub_title
+        assert board.game.completed == turn
+
+
 async def test_watch_mode_plays_to_the_end(tmp_path):
     game = Game.start(Setup("tutorial", 3))
     app = LadderApp(BoardScreen(game, tmp_path / "w.json", report_runs=200))

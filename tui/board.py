@@ -37,7 +37,8 @@ from .saves import new_save, save_path
 ROLLOUTS = 1000
 WINDOW = 12  # turns a forecast looks ahead
 REPORT_RUNS = 1000  # bot-only games the after-action report compares the game with
-SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1)  # seconds per turn when watching
+# Seconds per turn when watching: from 5 s, slow enough for a class to read each turn aloud.
+SPEEDS = (5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
 
 
 class BoardScreen(Screen):
@@ -74,7 +75,7 @@ class BoardScreen(Screen):
         self.replay = replay
         self.watching = not game.setup.humans
         self.playing = self.watching and not replay
-        self.speed = 2
+        self.speed = SPEEDS.index(0.5)
         self.last_actor: str | None = None
         self.forecast_key: tuple | None = None  # (turn, actor, option) of the forecast wanted now
         self.shown_forecast: Forecast | None = None
