@@ -219,3 +219,13 @@ def test_after_red_line_is_shorthand_for_a_rule_on_the_actors_red_lines(tmp_path
     for name in ("counts", "vars", "outcome", "end_turn", "peak"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert not np.array_equal(a.counts, c.counts)  # and they matter
+
+
+def test_a_doctrine_without_rules_dumps_as_before(tmp_path):
+    """The scenario's digest is its dump: one without rules keeps the digest it had before rules
+    existed, so its saves and batch folders still resume."""
+    plain = builder(tmp_path).scenario.doctrines["builder"]
+    assert "rules" not in plain.model_dump()
+    ruled = builder(tmp_path, doctrine="{rules: [{when: flag > 0, pass: 1}]}").scenario.doctrines["builder"]
+    assert ruled.model_dump(by_alias=True, exclude_none=True)["rules"] == [{"when": "flag > 0", "pass": 1.0, "weights": {},
+                                                                          "categories": {}, "tags": {}, "options": {}}]

@@ -318,7 +318,11 @@ class Doctrine(DoctrineTerms):
         "(only those written; they may be negative, e.g. to lower risk aversion).",
     )
     rules: list[Rule] = Field(
-        default_factory=list, description="Situational terms: each adds its terms in the worlds where its `when` holds."
+        default_factory=list,
+        # left out of dumps when empty: a scenario without rules keeps the digest it had before
+        # rules existed, so its saves and batch folders still resume
+        exclude_if=lambda rules: not rules,
+        description="Situational terms: each adds its terms in the worlds where its `when` holds.",
     )
 
     @model_validator(mode="before")
