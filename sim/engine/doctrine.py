@@ -302,7 +302,9 @@ class Doctrine:
         sit = situation
         s = self.base.scores(rules, sit.state, rows, sit.opponents, sit.scale, self.base.bound if relative else 0.0)
         for mask, terms in sit.holding:
-            s += mask * terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, terms.bound if relative else 0.0)
+            added = terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, terms.bound if relative else 0.0)
+            added *= mask.astype(np.float32)  # in place, as float32: a boolean factor is cast slowly, row by row
+            s += added
         return s
 
 
