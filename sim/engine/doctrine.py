@@ -296,10 +296,9 @@ class Doctrine:
         `relative`: less the bounds of the terms (what softmax needs: the same in every row)."""
         return self._scores(rules, self._situation(rules, state, turn), rows, relative)
 
-    def _scores(self, rules: Rules, situation: _Situation, rows: np.ndarray | None, relative: bool) -> np.ndarray:
+    def _scores(self, rules: Rules, sit: _Situation, rows: np.ndarray | None, relative: bool) -> np.ndarray:
         if rows is None:
             rows = np.arange(len(self.base.static))
-        sit = situation
         s = self.base.scores(rules, sit.state, rows, sit.opponents, sit.scale, self.base.bound if relative else 0.0)
         for mask, terms in sit.holding:
             added = terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, terms.bound if relative else 0.0)
