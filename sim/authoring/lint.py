@@ -261,6 +261,8 @@ def _variables_never_read(doc: Document, rules: Rules) -> list[Problem]:
     read |= {var for actor in s.actors.values() for var in actor.values}
     for d in s.doctrines.values():
         read |= set(d.weights) | set(d.after_red_line.weights if d.after_red_line else ())
+        for rule in d.rules:
+            read |= set(rule.weights) | rules.compile(rule.when).names
     read.add(s.mechanics.tension)  # the hazard of war reads it
     return [
         _warn(doc, ("variables", name), f"variable '{name}' is never read: no condition, actor value "

@@ -5,20 +5,55 @@ score(option) =  values x sum_v weight_v * E[change of v] / span_v * 10
                + reciprocity * (1 - |level - opponents' position| / L)
                - risk_aversion * (added war hazard, in percentage points)
                + habits (category, tags, option)
-and passing scores `pass`. L is the highest |level| on the ladder. Once a red line the actor
-owns is crossed, the doctrine's `after_red_line` terms are added. Every doctrine is one instance
-of this class with different numbers from the scenario file; there is no per-doctrine code.
+and passing scores `pass`. L is the highest |level| on the ladder. A variable with a goal is
+valued on the state before and after the move instead, per world: sum_e p_e (u(x + d_e) - u(x)).
+A doctrine's rules add their terms in the worlds where their condition holds (a mask over
+worlds); `after_red_line` is one such rule, whose condition is a red line the actor owns being
+crossed. Every doctrine is one instance of this class with different numbers from the scenario
+file; there is no per-doctrine code.
 """
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
 
 import numpy as np
 
 from ..format.model import Doctrine as DoctrineSpec
-from ..format.model import DoctrineTerms
+from ..format.model import DoctrineTerms, Goal
 from . import rng
-from .rules import Rules
+from .rules import CompiledEffect, Rules
+
+
+@dataclass(frozen=True)
+class _Utility:
+    """One goal's utility in score units, of z = the variable in tenths of its range from its min."""
+
+    shape: str  # "saturate", "distance" or "band"
+    weight: float  # the goal's weight times the doctrine's multiplier (`values`, for the actor's goals)
+    low: float  # saturate: clip z to [low, high]; band: its ends; distance: the target (low)
+    high: float
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.shape == "saturate":
+            return self.weight * np.clip(z, self.low, self.high)
+        if self.shape == "distance":  # marginal weight: weight x distance in tenths
+            return -0.5 * self.weight * (z - self.low) ** 2
+        return -self.weight * (np.maximum(self.low - z, 0.0) + np.maximum(z - self.high, 0.0))
+
+    @classmethod
+    def of(cls, goal: Goal, factor: float, lo: float, span: float) -> _Utility:
+        tenths = lambda x: (x - lo) / span * 10.0  # noqa: E731
+        if goal.band is not None:
+            return cls("band", goal.weight * factor, tenths(goal.band[0]), tenths(goal.band[1]))
+        target = tenths(goal.target)
+        if goal.shape == "distance":
+            return cls("distance", goal.weight * factor, target, target)
+        # Saturates in the direction the goal's own weight wants (a negative multiplier, from a
+        # rule, turns the whole utility around, not the direction).
+        low, high = (-np.inf, target) if goal.weight > 0 else (target, np.inf)
+        return cls("saturate", goal.weight * factor, low, high)
 
 
 class _Terms:
@@ -29,18 +64,25 @@ class _Terms:
         idx = rules.by_actor[actor]
         opts = [rules.options[i] for i in idx]
         weights = np.zeros(len(rules.var_names))
-        for var, w in rules.scenario.actors[rules.actors[actor]].values.items():
-            weights[rules.var_index[var]] += w * get("values")
-        for var, w in terms.weights.items():
-            weights[rules.var_index[var]] += w
+        self.goals: dict[int, list[_Utility]] = {}  # variable -> its goals' utilities
+        own = rules.scenario.actors[rules.actors[actor]].values.items()
+        for (var, w), factor in [*((v, get("values")) for v in own), *((v, 1.0) for v in terms.weights.items())]:
+            v = rules.var_index[var]
+            if not isinstance(w, Goal):
+                weights[v] += w * factor
+            elif factor:
+                self.goals.setdefault(v, []).append(_Utility.of(w, factor, rules.vmin[v], rules.span[v]))
         per_unit = weights / rules.span * 10.0
 
         plain = np.zeros(len(idx))  # expected value of state-independent changes
         self.sanction = np.zeros(len(idx))  # value of sanctions before the enforcement scale
         self.sets: list[tuple[int, int, float, float]] = []  # (column, var, value, probability)
         self.d_tension = np.zeros(len(idx))
+        self.goal_effects: list[tuple[int, CompiledEffect, float]] = []  # (column, effect, probability) on a goal's variable
         for k, i in enumerate(idx):
             for e, p in rules.expected_effects(i):
+                if e.var in self.goals:
+                    self.goal_effects.append((k, e, p))
                 if e.set is not None:
                     if per_unit[e.var]:
                         self.sets.append((k, e.var, e.set, p))
@@ -108,10 +150,12 @@ class _Terms:
             s[:] = static
         for r in self.sanction[rows].nonzero()[0]:  # few options are sanctions: their rows only
             s[r] += self.sanction[rows[r]] * scale()
-        position = {int(k): r for r, k in enumerate(rows)} if self.sets else {}
+        position = {int(k): r for r, k in enumerate(rows)} if self.sets or self.goal_effects else {}
         for k, var, value, p in self.sets:
             if k in position:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
+        if self.goal_effects:
+            self._goal_values(rules, state, s, position, scale)
         if self.risk:
             h = rules.scenario.mechanics.hazard
             e = (state.vars[:, rules.tension] - h.midpoint).astype(np.float32)
@@ -127,6 +171,57 @@ class _Terms:
                 s[r] -= weight * self.war_odds[rows[r]] * (1.0 - now)
         return out
 
+    def _goal_values(self, rules: Rules, state, s: np.ndarray, position: dict, scale) -> None:
+        """Adds sum_e p (u(x + d) - u(x)) to the rows of the options that change a goal's
+        variable, per world: x is the variable now, x + d its value after the effect (within
+        the variable's range), u the sum of the variable's goals in tenths of its range."""
+        now: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # variable -> (x, u(x)), once per call
+        for k, e, p in self.goal_effects:
+            if k not in position:
+                continue
+            v = e.var
+            if v not in now:
+                x = state.vars[:, v]
+                now[v] = x, self._utility(rules, v, x)
+            x, u = now[v]
+            if e.set is not None:
+                after = np.full_like(x, e.set)
+            else:
+                after = x + (e.delta * scale() if e.sanction else e.delta)
+            np.clip(after, rules.vmin[v], rules.vmax[v], out=after)
+            s[position[k]] += p * (self._utility(rules, v, after) - u)
+
+    def _utility(self, rules: Rules, v: int, x: np.ndarray) -> np.ndarray:
+        z = (x - rules.vmin[v]) / rules.span[v] * 10.0
+        return sum(u(z) for u in self.goals[v])
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """Terms added where `holds(env)` (a mask over worlds); `temperature` replaces the doctrine's there."""
+
+    holds: Callable[[dict], np.ndarray]
+    terms: _Terms
+    temperature: float | None
+
+
+def _any_crossed(names: list[str], env: dict) -> np.ndarray:
+    """after_red_line's condition: one of the actor's red lines crossed."""
+    return np.logical_or.reduce([env[n] for n in names])
+
+
+@dataclass
+class _Situation:
+    """What one decision reads, found once: the state, the opponents' position, the sanction
+    scale (only if a score needs it), the rules that hold somewhere with their masks, and the
+    temperature (a number, or one per world where a rule sets it)."""
+
+    state: object
+    opponents: np.ndarray
+    scale: Callable[[], np.ndarray]
+    holding: list[tuple[np.ndarray, _Terms]]
+    temperature: float | np.ndarray
+
 
 class Doctrine:
     """A doctrine preset bound to one actor of one scenario."""
@@ -134,8 +229,12 @@ class Doctrine:
     def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec):
         self.name, self.actor, self.spec = name, actor, spec
         self.base = _Terms(rules, actor, spec)
-        self.after = None if spec.after_red_line is None else _Terms(rules, actor, spec.after_red_line)
-        self.owned_lines = np.flatnonzero(rules.red_line_owner == actor)
+        self.rules: list[_Rule] = []
+        owned = [f"redline.{line.id}" for line, owner in zip(rules.red_lines, rules.red_line_owner) if owner == actor]
+        if spec.after_red_line is not None and owned:  # first, as it was added before rules existed
+            self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line), None))
+        for rule in spec.rules:
+            self.rules.append(_Rule(rules.compile(rule.when).mask, _Terms(rules, actor, rule), rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
 
     def choose(self, rules: Rules, state, available: np.ndarray, turn: int) -> np.ndarray:
@@ -148,12 +247,13 @@ class Doctrine:
         rows = available[:-1].any(axis=1).nonzero()[0]  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
         open_ = available if len(keep) == len(available) else available[keep]
+        situation = self._situation(rules, state, turn)
         with np.errstate(over="ignore", invalid="ignore"):  # such worlds are weighed again below
-            cumulative = _cumulative(self._logits(rules, state, turn, rows), open_)
+            cumulative = _cumulative(self._logits(rules, situation, rows), open_)
         total = cumulative[-1]
         odd = (~((total > 1e-20) & (total < np.inf))).nonzero()[0]  # NaN (inf times closed) fails both
         if len(odd):
-            logits = np.where(open_[:, odd], self._logits(rules, state, turn, rows)[:, odd], -np.inf)
+            logits = np.where(open_[:, odd], self._logits(rules, situation, rows)[:, odd], -np.inf)
             logits -= logits.max(axis=0)
             cumulative[:, odd] = _cumulative(logits, open_[:, odd])
         u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
@@ -161,26 +261,49 @@ class Doctrine:
         picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
         return keep.take(picked)  # take: a third of the time of keep[picked] with a uint8 index
 
-    def _logits(self, rules: Rules, state, turn: int, rows: np.ndarray) -> np.ndarray:
-        logits = self.scores(rules, state, turn, rows, relative=True)
-        if self.spec.temperature != 1.0:
-            logits *= np.float32(1.0 / self.spec.temperature)
+    def _logits(self, rules: Rules, situation: _Situation, rows: np.ndarray) -> np.ndarray:
+        logits = self._scores(rules, situation, rows, relative=True)
+        t = situation.temperature
+        if isinstance(t, np.ndarray):  # a rule's temperature in some worlds: each divides its own
+            logits *= (1.0 / t).astype(np.float32)
+        elif t != 1.0:
+            logits *= np.float32(1.0 / t)
         return logits
+
+    def reads(self, state, turn: int) -> tuple[object, dict]:
+        """What the doctrine reads, and the only place it is read from: the state and the names
+        its rules' conditions read. (Fog of war will put the actor's view of the state here.)"""
+        return state, state.names(turn)
+
+    def _situation(self, rules: Rules, state, turn: int) -> _Situation:
+        view, env = self.reads(state, turn)
+        opp = view.position[:, self.opponents[0]] if self.opponents else np.zeros(view.size)
+        for j in self.opponents[1:]:  # column by column: each is contiguous
+            opp = np.maximum(opp, view.position[:, j])
+        scale = cache(lambda: view.sanction_scale(turn).astype(np.float32))  # only where some option is a sanction
+        holding, temperature = [], self.spec.temperature
+        for rule in self.rules:
+            mask = rule.holds(env)  # once per decision
+            if not mask.any():  # a rule that holds nowhere costs nothing more
+                continue
+            holding.append((mask, rule.terms))
+            if rule.temperature is not None:
+                temperature = np.where(mask, rule.temperature, temperature)  # a later rule's wins
+        return _Situation(view, opp, scale, holding, temperature)
 
     def scores(self, rules: Rules, state, turn: int, rows: np.ndarray | None = None, relative=False) -> np.ndarray:
         """[len(rows) + 1, W] scores of the actor's options `rows` (default: all) and of passing;
         `relative`: less the bounds of the terms (what softmax needs: the same in every row)."""
+        return self._scores(rules, self._situation(rules, state, turn), rows, relative)
+
+    def _scores(self, rules: Rules, sit: _Situation, rows: np.ndarray | None, relative: bool) -> np.ndarray:
         if rows is None:
             rows = np.arange(len(self.base.static))
-        opp = state.position[:, self.opponents[0]] if self.opponents else np.zeros(state.size)
-        for j in self.opponents[1:]:  # column by column: each is contiguous
-            opp = np.maximum(opp, state.position[:, j])
-        scale = cache(lambda: state.sanction_scale(turn).astype(np.float32))  # only where some option is a sanction
-        s = self.base.scores(rules, state, rows, opp, scale, self.base.bound if relative else 0.0)
-        if self.after is not None and len(self.owned_lines):
-            crossed = np.logical_or.reduce([state.red_line[:, j] for j in self.owned_lines])  # contiguous columns
-            if crossed.any():
-                s += crossed * self.after.scores(rules, state, rows, opp, scale, self.after.bound if relative else 0.0)
+        s = self.base.scores(rules, sit.state, rows, sit.opponents, sit.scale, self.base.bound if relative else 0.0)
+        for mask, terms in sit.holding:
+            added = terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, terms.bound if relative else 0.0)
+            added *= mask.astype(np.float32)  # in place, as float32: a boolean factor is cast slowly, row by row
+            s += added
         return s
 
 

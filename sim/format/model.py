@@ -16,7 +16,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     StringConstraints,
     model_validator,
 )
@@ -109,13 +111,53 @@ class Clock(Strict):
         return self
 
 
+class Goal(Strict):
+    """A value with a goal: what a change of the variable is worth depends on where it stands.
+
+    In tenths of the variable's range (z), the actor's utility is, with w the weight:
+    saturate, w > 0: w min(z, target), w < 0: w max(z, target) (past the target, more is
+    worth nothing); distance: -w (z - target)^2 / 2 (the weight grows with the distance);
+    band: -w times the distance outside [low, high] (nothing inside).
+    """
+
+    weight: float = Field(description="Weight per tenth of the variable's range (at a distance of one tenth, for `distance`).")
+    target: Optional[float] = Field(None, description="The value aimed at (with `shape`).")
+    shape: Optional[Literal["saturate", "distance"]] = Field(
+        None, description="With `target`: `saturate` (worth nothing past it) or `distance` (weight grows with distance from it)."
+    )
+    band: Optional[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        None, description="[low, high]: worth nothing inside, costly in proportion to the distance outside."
+    )
+
+    @model_validator(mode="after")
+    def _form(self):
+        if (self.target is None) == (self.band is None):
+            raise ValueError("a goal needs exactly one of 'target' (with 'shape') or 'band'")
+        if self.target is not None and self.shape is None:
+            raise ValueError("a target needs 'shape: saturate' or 'shape: distance'")
+        if self.band is not None and self.shape is not None:
+            raise LocatedError(("shape",), "a band takes no 'shape'")
+        if self.band is not None and self.band[0] > self.band[1]:
+            raise LocatedError(("band",), f"the band's low {self.band[0]:g} is above its high {self.band[1]:g}")
+        return self
+
+
+# A plain weight, or a goal: a mapping is read as a goal, anything else as a weight (one error,
+# not one per alternative).
+Value = Annotated[
+    Union[Annotated[float, Tag("weight")], Annotated[Goal, Tag("goal")]],
+    Discriminator(lambda v: "goal" if isinstance(v, (dict, Goal)) else "weight"),
+]
+
+
 class Actor(Strict):
     name: Line = Field(description="Display name.")
     doctrine: Id = Field(description="Default doctrine preset of this actor's bot.")
-    values: dict[Name, float] = Field(
+    values: dict[Name, Value] = Field(
         default_factory=dict,
         description="What the actor values: weight on the expected change of each variable "
-        "(per tenth of its range). Doctrines add to these.",
+        "(per tenth of its range), or a goal (`{weight, target, shape}` or `{weight, band}`). "
+        "Doctrines add to these.",
     )
     opponents: list[Id] = Field(
         default_factory=list, description="Actors whose ladder position reciprocating doctrines answer."
@@ -240,13 +282,15 @@ class Option(Strict):
 
 
 class DoctrineTerms(Strict):
-    """Terms of a doctrine's score. In `after_red_line`, a term left out adds nothing."""
+    """Terms of a doctrine's score. In `after_red_line` and in rules, a term left out adds nothing."""
 
     escalation: Optional[float] = Field(None, description="Preference for high rungs (negative: for low rungs). Default 0.")
     reciprocity: Optional[float] = Field(None, description="Preference for matching the opponents' current rung. Default 0.")
     risk_aversion: Optional[float] = Field(None, description="Penalty per percentage point of added weekly war hazard. Default 1.")
     values: Optional[float] = Field(None, description="Weight on the actor's values. Default 1.")
-    weights: dict[Name, float] = Field(default_factory=dict, description="Extra value weights on variables.")
+    weights: dict[Name, Value] = Field(
+        default_factory=dict, description="Extra value weights (or goals) on variables."
+    )
     categories: dict[Category, float] = Field(default_factory=dict, description="Habits: bias per category.")
     tags: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option tag.")
     options: dict[Id, float] = Field(default_factory=dict, description="Habits: bias per option id.")
@@ -256,6 +300,15 @@ class DoctrineTerms(Strict):
 DOCTRINE_DEFAULTS = {"escalation": 0.0, "reciprocity": 0.0, "risk_aversion": 1.0, "values": 1.0, "pass": 0.0}
 
 
+class Rule(DoctrineTerms):
+    """Terms a doctrine adds in the worlds where a condition holds."""
+
+    when: Expr = Field(description="Condition on the state; the rule's terms are added in the worlds where it holds.")
+    temperature: Optional[float] = Field(
+        None, gt=0, le=100, description="Replaces the doctrine's temperature where the rule holds (a later rule's wins)."
+    )
+
+
 class Doctrine(DoctrineTerms):
     description: Text = Field(description="One sentence: what this doctrine does.")
     temperature: float = Field(1.0, gt=0, le=100, description="Softmax temperature: higher is less predictable.")
@@ -263,6 +316,13 @@ class Doctrine(DoctrineTerms):
         None,
         description="Terms added once a red line the actor owns has been crossed "
         "(only those written; they may be negative, e.g. to lower risk aversion).",
+    )
+    rules: list[Rule] = Field(
+        default_factory=list,
+        # left out of dumps when empty: a scenario without rules keeps the digest it had before
+        # rules existed, so its saves and batch folders still resume
+        exclude_if=lambda rules: not rules,
+        description="Situational terms: each adds its terms in the worlds where its `when` holds.",
     )
 
     @model_validator(mode="before")
@@ -277,7 +337,7 @@ class Doctrine(DoctrineTerms):
     def _signs(self):
         for name in ("reciprocity", "risk_aversion", "values"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be at least 0 (only after_red_line may lower it)")
+                raise ValueError(f"{name} must be at least 0 (only after_red_line and rules may lower it)")
         return self
 
 

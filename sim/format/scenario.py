@@ -22,7 +22,7 @@ from .catalog import resolve, scenario_name
 from .errors import Problem, ScenarioError, UsageError, did_you_mean, dotted, quoted
 from .expr import ExpressionError, compile_expression
 from .extends import _Graph, with_bases
-from .model import LocatedError, Scenario
+from .model import Goal, LocatedError, Scenario
 from .source import Document, read_document
 
 
@@ -96,8 +96,8 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
         found = (err.get("ctx") or {}).get("error")
         if isinstance(found, LocatedError):  # a model's check that names the part at fault
             loc = (*loc, *found.path)
-        path = _data_path(doc.data, loc)
         kind = err["type"]
+        path = _data_path(doc.data, loc, missing=kind == "missing")
         if kind == "extra_forbidden":
             key = path[-1]
             hint = _unknown_key_hint(key, tuple(0 if isinstance(p, int) else p for p in path[:-1]))
@@ -120,17 +120,20 @@ def _structural(doc: Document, exc: ValidationError) -> list[Problem]:
     return out
 
 
-def _data_path(data, loc) -> tuple:
-    """The part of a pydantic location that exists in the document (drops union tags and the like)."""
+def _data_path(data, loc, missing: bool = False) -> tuple:
+    """The part of a pydantic location that exists in the document (drops union tags and the like);
+    `missing`: the location ends with a key the document lacks."""
     path, node = [], data
     for part in loc:
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part == loc[-1]:
-            path.append(part)  # a missing or unknown key: locate it at its mapping
+        elif isinstance(node, dict) and isinstance(part, str) and missing and part == loc[-1]:
+            path.append(part)  # a missing key: located at its mapping
             break
+        elif isinstance(node, dict) and isinstance(part, str):
+            continue  # a union's tag (a goal among values): the parts after it are in this mapping
         else:
             break
         path.append(part)
@@ -277,8 +280,7 @@ class _Checker:
                     self.err(("actors", name, "opponents", i), f"actors.{name}.opponents: an actor cannot be its own opponent")
                     continue
                 self.ref(("actors", name, "opponents", i), opp, self.actors - {name}, "actor")
-            for var in a.values:
-                self.ref(("actors", name, "values", var), var, self.variables, "variable", key=True)
+            self.values(("actors", name, "values"), a.values)
             self.expr(("actors", name, "acts_when"), a.acts_when)
 
     def _variables(self):
@@ -318,13 +320,26 @@ class _Checker:
             if o.ends_game is not None:
                 self.ref(path + ("ends_game",), o.ends_game, self.outcomes, "outcome")
 
+    def values(self, path: tuple, values: dict):
+        """Weights or goals per variable: the variable exists, a goal lies within its range."""
+        for var, value in values.items():
+            self.ref(path + (var,), var, self.variables, "variable", key=True)
+            v = self.p.get("variables", {}).get(var)
+            if v is None or not isinstance(value, Goal):
+                continue
+            for where, x in ((("target",), value.target), *((("band", i), b) for i, b in enumerate(value.band or ()))):
+                if x is not None and not v.min <= x <= v.max:
+                    at = path + (var, *where)
+                    self.err(at, f"{dotted(at)}: {x:g} is outside {var}'s range [{v.min:g}, {v.max:g}]")
+
     def _doctrines(self):
         for name, d in (self.p.get("doctrines") or {}).items():
-            for terms, path in ((d, ("doctrines", name)), (d.after_red_line, ("doctrines", name, "after_red_line"))):
+            rules = [(r, ("doctrines", name, "rules", i)) for i, r in enumerate(d.rules)]
+            for terms, path in ((d, ("doctrines", name)), (d.after_red_line, ("doctrines", name, "after_red_line")), *rules):
                 if terms is None:
                     continue
-                for var in terms.weights:
-                    self.ref(path + ("weights", var), var, self.variables, "variable", key=True)
+                self.expr(path + ("when",), getattr(terms, "when", None))
+                self.values(path + ("weights",), terms.weights)
                 for tag in terms.tags:
                     self.ref(path + ("tags", tag), tag, self.tags, "option tag", key=True)
                 for oid in terms.options:

@@ -24,6 +24,10 @@ MEET = """  - {id: a-meet, actor: A, label: Meeting, rung: talk, category: diplo
 """
 
 
+RESPONDER = "    after_red_line: {escalation: 6}"  # the last line of a doctrine
+B_VALUES = "values: {B.economy: 1}}"
+
+
 def edit(old: str, new: str) -> str:
     assert BASE.count(old) == 1, old
     return BASE.replace(old, new)
@@ -134,6 +138,26 @@ CASES = {
     "bad-field-no-cascade": (edit("category: economic, tags: [sanctions]", "category: economc, tags: [sanctions]")
                              .replace("hawk: {description: Climbs., escalation: 3", "hawk: {description: Climbs., tags: {sanctions: 2}, escalation: 3"),
                              "economc", "input should be"),
+    # doctrines that read the situation: rules and goals
+    "rule-unknown-term": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > 50, escalaton: 2}]"), "escalaton", "unknown key"),
+    "rule-bad-expression": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > talks.opn, pass: 1}]"), "talks.opn",
+                            "unknown name"),
+    "rule-unknown-variable": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > 50, weights: {tenson: 1}}]"), "tenson",
+                              "unknown variable"),
+    "rule-unknown-option": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > 50, options: {a-wran: 1}}]"), "a-wran",
+                            "unknown option"),
+    "rule-unknown-tag": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > 50, tags: {strik: 1}}]"), "strik:",
+                         "unknown option tag"),
+    "rule-temperature-zero": (edit(RESPONDER, RESPONDER + "\n    rules: [{when: tension > 50, temperature: 0}]"),
+                              ("temperature: 0}", "0}"), "greater than 0"),
+    "goal-unknown-variable": (edit(B_VALUES, "values: {B.econmy: {weight: 1, band: [20, 60]}}}"), "B.econmy", "unknown variable"),
+    "goal-band-low-above-high": (edit(B_VALUES, "values: {B.economy: {weight: 1, band: [60, 20]}}}"), "[60, 20]", "above its high"),
+    "goal-target-outside-range": (edit(B_VALUES, "values: {B.economy: {weight: 1, target: 150, shape: saturate}}}"), "150",
+                                  "outside B.economy's range"),
+    "goal-band-outside-range": (edit(RESPONDER, RESPONDER + "\n    weights: {tension: {weight: 1, band: [20, 120]}}"), "120",
+                                "outside tension's range"),
+    "goal-target-without-shape": (edit(B_VALUES, "values: {B.economy: {weight: 1, target: 50}}}"), "{weight: 1, target",
+                                  "shape"),
     # expressions
     "zero-over-zero": (edit("requires: talks.open", 'requires: "0/0 > 1"'), "/0 > 1", "division by zero"),
     "divide-by-constant-zero": (edit("requires: talks.open", 'requires: "tension / (2 - 2) > 1"'), "/ (2", "division by zero"),
