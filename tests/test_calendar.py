@@ -162,3 +162,12 @@ def test_a_bad_window_is_one_located_line(window, needle, message):
 
 def test_a_scenario_without_a_calendar_schedules_nothing(mechanics):
     assert mechanics.calendar.turns == [] and not np.any(mechanics.calendar.open)
+
+
+def test_a_window_shorter_than_a_turn_is_open_for_the_turn_it_opens_in():
+    text = scenario_text() + '  - {id: flash, label: Anniversary, start: "07-27", duration: 1}\n'
+    engine = play(Engine(rules_of(text), seed=1, humans=ALL), {})
+    opens = [turn_containing(dt.date(y, 7, 27)) for y in range(2020, 2025)]
+    assert turns_of(engine, "window_open", "flash") == opens
+    assert turns_of(engine, "window_close", "flash") == [t + 1 for t in opens]
+    assert [t for t in range(engine.rules.horizon) if engine.state.names(t)["window.flash"]] == opens

@@ -183,3 +183,12 @@ def test_a_requirement_on_the_record_opens_and_closes_a_move():
             opened.append(decision.turn)
         engine.submit(decision.actor, moves.get((decision.turn, decision.actor)))
     assert opened == [3]
+
+
+def test_lint_knows_the_range_of_the_new_names(tmp_path, capsys):
+    from conftest import ladder
+
+    path = tmp_path / "never.scenario.yaml"
+    path.write_text(reading("B.peak < 0 or count(test, 3) < 0 or since(test) < 0 or crossed(intense) > 1"))
+    code, out, err = ladder(capsys, "lint", str(path))
+    assert "which can never hold (B.peak within [0, 10])" in out + err, out + err
