@@ -1,6 +1,5 @@
 """Memory and the ladder in expressions: count(KEY, N), since(KEY), crossed(THRESHOLD),
 ACTOR.position, ACTOR.peak, month and day_of_year (issue 16, part 3)."""
-import numpy as np
 import pytest
 from conftest import DATA, play
 
@@ -192,3 +191,11 @@ def test_lint_knows_the_range_of_the_new_names(tmp_path, capsys):
     path.write_text(reading("B.peak < 0 or count(test, 3) < 0 or since(test) < 0 or crossed(intense) > 1"))
     code, out, err = ladder(capsys, "lint", str(path))
     assert "which can never hold (B.peak within [0, 10])" in out + err, out + err
+
+
+def test_a_call_compiled_after_the_record_was_planned_is_refused_not_misread():
+    rules = rules_of(reading("count(test, 3) >= 0"))
+    Engine(rules, seed=1)  # its state plans the record
+    assert rules.compile("count(test, 3) > 1 and tension > 3") is not None  # already recorded
+    with pytest.raises(RuntimeError, match="since\\(test\\)"):
+        rules.compile("since(test) > 2")

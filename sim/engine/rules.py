@@ -264,6 +264,10 @@ class Rules:
         if text is None:
             return None
         expr = compile_expression(text, self.names, self.calls)
+        late = {name for name in expr.names - self.reads if "(" in name}  # calls: count(...), since(...), crossed(...)
+        if late and ("recall" in vars(self) or "crossed" in vars(self)):
+            raise RuntimeError(f"{text!r} reads {', '.join(sorted(late))}, which no state records: "
+                               "compile expressions as the Rules are made, before any State")
         self.reads |= expr.names
         return expr
 
