@@ -51,7 +51,7 @@ class Memory:
         self.written = -1  # the last turn whose uses are in the ring: later turns' slots are stale
 
     def record(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
-        """Moves `opts` happened in `worlds` (each world once) in this turn."""
+        """Moves `opts` happened in `worlds` in this turn."""
         recall = self.recall
         if not recall.keys:
             return
@@ -61,7 +61,7 @@ class Memory:
         self.written = max(self.written, turn)
         key, move = recall.match[:, opts].nonzero()
         self.last[key, worlds[move]] = turn
-        self.uses[key, turn % span, worlds[move]] += 1  # a world at most once per call: no repeated cell
+        np.add.at(self.uses, (key, turn % span, worlds[move]), 1)  # a world may move twice in one call
 
     def names(self, turn: int) -> dict[str, np.ndarray]:
         """The values of the calls the scenario reads, over all worlds."""
