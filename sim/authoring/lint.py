@@ -13,10 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..engine.memory import NEVER
 from ..engine.rules import Rules
 from ..engine.stepping import Engine
 from ..format.errors import Problem
-from ..format.expr import _tokenize
+from ..format.expr import _tokenize, read_call
 from ..format.model import Option
 from ..format.scenario import load
 from ..format.source import Document
@@ -55,11 +56,17 @@ def _requirements_never_hold(doc: Document, rules: Rules) -> list[Problem]:
     ranges = {name: _Range(v.min, v.max) for name, v in s.variables.items()}
     ranges["turn"] = _Range(0, s.clock.horizon - 1)
     ranges |= {f"redline.{r.id}": _Range(0, 1) for r in s.mechanics.red_lines}
+    levels = [r.level for r in s.ladder.rungs]
+    for actor in s.actors:  # a position is between the lowest and highest rungs; a peak never below 0
+        ranges[f"{actor}.position"] = _Range(min(0, *levels), max(0, *levels))
+        ranges[f"{actor}.peak"] = _Range(0, max(0, *levels))
+    ranges |= {"month": _Range(1, 12), "day_of_year": _Range(1, 366)}
+    ranges |= {f"window.{w.id}": _Range(0, 1) for w in s.calendar}
     out = []
     for path, o in _option_paths(rules):
         req = rules.requires[rules.option_index[o.id]]
         if req is not None and not _truth(_Bounds(req.text, ranges).value())[1]:
-            within = ", ".join(f"{n} within [{ranges[n].lo:g}, {ranges[n].hi:g}]" for n in sorted(req.names))
+            within = ", ".join(f"{n} within [{ranges[n].lo:g}, {ranges[n].hi:g}]" for n in sorted(req.names) if n in ranges)
             why = f" ({within})" if within else ""
             out.append(_warn(doc, path + ("requires",), f"option '{o.id}' requires {req.text!r}, which can never hold{why}"))
     return out
@@ -193,7 +200,12 @@ class _Bounds:
             return _Range(float(value), float(value))
         if kind in ("true", "false"):
             return _boolean(kind == "false", kind == "true")
+        if kind == "call":
+            return _CALL_RANGES[read_call(value)[0]]
         return self.ranges[value]
+
+
+_CALL_RANGES = {"count": _Range(0, math.inf), "since": _Range(0, NEVER), "crossed": _Range(0, 1)}
 
 
 # --- 2. moves no bot takes ------------------------------------------------------------------

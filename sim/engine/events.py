@@ -12,6 +12,8 @@ import numpy as np
 
 KINDS = (
     "inject",  # a scheduled event of the scenario
+    "window_open",  # a calendar window opened (with its news line)
+    "window_close",  # a calendar window closed
     "prepare",  # a move's preparation began (visible or covert)
     "move",  # a move happened (with its success and immediate changes)
     "effect",  # a lagged change landed

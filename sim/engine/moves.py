@@ -65,6 +65,7 @@ class Moves:
         if not len(worlds):
             return
         a = int(rules.option_actor[opts[0]])
+        st.memory.record(opts, worlds, turn)
         mark = len(self.log.records)  # the moves are logged here, before what they cause
         self._move_position(a, opts, worlds, turn)
         success = np.ones(len(worlds), dtype=bool)

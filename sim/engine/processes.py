@@ -3,6 +3,7 @@
 A game is a batch of one. Every process acts on all worlds at once, so one set of rules serves
 play, Monte Carlo batches, forecasts and replays. Within a turn the processes run in phases:
 
+    turn + 0.04  calendar windows close and open (their effects and news)
     turn + 0.05  injects (scheduled events of the scenario)
     turn + 0.10  preparations complete, lagged effects land, durations end
     turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
@@ -24,7 +25,7 @@ import simpy
 
 from .moves import Flight, _cohorts, _rank
 
-INJECT, LAND, RESOLVE, DECIDE, END = 0.05, 0.10, 0.20, 0.30, 0.90
+CALENDAR, INJECT, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.10, 0.20, 0.30, 0.90
 
 
 @dataclass
@@ -113,6 +114,34 @@ class Processes:
         mark = len(self.log.records)
         changes = self._effects(self.rules.inject_effects[i], worlds, np.ones(len(worlds), bool), turn, None, inject.id)
         self._log(turn, "inject", worlds, subject=inject.id, data={"changes": changes}, at=mark)
+
+    def _calendar(self):
+        """Closes and opens the calendar's windows on their turns, in every world still played
+        (closing first: a window that reopens in the turn it closes ends, then begins again)."""
+        env, calendar = self.env, self.rules.calendar
+        for turn in calendar.turns:
+            if turn < self._first(CALENDAR):
+                continue
+            yield env.timeout(turn + CALENDAR - env.now)
+            if self.finished:
+                return
+            for i in calendar.closing.get(turn, ()):
+                self._window(i, turn, opens=False)
+            for i in calendar.opening.get(turn, ()):
+                self._window(i, turn, opens=True)
+
+    def _window(self, i: int, turn: int, opens: bool) -> None:
+        calendar = self.rules.calendar
+        window = calendar.windows[i]
+        worlds = self.state.active.nonzero()[0]
+        effects = calendar.start_effects[i] if opens else calendar.end_effects[i]
+        mark = len(self.log.records)
+        changes = self._effects(effects, worlds, np.ones(len(worlds), bool), turn, None, window.id)
+        if opens:
+            kind, news = "window_open", window.news or window.label
+        else:
+            kind, news = "window_close", window.news_end or f"{window.label} ends"
+        self._log(turn, kind, worlds, subject=window.id, data={"news": news, "changes": changes}, at=mark)
 
     def _fly(self, flight: Flight) -> None:
         fid = next(self._ids)

@@ -7,9 +7,11 @@ from functools import cached_property
 
 import numpy as np
 
-from ..format.expr import Expression, compile_expression
+from ..format.expr import Expression, call_name, compile_expression
 from ..format.model import Effect, Option, Scenario
 from . import rng
+from .calendar import Calendar
+from .memory import Recall
 
 NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
 
@@ -72,6 +74,7 @@ class Rules:
     def __init__(self, scenario: Scenario, name: str = "scenario"):
         s = self.scenario = scenario
         self.name = name
+        self.reads: set[str] = set()  # every name the compiled expressions read (see `compile`)
         self.actors = list(s.actors)
         self.actor_index = {a: i for i, a in enumerate(self.actors)}
         self.var_names = list(s.variables)
@@ -108,6 +111,7 @@ class Rules:
         counter = iter(range(10**6))
         self.effects = [[self._effect(e, next(counter)) for e in o.effects] for o in self.options]
         self.inject_effects = [[self._effect(e, next(counter)) for e in i.effects] for i in s.injects]
+        self.calendar = Calendar(self, counter)
         self.prepare = np.array([o.prepare for o in self.options])
         self.blocks = self.prepare + self.cooldown + 1  # turns a move keeps its option closed
         self.success = np.array([o.success for o in self.options])
@@ -117,7 +121,8 @@ class Rules:
         for a in range(len(self.actors)):
             self.tables.append(self._table(self.by_actor[a]))
         # Spread effects act through rates, one per (is a sanction, variable): State.rate's columns.
-        spread = [e for effects in (*self.effects, *self.inject_effects) for e in effects if e.over > 1]
+        windows = (*self.calendar.start_effects, *self.calendar.end_effects)
+        spread = [e for effects in (*self.effects, *self.inject_effects, *windows) for e in effects if e.over > 1]
         self.rates = sorted({(e.sanction, e.var) for e in spread})
         self.rate_index = {r: i for i, r in enumerate(self.rates)}
         self.rate_turns = max((e.lag + e.over for e in spread), default=1) + 1  # how far ahead a rate changes
@@ -241,10 +246,41 @@ class Rules:
     @cached_property
     def names(self) -> list[str]:
         """Names expressions may read."""
-        return self.var_names + ["turn"] + [f"redline.{r.id}" for r in self.red_lines]
+        return (self.var_names + ["turn"] + [f"redline.{r.id}" for r in self.red_lines]
+                + [f"{a}.{what}" for a in self.actors for what in ("position", "peak")]
+                + ["month", "day_of_year"] + [f"window.{w.id}" for w in self.scenario.calendar])
+
+    @cached_property
+    def calls(self) -> dict[str, set[str]]:
+        """What each call of the expression language may be given: count and since an option, a
+        tag or ACTOR.TAG; crossed a threshold."""
+        keys = {o.id for o in self.options} | {t for o in self.options for t in o.tags}
+        keys |= {f"{o.actor}.{t}" for o in self.options for t in o.tags}
+        return {"count": keys, "since": keys, "crossed": {t.id for t in self.scenario.ladder.thresholds}}
 
     def compile(self, text: str | None) -> Expression | None:
-        return None if text is None else compile_expression(text, self.names)
+        """An expression of the scenario. Compile them all here, as the rules are made: the state
+        keeps the record (`recall`) only of what the expressions compiled by then read."""
+        if text is None:
+            return None
+        expr = compile_expression(text, self.names, self.calls)
+        late = {name for name in expr.names - self.reads if "(" in name}  # calls: count(...), since(...), crossed(...)
+        if late and ("recall" in vars(self) or "crossed" in vars(self)):
+            raise RuntimeError(f"{text!r} reads {', '.join(sorted(late))}, which no state records: "
+                               "compile expressions as the Rules are made, before any State")
+        self.reads |= expr.names
+        return expr
+
+    @cached_property
+    def recall(self) -> Recall:
+        """The moves to remember: those that count(...) and since(...) read."""
+        return Recall(self, self.reads)
+
+    @cached_property
+    def crossed(self) -> list[tuple[str, int]]:
+        """(name, threshold index) of each crossed(...) the expressions read."""
+        ids = [t.id for t in self.scenario.ladder.thresholds]
+        return [(call_name("crossed", ids[j]), j) for j in range(len(ids)) if call_name("crossed", ids[j]) in self.reads]
 
     def _effect(self, e: Effect, key: int) -> CompiledEffect:
         lag = e.lag

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .memory import Memory
 from .rules import Rules
 
 
@@ -38,6 +39,7 @@ class State:
         self.red_line = F((W, len(rules.red_lines)), dtype=bool)
         self.red_line_turn = F((W, len(rules.red_lines)), -1, int)
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
+        self.memory = Memory(rules.recall, W)  # the record of moves that expressions read
         self.active = np.ones(W, dtype=bool)  # worlds still being played
         self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
         # Per rate, [world, slot]: what joins it at the end of turn t, at slot t % rate_turns.
@@ -58,12 +60,18 @@ class State:
         return np.stack([p.T for p in self.positions], axis=2)
 
     def names(self, turn: int) -> dict:
-        """What expressions read: the variables, the turn and the red lines."""
+        """What expressions read: the variables, the turn, the red lines, the ladder (positions,
+        peaks, thresholds crossed), the calendar and the record of moves (`Memory`)."""
+        rules = self.rules
         if "_columns" not in vars(self):  # views, made once: the arrays change only in place
-            self._columns = {name: self.vars[:, i] for i, name in enumerate(self.rules.var_names)}
-            for j, line in enumerate(self.rules.red_lines):
+            self._columns = {name: self.vars[:, i] for i, name in enumerate(rules.var_names)}
+            for j, line in enumerate(rules.red_lines):
                 self._columns[f"redline.{line.id}"] = self.red_line[:, j]
-        return {**self._columns, "turn": float(turn)}
+            for a, actor in enumerate(rules.actors):
+                self._columns[f"{actor}.position"] = self.position[:, a]
+                self._columns[f"{actor}.peak"] = self.peak[:, a]
+        crossed = {name: self.threshold_turn[:, j] >= 0 for name, j in rules.crossed}
+        return {**self._columns, "turn": float(turn), **rules.calendar.names[turn], **crossed, **self.memory.names(turn)}
 
     def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
         """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
@@ -82,6 +90,8 @@ class State:
                 continue
             if isinstance(value, list):  # arrays with a leading axis of worlds
                 value = [np.asfortranarray(v[index]) for v in value]
+            elif isinstance(value, Memory):
+                value = value.take(index)
             elif isinstance(value, np.ndarray):
                 if name.endswith("_history"):
                     value = value[:, index]

@@ -56,6 +56,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         self.env.process(self._world())
         self.env.process(self._preparations())
         self.env.process(self._proposals())
+        if rules.calendar.turns:
+            self.env.process(self._calendar())
 
     def _start_actors(self, force):
         for a in range(len(self.rules.actors)):

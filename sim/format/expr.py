@@ -10,9 +10,14 @@ Grammar, loosest binding first (as in Python):
     expr       := expr "or" expr | expr "and" expr | "not" expr
                 | expr CMP expr (CMP expr)*        # chains: 0 < x < 5 is 0 < x and x < 5
                 | expr ("+" | "-") expr | expr ("*" | "/") expr
-                | ("-" | "+") expr | "(" expr ")" | NUMBER | "true" | "false" | NAME
+                | ("-" | "+") expr | "(" expr ")" | NUMBER | "true" | "false" | NAME | CALL
     CMP        := "<" | "<=" | ">" | ">=" | "==" | "!="
     NAME       := IDENT ("." IDENT)*        IDENT := [A-Za-z_][A-Za-z0-9_]*
+    CALL       := "count(" KEY "," DIGITS ")" | "since(" KEY ")" | "crossed(" KEY ")"
+    KEY        := ID ("." ID)?              ID := [A-Za-z][A-Za-z0-9_-]*   (an option id may hold '-')
+
+The three calls are the whole of it: not general functions, but the record of the game read by
+name (see `call_name`), so the engine knows which records an expression reads before it plays.
 
 `not` cannot stand where Python forbids it (``a < not b``, ``-not a``).
 """
@@ -27,10 +32,11 @@ import numpy as np
 
 from .errors import printable
 
-__all__ = ["ExpressionError", "Expression", "compile_expression"]
+__all__ = ["ExpressionError", "Expression", "compile_expression", "call_name", "read_call", "MAX_COUNT_TURNS"]
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 50
+MAX_COUNT_TURNS = 104  # count(KEY, N): two years of weekly turns
 
 
 class ExpressionError(ValueError):
@@ -41,8 +47,11 @@ class ExpressionError(ValueError):
         self.message, self.offset = message, offset
 
 
+# A call is one token: its argument is an id (which may hold '-', as option ids do), not an expression.
+_CALL = r"(count|since|crossed)\s*\(\s*([A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?)\s*(?:,\s*([0-9]+)\s*)?\)"
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
+  | (?P<call>(?:count|since|crossed)\s*\(\s*[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?\s*(?:,\s*[0-9]+\s*)?\))
   | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<bad>\*\*|//|&&|\|\||=>|=<)
@@ -69,6 +78,15 @@ _BAD = {
     ".": "unexpected '.'; names are written like 'DPRK.capability'",
     ",": "unexpected ','; function calls are not supported",
 }
+_CALL_PARTS = re.compile(_CALL)
+_CALLS = {  # what each call reads, and its argument as messages name it
+    "count": "option or tag", "since": "option or tag", "crossed": "threshold",
+}
+_SIGNATURE = {
+    "count": f"count(OPTION_OR_TAG, N), N a whole number of turns from 1 to {MAX_COUNT_TURNS}",
+    "since": "since(OPTION_OR_TAG)", "crossed": "crossed(THRESHOLD)",
+}
+_SIGNATURES = "count(OPTION_OR_TAG, N), since(OPTION_OR_TAG) and crossed(THRESHOLD)"
 _WORDS = {"and", "or", "not", "true", "false"}
 _CAPITALS = {"True": "true", "False": "false", "AND": "and", "OR": "or", "NOT": "not"}
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -98,6 +116,8 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
                 raise ExpressionError(f"write {_CAPITALS[value]!r}, not {_q(value)}", at)
             if value not in _WORDS and keyword.iskeyword(value):
                 raise ExpressionError(f"{_q(value)} is not supported in expressions", at)
+            if value in _CALLS and re.match(r"\s*\(", text[match.end():]):  # a call its token did not match
+                raise ExpressionError(f"write {value}(...) as {_SIGNATURE[value]}", at)
             kind = value if value in _WORDS else "name"
         elif kind in ("bad", "other"):
             raise ExpressionError(_BAD.get(value, f"unexpected character {_q(value)}"), at)
@@ -111,8 +131,8 @@ class _Parser:
     of one precedence becomes one flat node, so neither parsing nor evaluation recurses
     more than a few frames per parenthesis."""
 
-    def __init__(self, text: str, names: frozenset[str]):
-        self.allowed, self.used = names, set()
+    def __init__(self, text: str, names: frozenset[str], calls: Mapping[str, frozenset[str]]):
+        self.allowed, self.calls, self.used = names, calls, set()
         self.tokens, self.i, self.depth = _tokenize(text), 0, 0
         self.reads = 0  # names read so far: an operand that reads none is a constant
 
@@ -188,9 +208,12 @@ class _Parser:
         if kind in ("true", "false"):
             truth = np.bool_(kind == "true")
             return lambda env: truth
+        if kind == "call":
+            return self.call(value, at)
         if kind == "name":
             if self.peek()[:2] == ("op", "("):
-                raise ExpressionError(f"function calls are not supported ('{value}(...)')", at)
+                only = f"; the only calls are {_SIGNATURES}" if self.calls else ""
+                raise ExpressionError(f"function calls are not supported ('{value}(...)'){only}", at)
             if value not in self.allowed:
                 close = difflib.get_close_matches(value, self.allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -201,6 +224,45 @@ class _Parser:
         if kind == "end":
             raise ExpressionError("the expression ends too early; expected a value", at)
         raise ExpressionError(f"expected a value but found {_q(value)}", at)
+
+
+    def call(self, text: str, at: int) -> Node:
+        """count(KEY, N), since(KEY) or crossed(KEY): a value the engine keeps per world, read by
+        its name (`call_name`) like a variable."""
+        parts = _CALL_PARTS.fullmatch(text)
+        func, key, turns = parts.groups()
+        if func not in self.calls:
+            raise ExpressionError(f"function calls are not supported ('{func}(...)')", at)
+        if (turns is None) != (func != "count"):
+            where = at + (parts.start(3) if turns else parts.end(2))
+            raise ExpressionError(f"{func}(...) takes {'a name and a number of turns' if func == 'count' else 'one name'}: "
+                                  f"the calls are {_SIGNATURES}", where)
+        if turns is not None and not 1 <= int(turns) <= MAX_COUNT_TURNS:
+            raise ExpressionError(f"count(..., N): N is a number of turns from 1 to {MAX_COUNT_TURNS} (got {turns})",
+                                  at + parts.start(3))
+        pool = self.calls[func]
+        if key not in pool:
+            close = difflib.get_close_matches(key, pool, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ExpressionError(f"{func}(...): unknown {_CALLS[func]} {_q(key)}{hint}", at + parts.start(2))
+        name = call_name(func, key, None if turns is None else int(turns))
+        self.used.add(name)
+        self.reads += 1
+        return lambda env: np.asarray(env[name], dtype=_F8)
+
+
+def call_name(func: str, key: str, turns: int | None = None) -> str:
+    """The name a call's value goes by in an environment: 'count(DPRK.launch,4)', 'since(launch)'."""
+    return f"{func}({key})" if turns is None else f"{func}({key},{turns})"
+
+
+def read_call(name: str) -> tuple[str, str, int | None] | None:
+    """(function, key, turns) of a call's name, or None for a plain name."""
+    parts = _CALL_PARTS.fullmatch(name)
+    if parts is None:
+        return None
+    func, key, turns = parts.groups()
+    return func, key, None if turns is None else int(turns)
 
 
 def _zero(constant: Node) -> bool:
@@ -285,13 +347,15 @@ class Expression:
         return result
 
 
-def compile_expression(text: str, names) -> Expression:
-    """Parse ``text``, allowing only ``names``; raises ExpressionError."""
+def compile_expression(text: str, names, calls: Mapping[str, frozenset[str]] | None = None) -> Expression:
+    """Parse ``text``, allowing only ``names``, and the calls in ``calls`` (function name -> the
+    keys it may be given, e.g. {"crossed": {"nuclear"}}); raises ExpressionError. The names the
+    expression reads (`Expression.names`) hold its calls' names (`call_name`)."""
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be text, not {type(text).__name__}", 0)
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression too long ({len(text)} characters; the limit is {MAX_LENGTH})",
                               MAX_LENGTH)
-    parser = _Parser(text, frozenset(names))
+    parser = _Parser(text, frozenset(names), {f: frozenset(keys) for f, keys in (calls or {}).items()})
     node = parser.parse()
     return Expression(text, frozenset(parser.used), node)

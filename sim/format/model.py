@@ -357,6 +357,57 @@ class Inject(Strict):
         return self
 
 
+def _month_day(text: str) -> str:
+    """A day of every year: '03-04'. 02-29 is refused: three years in four lack it."""
+    month, day = int(text[:2]), int(text[3:])
+    if not 1 <= month <= 12:
+        raise ValueError(f"{text} is not a day of the year: the month must be 01 to 12")
+    if (month, day) == (2, 29):
+        raise ValueError("02-29 is not a day of every year: write 02-28 or 03-01")
+    try:
+        dt.date(2021, month, day)  # a year that is not a leap year
+    except ValueError:
+        raise ValueError(f"{text} is not a day of the year: day {day} is out of range for month {month}") from None
+    return text
+
+
+MonthDay = Annotated[str, StringConstraints(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_month_day)]
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
+
+
+class Window(Strict):
+    """A recurring window of the calendar (an exercise season, an anniversary), declared once: it
+    opens in the turn containing its start date and closes in the turn containing its end date,
+    every year of the game."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)] = Field(
+        description="Name; expressions read window.<id> (1 while the window is open)."
+    )
+    label: Line = Field(description="Display name, e.g. 'Spring exercise season'.")
+    every: Literal["year"] = Field("year", description="How often the window recurs: every year.")
+    start: MonthDay = Field(description="Month and day it opens, MM-DD (e.g. '03-04').")
+    end: Optional[MonthDay] = Field(
+        None, description="Month and day it closes, MM-DD (the first day it is no longer open); "
+        "a day before the start falls in the next year."
+    )
+    duration: Optional[int] = Field(None, ge=1, le=365, description="Days it stays open, instead of `end`.")
+    first_year: Optional[Year] = Field(None, description="First year it opens (default: every year of the game).")
+    last_year: Optional[Year] = Field(None, description="Last year it opens.")
+    news: Optional[Line] = Field(None, description="The news line when it opens (default: the label).")
+    news_end: Optional[Line] = Field(None, description="The news line when it closes (default: '<label> ends').")
+    source: Optional[SourceRef] = Field(None, description="Where the window comes from, with a short quote.")
+    effects_start: list[Effect] = Field(default_factory=list, description="What changes when it opens.")
+    effects_end: list[Effect] = Field(default_factory=list, description="What changes when it closes.")
+
+    @model_validator(mode="after")
+    def _span(self):
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("a calendar window needs exactly one of 'end' or 'duration'")
+        if self.first_year is not None and self.last_year is not None and self.first_year > self.last_year:
+            raise LocatedError(("last_year",), f"last_year {self.last_year} is before first_year {self.first_year}")
+        return self
+
+
 class Outcome(Strict):
     id: Id = Field(description="Name of the outcome, e.g. war, deal, horizon.")
     label: Line = Field(description="Display name.")
@@ -468,6 +519,7 @@ class Scenario(Strict):
     options: list[Option] = Field(min_length=1, description="Every move of every actor.")
     doctrines: dict[Id, Doctrine] = Field(min_length=1, description="Named presets of the bots' behaviour.")
     injects: list[Inject] = Field(default_factory=list, description="Events scheduled by turn or date.")
+    calendar: list[Window] = Field(default_factory=list, description="Windows that open and close on the same dates every year.")
     outcomes: list[Outcome] = Field(min_length=1, description="How a game can end, checked in this order.")
     mechanics: Mechanics = Field(default_factory=Mechanics, description="Hazard, vetoes, proposals, sanctions, red lines.")
     calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")
@@ -491,5 +543,8 @@ def json_schema() -> dict:
 
 def digest(scenario: Scenario) -> str:
     """The scenario's fingerprint: the same for the same content, however it was written."""
-    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
+    data = scenario.model_dump(mode="json", by_alias=True)
+    if not data["calendar"]:  # a scenario without one keeps the digest its saves and batch folders hold
+        del data["calendar"]
+    text = json.dumps(data, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -232,13 +232,24 @@ class _Checker:
         self.tags = {t for o in _items(raw.get("options")) if isinstance(o.get("tags"), list)
                      for t in o["tags"] if isinstance(t, str)}
         self.first_index: dict[str, dict] = {}  # section -> id -> its first position in the raw list
-        self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
+        self.windows = set(_ids(raw.get("calendar")))
+        # besides variables, turn and red lines, expressions read the ladder and the calendar
+        self.read_too = ({f"{a}.{what}" for a in self.actors for what in ("position", "peak")}
+                         | {"month", "day_of_year"} | {f"window.{w}" for w in self.windows})
+        self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines} | self.read_too
+        # the calls' keys: options and tags of any actor, and tags of one actor (ACTOR.TAG)
+        keys = self.option_ids | self.tags | {f"{o['actor']}.{t}" for o in _items(raw.get("options"))
+                                               if isinstance(o.get("actor"), str) and isinstance(o.get("tags"), list)
+                                               for t in o["tags"] if isinstance(t, str)}
+        self.calls = {"count": keys, "since": keys, "crossed": set(_ids(_get(raw, "ladder", "thresholds")))}
 
     def run(self) -> list[Problem]:
-        for section in ("actors", "variables", "options", "doctrines", "injects", "outcomes", "mechanics", "calibration"):
+        for section in ("actors", "variables", "options", "doctrines", "injects", "calendar", "outcomes", "mechanics",
+                        "calibration"):
             getattr(self, f"_{section}")()
         self._unique("options")
         self._unique("injects")
+        self._unique("calendar")
         self._unique("outcomes")
         self._unique("ladder", "rungs")
         self._unique("ladder", "thresholds")
@@ -256,7 +267,7 @@ class _Checker:
         if text is None:
             return
         try:
-            compile_expression(text, self.names)
+            compile_expression(text, self.names, self.calls)
         except ExpressionError as exc:
             line, col = self.doc.locate(path, exc.offset)
             self.problems.append(Problem(self.doc.file_of(path), line, col, f"{dotted(path)}: {exc.message}"))
@@ -293,6 +304,8 @@ class _Checker:
                     self.err(path, f"variable '{name}' is owned by {v.owner}: name it '{v.owner}.…'", key=True)
             elif prefix in self.actors and "." in name:
                 self.err(path, f"variable '{name}' starts with actor {prefix}: add 'owner: {prefix}'", key=True)
+            if name in self.read_too or name.startswith("window."):
+                self.err(path, f"variable '{name}' has the name of a value expressions read already: rename it", key=True)
 
     def _options(self):
         for i, o in enumerate(self.p.get("options") or []):
@@ -356,6 +369,13 @@ class _Checker:
                 days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
                 if days < 0:
                     self.err(path + ("date",), f"{dotted(path)}: date {inj.date} is before the start {clock.start}")
+
+    def _calendar(self):
+        for i, window in enumerate(self.p.get("calendar") or []):
+            path = ("calendar", self._index("calendar", window.id, i))
+            self.effects(path + ("effects_start",), window.effects_start)
+            self.effects(path + ("effects_end",), window.effects_end)
+            self.source(path + ("source",), window.source)
 
     def _outcomes(self):
         kinds = []

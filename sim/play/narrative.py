@@ -52,6 +52,7 @@ def labels(rules) -> dict[str, str]:
     s = rules.scenario
     out = {o.id: o.label for o in rules.options}
     out |= {i.id: i.label for i in s.injects}
+    out |= {w.id: w.label for w in s.calendar}
     out |= {t.id: t.label for t in s.ladder.thresholds}
     out |= {r.id: r.label for r in rules.red_lines}
     return out | {o.id: o.label for o in rules.outcomes}
@@ -62,6 +63,7 @@ def sources(rules) -> dict:
     s = rules.scenario
     refs = {o.id: o.source for o in rules.options}
     refs |= {i.id: i.source for i in s.injects if i.source}
+    refs |= {w.id: w.source for w in s.calendar if w.source}
     return refs | {r.id: r.source for r in rules.red_lines if r.source}
 
 
@@ -107,6 +109,8 @@ def describe(ev: dict, labels: dict) -> str | None:
     kind, label = ev["kind"], labels.get(ev["subject"], ev["subject"])
     if kind == "inject":
         return f"EVENT: {label}{_changes(ev.get('changes'))}"
+    if kind in ("window_open", "window_close"):
+        return f"CALENDAR: {ev['news']}{_changes(ev.get('changes'))}"
     if kind == "prepare":
         how = "indicators observed" if ev["visible"] else "covert"
         return f"prepares: {label} [{how}; ready turn {ev['ready'] + 1}]"  # turns count from 1, as on the board

@@ -48,6 +48,11 @@ def block(indicator: str) -> str:
 """)
 
 
+def with_window(window: str) -> str:
+    """The bench with a calendar of one window."""
+    return BASE + f"calendar:\n  - {window}\n"
+
+
 def many_options(bad: bool) -> str:
     """A file of nearly the largest size allowed: 60 actors with about 100 options each, one of them (if bad) bad."""
     actors = "".join(f"  X{a}: {{name: Extra {a}, doctrine: dove}}\n" for a in range(60))
@@ -163,6 +168,20 @@ CASES = {
     "divide-by-constant-zero": (edit("requires: talks.open", 'requires: "tension / (2 - 2) > 1"'), "/ (2", "division by zero"),
     "arrow-comparison": (edit("requires: talks.open", 'requires: "tension => 3"'), "=> 3", "'>='"),
     "block-literal-error": (block("|"), "talks.opn\n", "unknown name 'talks.opn'"),
+    # memory and the calendar in expressions (issue 16)
+    "count-unknown-tag": (edit("requires: talks.open", 'requires: "count(tset, 4) > 1"'), "tset", "unknown option or tag 'tset'"),
+    "since-unknown-option": (edit("requires: talks.open", 'requires: "since(b-tets) < 3"'), "b-tets", "unknown option or tag"),
+    "count-other-actors-tag": (edit("requires: talks.open", 'requires: "count(A.test, 4) > 1"'), "A.test", "unknown option or tag"),
+    "count-turns-out-of-range": (edit("requires: talks.open", 'requires: "count(test, 105) > 1"'), "105", "from 1 to 104"),
+    "crossed-unknown-threshold": (edit("requires: talks.open", 'requires: "crossed(intens)"'), "intens)", "unknown threshold"),
+    "unknown-window": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30}')
+                       .replace("requires: talks.open", 'requires: "window.sprng"'), "window.sprng", "did you mean 'window.spring'"),
+    "window-unknown-variable": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30, '
+                                            'effects_start: [{var: tensoin, delta: 5}]}'), "tensoin", "unknown variable"),
+    "window-february-30": (with_window('{id: spring, label: Spring, start: "02-30", duration: 30}'), '"02-30"', "out of range"),
+    "window-month-13": (with_window('{id: spring, label: Spring, start: "03-04", end: "13-01"}'), '"13-01"', "month must be"),
+    "window-years-reversed": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30, first_year: 2022, '
+                                          'last_year: 2021}'), "2021}", "before first_year"),
     "block-folded-error": (block(">"), "talks.opn\n", "unknown name 'talks.opn'"),
 }
 
