@@ -229,3 +229,15 @@ def test_a_doctrine_without_rules_dumps_as_before(tmp_path):
     ruled = builder(tmp_path, doctrine="{rules: [{when: flag > 0, pass: 1}]}").scenario.doctrines["builder"]
     assert ruled.model_dump(by_alias=True, exclude_none=True)["rules"] == [{"when": "flag > 0", "pass": 1.0, "weights": {},
                                                                           "categories": {}, "tags": {}, "options": {}}]
+
+
+def test_a_rule_reading_the_record_holds_after_the_move_it_counts(tmp_path):
+    """A rule's condition may read count(...) and since(...): the record keeps what it reads,
+    whichever preset plays (compiled with the scenario's other expressions)."""
+    rules = builder(tmp_path, doctrine="{rules: [{when: 'count(build, 2) > 0', options: {up: -20}}]}")
+    engine = worlds(rules, capability=0.0)
+    before = relative_scores(engine)
+    engine.state.memory.record(np.zeros(W // 2, dtype=int) + rules.option_index["up"], np.arange(W // 2), 0)
+    after = relative_scores(engine)
+    assert np.allclose(after[0, : W // 2], before[0, : W // 2] - 20)  # built this turn: the rule holds
+    assert np.allclose(after[0, W // 2 :], before[0, W // 2 :])  # never built: it does not

@@ -234,7 +234,7 @@ class Doctrine:
         if spec.after_red_line is not None and owned:  # first, as it was added before rules existed
             self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line), None))
         for rule in spec.rules:
-            self.rules.append(_Rule(rules.compile(rule.when).mask, _Terms(rules, actor, rule), rule.temperature))
+            self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule), rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
 
     def choose(self, rules: Rules, state, available: np.ndarray, turn: int) -> np.ndarray:

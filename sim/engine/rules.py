@@ -134,6 +134,9 @@ class Rules:
         self.inject_turn = [self.turn_of(i.date) if i.date else i.turn for i in s.injects]
         self.inject_when = [self.compile(i.when) for i in s.injects]
         self.sanction_scale = self.compile(s.mechanics.sanctions.scale)
+        # Every preset's situational rules, whichever the actors end up playing: compiled now, so
+        # that the record keeps what their conditions read (`compile`).
+        self.rule_when = {r.when: self.compile(r.when) for d in s.doctrines.values() for r in d.rules}
 
         self.topics = list(s.mechanics.proposals)
         self.topic_index = {t: i for i, t in enumerate(self.topics)}
