@@ -12,6 +12,7 @@ import numpy as np
 
 KINDS = (
     "inject",  # a scheduled event of the scenario
+    "chance",  # an event of chance happened
     "prepare",  # a move's preparation began (visible or covert)
     "move",  # a move happened (with its success and immediate changes)
     "effect",  # a lagged change landed

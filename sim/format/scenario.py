@@ -232,10 +232,12 @@ class _Checker:
         self.names = self.variables | {"turn"} | {f"redline.{r}" for r in self.red_lines}
 
     def run(self) -> list[Problem]:
-        for section in ("actors", "variables", "options", "doctrines", "injects", "outcomes", "mechanics", "calibration"):
+        for section in ("actors", "variables", "options", "doctrines", "injects", "chance", "outcomes", "mechanics",
+                        "calibration"):
             getattr(self, f"_{section}")()
         self._unique("options")
         self._unique("injects")
+        self._unique("chance")
         self._unique("outcomes")
         self._unique("ladder", "rungs")
         self._unique("ladder", "thresholds")
@@ -341,6 +343,15 @@ class _Checker:
                 days = (dt.date.fromisoformat(inj.date) - dt.date.fromisoformat(clock.start)).days
                 if days < 0:
                     self.err(path + ("date",), f"{dotted(path)}: date {inj.date} is before the start {clock.start}")
+
+    def _chance(self):
+        for i, event in enumerate(self.p.get("chance") or []):
+            path = ("chance", self._index("chance", event.id, i))
+            self.expr(path + ("probability",), event.probability)
+            self.effects(path + ("effects",), event.effects)
+            self.source(path + ("source",), event.source)
+            if event.ends_game is not None:
+                self.ref(path + ("ends_game",), event.ends_game, self.outcomes, "outcome")
 
     def _outcomes(self):
         kinds = []
