@@ -173,3 +173,17 @@ def test_the_cause_of_each_kind_of_ending_in_the_game_record(moves, hazard, caus
         engine.submit(engine.waiting.actor, moves.get((engine.waiting.turn, engine.waiting.actor)))
     record = game_record(engine, "m")
     assert record["cause"] == cause == record["events"][-1]["cause"]
+
+
+def test_lint_counts_what_chance_events_read_and_change(tmp_path):
+    from sim.authoring.lint import lint
+
+    variables = "  talks.progress: {min: 0, max: 100, initial: 0}\n"
+    extra = "  C.mood: {owner: C, min: 0, max: 10, initial: 5}\n  C.luck: {owner: C, min: 0, max: 1, initial: 0.1}\n"
+    path = tmp_path / "lint.scenario.yaml"
+    path.write_text(with_chance(CLASH.format(p="C.luck") + ", effects: [{var: C.mood, delta: 1}]",
+                                old=variables, new=variables + extra))
+    about = [p.message for p in lint(path) if "C.mood" in p.message or "C.luck" in p.message]
+    # C.mood changes (by the event) and C.luck is read (by its probability); the other halves are true
+    assert sorted(about) == ["warning: variable 'C.luck' never changes: no effect, inject or drift moves it from 0.1",
+                             "warning: variable 'C.mood' is never read: no condition, actor value or doctrine weight uses it"]
