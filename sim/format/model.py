@@ -493,5 +493,25 @@ def json_schema() -> dict:
 
 def digest(scenario: Scenario) -> str:
     """The scenario's fingerprint: the same for the same content, however it was written."""
-    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
+    text = json.dumps(_without_added_defaults(scenario.model_dump(mode="json", by_alias=True)), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _without_added_defaults(data: dict) -> dict:
+    """The dump less the fields added to version 1 since its release (issue 16) where they hold
+    their defaults: a scenario that uses none of them keeps the digest its saves and batch folders
+    were made with, so they still resume."""
+    def drop(part: dict, name: str, default) -> None:
+        if part.get(name, default) == default:
+            part.pop(name, None)
+
+    for actor in data["actors"].values():
+        drop(actor, "moves_per_turn", 1)
+    for option in data["options"]:
+        drop(option, "max_per_turn", 1)
+    for topic in data["mechanics"]["proposals"].values():
+        drop(topic, "consent", "any")
+        drop(topic, "drafting", None)
+        drop(topic, "free_answer", False)
+    drop(data, "chance", [])
+    return data
