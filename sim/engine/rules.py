@@ -164,8 +164,7 @@ class Rules:
         topics = s.mechanics.proposals
         self.moves_per_turn = [a.moves_per_turn for a in s.actors.values()]
         self.max_per_turn = np.array([o.max_per_turn for o in self.options])
-        free = np.array([bool(o.answers and o.answers.topic in topics and topics[o.answers.topic].free_answer)
-                         for o in self.options])
+        free = np.array([bool(o.answers and topics[o.answers.topic].free_answer) for o in self.options])
         self.free_answer = [np.append(free[i], False) for i in self.by_actor]  # per actor, by local choice (K: pass)
         self.decides_again = [m > 1 or bool(f.any()) for m, f in zip(self.moves_per_turn, self.free_answer)]
         self.several = self.max_per_turn > 1  # options that may be taken more than once a turn
