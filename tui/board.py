@@ -135,7 +135,8 @@ class BoardScreen(Screen):
         self.app.guard_input()  # a new decision: the key that took the last move does not take this one
         self.last_actor = actor
         picker = self.query_one(MovePicker)
-        picker.border_title = f"{actor}: your move"
+        again = self.game.waiting is not None and self.game.waiting.round > 0  # moves_per_turn, or a free answer
+        picker.border_title = f"{actor}: your move" + (" (again this turn)" if again else "")
         picker.show(self.game, actor)
         picker.focus()
         self.query_one(OfferBanner).show(self.game, actor)

@@ -257,7 +257,7 @@ def _no_way_down(doc: Document, rules: Rules) -> list[Problem]:
 
 def _variables_never_changed(doc: Document, rules: Rules) -> list[Problem]:
     s = rules.scenario
-    changed = {e.var for part in (*s.options, *s.injects) for e in part.effects}
+    changed = {e.var for part in (*s.options, *s.injects, *s.chance) for e in part.effects}
     changed |= {name for name, v in s.variables.items() if v.drift and v.baseline not in (None, v.initial)}
     return [
         _warn(doc, ("variables", name), f"variable '{name}' never changes: no effect, inject or drift "
@@ -268,7 +268,8 @@ def _variables_never_changed(doc: Document, rules: Rules) -> list[Problem]:
 
 def _variables_never_read(doc: Document, rules: Rules) -> list[Problem]:
     s = rules.scenario
-    conditions = [*rules.requires, *rules.acts_when, *rules.inject_when, *rules.outcome_when, rules.sanction_scale]
+    conditions = [*rules.requires, *rules.acts_when, *rules.inject_when, *rules.outcome_when, rules.sanction_scale,
+                  *rules.chance_probability]
     read = {name for expr in conditions if expr is not None for name in expr.names}
     read |= {var for actor in s.actors.values() for var in actor.values}
     for d in s.doctrines.values():
@@ -326,6 +327,7 @@ def _lags_beyond_horizon(doc: Document, rules: Rules) -> list[Problem]:
     s, out = rules.scenario, []
     parts = [(("options", i), o.id, o.effects) for i, o in enumerate(s.options)]
     parts += [(("injects", i), inj.id, inj.effects) for i, inj in enumerate(s.injects)]
+    parts += [(("chance", i), c.id, c.effects) for i, c in enumerate(s.chance)]
     for path, name, effects in parts:
         for j, e in enumerate(effects):
             lag = e.lag if e.lag is not None else s.mechanics.sanctions.lag if e.sanction else 0

@@ -37,6 +37,10 @@ def describe(loaded: Loaded) -> list[str]:
         out += ["", "Scheduled events:"]
         for inj in s.injects:
             out.append(f"  {inj.date or 'turn ' + str(inj.turn)}: {inj.label}"[:80])
+    if s.chance:
+        out += ["", "Chance events (probability a turn):"]
+        for c in s.chance:
+            out.append(f"  {c.label}: {c.probability}"[:80])
     out += ["", "Outcomes: " + ", ".join(f"{o.label} ({o.kind})" for o in s.outcomes)]
     return out
 

@@ -237,12 +237,13 @@ class Doctrine:
             self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule), rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
 
-    def choose(self, rules: Rules, state, available: np.ndarray, turn: int) -> np.ndarray:
+    def choose(self, rules: Rules, state, available: np.ndarray, turn: int, round_: int = 0) -> np.ndarray:
         """Local option index per world (K means pass), sampled by softmax(score / temperature).
 
         `available` is [K + 1, W]; one uniform per world is compared with the cumulative weights.
         Weights are taken relative to the doctrine's bound on its scores; in a world where that
-        makes them overflow or vanish, from its best open move instead.
+        makes them overflow or vanish, from its best open move instead. `round_` is the actor's
+        decisions before this one in this turn: each draws with a key of its own.
         """
         rows = available[:-1].any(axis=1).nonzero()[0]  # options open in no world need no score
         keep = np.append(rows, len(available) - 1)
@@ -256,7 +257,9 @@ class Doctrine:
             logits = np.where(open_[:, odd], self._logits(rules, situation, rows)[:, odd], -np.inf)
             logits -= logits.max(axis=0)
             cumulative[:, odd] = _cumulative(logits, open_[:, odd])
-        u = rng.uniform(state.stream, rng.key("choose"), turn, self.actor) * cumulative[-1]
+        # the first decision of a turn keeps the key it had when an actor decided once a turn
+        keys = (turn, self.actor, round_) if round_ else (turn, self.actor)
+        u = rng.uniform(state.stream, rng.key("choose"), *keys) * cumulative[-1]
         below = cumulative <= u.astype(np.float32)
         picked = np.minimum(below.view(np.uint8).sum(axis=0, dtype=np.uint8), len(rows))  # K < 255
         return keep.take(picked)  # take: a third of the time of keep[picked] with a uint8 index

@@ -14,6 +14,7 @@ KINDS = (
     "inject",  # a scheduled event of the scenario
     "window_open",  # a calendar window opened (with its news line)
     "window_close",  # a calendar window closed
+    "chance",  # an event of chance happened
     "prepare",  # a move's preparation began (visible or covert)
     "move",  # a move happened (with its success and immediate changes)
     "effect",  # a lagged change landed

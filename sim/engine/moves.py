@@ -39,6 +39,9 @@ class Moves:
         rules, st = self.rules, self.state
         cell = opts * st.size + worlds  # flat indices: a 1-D fancy index costs half a 2-D one
         _flat(st.counts)[cell] += 1
+        if rules.takes_several:  # options that may be taken again this turn count their uses (Processes._open_again)
+            several = rules.several[opts]
+            st.turn_uses[opts[several], worlds[several]] += 1
         blocked = _flat(st.blocked.T)
         blocked[cell] = turn + rules.blocks[opts]
         limited = rules.max_per_year[opts] < NO_LIMIT

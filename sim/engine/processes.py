@@ -5,9 +5,11 @@ play, Monte Carlo batches, forecasts and replays. Within a turn the processes ru
 
     turn + 0.04  calendar windows close and open (their effects and news)
     turn + 0.05  injects (scheduled events of the scenario)
+    turn + 0.07  chance events, drawn in every world (after the injects: a scheduled event can make one likelier)
     turn + 0.10  preparations complete, lagged effects land, durations end
     turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
-    turn + 0.30  actors decide, one after another in the scenario's order
+    turn + 0.30  actors decide, one after another in the scenario's order; an actor with several
+                 moves a turn (or a free answer) decides again at once, on the state its move left
     turn + 0.90  the world: rates and drift, cooling positions, the hazard of miscalculation, outcomes
 
 Lagged effects and durations are `Flight` records, each carried by a small process; because
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from . import rng
 from .moves import Flight, _cohorts, _rank
 
-CALENDAR, INJECT, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.10, 0.20, 0.30, 0.90
+CALENDAR, INJECT, CHANCE, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.07, 0.10, 0.20, 0.30, 0.90
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Decision:
     actor: str
     turn: int
     event: simpy.Event
+    round: int = 0  # the actor's decisions before this one in this turn
 
 
 class Processes:
@@ -85,24 +89,84 @@ class Processes:
                 self._resolve(int(st.pend_option[worlds[rows[0]], topics[rows[0]]]), int(topics[rows[0]]), worlds[rows], turn)
 
     def _actor(self, a: int, force):
-        env, rules = self.env, self.rules
+        """Actor a's decisions, turn after turn. `force` (actor, turn, option, round) takes the
+        decision a fork was made at; its round resumes the actor's turn where it was."""
+        env, rules, st = self.env, self.rules, self.state
         phase = DECIDE + 0.5 * a / len(rules.actors)
         name = rules.actors[a]
+        again = rules.decides_again[a]
         for turn in range(max(self._first(phase), 0), rules.horizon):
             yield env.timeout(turn + phase - env.now)
             if self.finished:
                 return
-            mask = self._due(a, turn)
-            if not mask.any():
-                continue
-            if force is not None and force[:2] == (name, turn):
-                self._choose(a, turn, mask, force[2])
-            elif a in self.humans:
-                self.waiting = Decision(name, turn, env.event())
-                option = yield self.waiting.event
-                self._choose(a, turn, mask, option)
+            forced = force is not None and force[:2] == (name, turn)
+            round_ = force[3] if forced else 0
+            if round_:  # a fork within the actor's turn: the worlds still deciding are in the state
+                mask = (st.moves_left[:, a] > 0) & st.active
             else:
-                self._decide(a, turn, mask)
+                mask = self._due(a, turn)
+                if again and mask.any():
+                    self._start_turn(a, mask)
+            while mask.any():
+                if forced:
+                    choice = self._choose(a, turn, mask, force[2], round_)
+                    forced = False
+                elif a in self.humans:
+                    self.waiting = Decision(name, turn, env.event(), round_)
+                    option = yield self.waiting.event
+                    choice = self._choose(a, turn, mask, option, round_)
+                else:
+                    choice = self._decide(a, turn, mask, round_)
+                if not again or self.finished:  # one decision a turn: the common case costs this check
+                    break
+                mask = self._decided(a, mask, choice)
+                round_ += 1
+
+    def _start_turn(self, a: int, mask: np.ndarray) -> None:
+        st, rules = self.state, self.rules
+        st.moves_left[:, a] = np.where(mask, rules.moves_per_turn[a], 0)
+        several = [i for _, i in rules.several_by_actor[a]]
+        if several:
+            st.turn_uses[several] = 0
+
+    def _decided(self, a: int, mask: np.ndarray, choice: np.ndarray) -> np.ndarray:
+        """After one of actor a's decisions, the worlds where it decides again: it moved, the game
+        goes on and it has moves left. A pass ends its turn; a free answer uses no move."""
+        st = self.state
+        free = self.rules.free_answer[a]
+        K = len(free) - 1
+        left = st.moves_left[:, a]
+        left[mask & (choice == K)] = 0
+        left[mask & (choice < K) & ~free[choice]] -= 1
+        return (left > 0) & st.active
+
+    def _chance(self):
+        """Draws the chance events of every turn in the worlds still being played, in the scenario's order."""
+        env, rules, st = self.env, self.rules, self.state
+        for turn in range(max(self._first(CHANCE), 0), rules.horizon):
+            yield env.timeout(turn + CHANCE - env.now)
+            if self.finished:
+                return
+            names = st.names(turn)
+            for c, event in enumerate(rules.chance):
+                worlds = (st.active & (st.chance_blocked[:, c] <= turn)).nonzero()[0]
+                p = np.broadcast_to(rules.chance_probability[c].number(names), (st.size,))[worlds]
+                u = rng.uniform(st.stream[worlds], rng.key("chance"), turn, rules.chance_key[c])
+                worlds = worlds[u < np.clip(p, 0.0, 1.0)]
+                if not len(worlds):
+                    continue
+                count = st.chance_count[:, c]
+                count[worlds] += 1
+                blocked = st.chance_blocked[:, c]
+                blocked[worlds] = turn + event.cooldown + 1
+                if event.limit is not None:
+                    spent = worlds[count[worlds] >= event.limit]
+                    blocked[spent] = rules.horizon
+                mark = len(self.log.records)
+                changes = self._effects(rules.chance_effects[c], worlds, np.ones(len(worlds), bool), turn, None, event.id)
+                self._log(turn, "chance", worlds, subject=event.id, data={"news": event.news, "changes": changes}, at=mark)
+                if rules.chance_ends[c] >= 0:
+                    self._end(worlds, rules.chance_ends[c], turn, cause=event.id)
 
     def _inject(self, i: int, turn: int):
         yield self.env.timeout(turn + INJECT - self.env.now)
@@ -180,34 +244,46 @@ class Processes:
             out.append((reason, k, masks[condition]))
         return out
 
-    def _available(self, a: int, turn: int, mask: np.ndarray) -> np.ndarray:
+    def _available(self, a: int, turn: int, mask: np.ndarray, round_: int = 0) -> np.ndarray:
         """[K + 1, W] moves open to actor a where it decides; the last row, passing, is always open."""
         sl = self.rules.actor_slice[a]
         K = sl.stop - sl.start
         ok = np.empty((K + 1, self.state.size), dtype=bool)
         np.less_equal(self.state.blocked[sl], turn, out=ok[:K])
+        for k, i in self.rules.several_by_actor[a] if round_ else ():
+            ok[k] |= self._open_again(i, turn)
         for _, k, allowed in self._conditions(a, turn):
             ok[k] &= allowed
         ok[:K] &= mask
         ok[K] = True
         return ok
 
-    def _decide(self, a: int, turn: int, mask: np.ndarray) -> None:
-        available = self._available(a, turn, mask)
-        # Where the actor does not decide only passing is open, so the doctrine passes there.
-        self._take_choices(a, turn, self.doctrines[a].choose(self.rules, self.state, available, turn))
+    def _open_again(self, i: int, turn: int) -> np.ndarray:
+        """Per world, whether option i (max_per_turn > 1), taken this turn, may be taken again:
+        under its cap for the turn, and closed only by this turn's use (not by its yearly limit)."""
+        st, rules = self.state, self.rules
+        uses = st.turn_uses[i]
+        return (uses > 0) & (uses < rules.max_per_turn[i]) & (st.blocked[i] == turn + rules.blocks[i]) & (
+            st.year_count[:, i] < rules.max_per_year[i])
 
-    def _choose(self, a: int, turn: int, mask: np.ndarray, option: str | None) -> None:
+    def _decide(self, a: int, turn: int, mask: np.ndarray, round_: int = 0) -> np.ndarray:
+        available = self._available(a, turn, mask, round_)
+        # Where the actor does not decide only passing is open, so the doctrine passes there.
+        return self._take_choices(a, turn, self.doctrines[a].choose(self.rules, self.state, available, turn, round_))
+
+    def _choose(self, a: int, turn: int, mask: np.ndarray, option: str | None, round_: int = 0) -> np.ndarray:
         idx = self.rules.by_actor[a]
         K = len(idx)
         if option is None:
-            return
+            return np.full(self.state.size, K)
         k = int(np.flatnonzero(idx == self.rules.option_index[option])[0])
-        allowed = self._available(a, turn, mask)[k]
-        self._take_choices(a, turn, np.where(allowed, k, K))
+        allowed = self._available(a, turn, mask, round_)[k]
+        return self._take_choices(a, turn, np.where(allowed, k, K))
 
-    def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> None:
+    def _take_choices(self, a: int, turn: int, choice: np.ndarray) -> np.ndarray:
+        """Takes the chosen moves (local option index per world, K: pass); returns `choice`."""
         K = len(self.rules.by_actor[a])
         chosen = (choice < K).nonzero()[0]
         if len(chosen):
             self._take(self.rules.actor_slice[a].start + choice[chosen], chosen, turn)
+        return choice

@@ -14,8 +14,11 @@ class Proposals:
         o = rules.options[i]
         j = rules.topic_index[o.proposes.topic]
         topic = rules.scenario.mechanics.proposals[o.proposes.topic]
-        window = topic.window
-        st.pend_until[worlds, j] = turn + window
+        if topic.drafting is None:
+            st.pend_until[worlds, j] = turn + topic.window
+        else:  # drawn only where the topic declares it: other games keep their draws
+            u = rng.uniform(st.stream[worlds], rng.key("drafting"), turn, rules.option_key[i])
+            st.pend_until[worlds, j] = turn + _turns(u, topic.drafting)
         st.pend_option[worlds, j] = i
         st.pend_order[worlds, j] = self.proposals_made
         self.proposals_made += 1
@@ -34,9 +37,10 @@ class Proposals:
         st = self.state
         j = self.rules.topic_index[topic]
         st.awaiting[worlds, j, a] = False
+        spec = self.rules.scenario.mechanics.proposals[topic]
         if accept:
             st.pend_answer[worlds, j] = np.where(st.pend_answer[worlds, j] < 0, -1, 1)
-        elif self.rules.scenario.mechanics.proposals[topic].rule == "veto":
+        elif spec.rule == "veto" or spec.consent == "all":  # one refusal fails it
             st.pend_answer[worlds, j] = -1
         self._log(turn, "answer", worlds, actor=self.rules.actors[a], subject=topic, data={"accept": accept})
 
@@ -45,9 +49,12 @@ class Proposals:
         rules, st = self.rules, self.state
         o = rules.options[i]
         topic = rules.topics[j]
-        rule = rules.scenario.mechanics.proposals[topic].rule
+        spec = rules.scenario.mechanics.proposals[topic]
+        rule = spec.rule
         answer = st.pend_answer[worlds, j]
         passed = answer > 0 if rule == "consent" else answer >= 0
+        if spec.consent == "all":  # an addressee that has not answered refuses
+            passed &= ~st.awaiting[worlds, j].any(axis=1)
         by = np.where(passed, "", "refused" if rule == "consent" else "vetoed by an actor") if self.record else None
         for member, odds in rules.veto_odds.items() if rule == "veto" else ():
             veto = passed & (rng.uniform(st.stream[worlds], rng.key("veto"), turn, rng.key(member)) < odds)
@@ -63,3 +70,15 @@ class Proposals:
         changes = self._effects(rules.effects[i], worlds, passed, turn, o.actor, o.id)
         data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
         self._log(turn, "resolved", worlds, actor=o.actor, subject=o.id, data=data, at=mark)
+
+
+def _turns(u: np.ndarray, d) -> np.ndarray:
+    """Whole turns from uniform draws u: the triangular distribution (min, mode, max) by its
+    inverse distribution function, rounded half up."""
+    lo, mode, hi = d.min, d.mode, d.max
+    span = hi - lo
+    if span == 0:
+        return np.full(len(u), int(np.floor(lo + 0.5)))
+    below = u < (mode - lo) / span
+    x = np.where(below, lo + np.sqrt(u * span * (mode - lo)), hi - np.sqrt((1 - u) * span * (hi - mode)))
+    return np.floor(x + 0.5).astype(int)

@@ -112,6 +112,8 @@ class Rules:
         self.effects = [[self._effect(e, next(counter)) for e in o.effects] for o in self.options]
         self.inject_effects = [[self._effect(e, next(counter)) for e in i.effects] for i in s.injects]
         self.calendar = Calendar(self, counter)
+        self.chance = list(s.chance)
+        self.chance_effects = [[self._effect(e, next(counter)) for e in c.effects] for c in self.chance]
         self.prepare = np.array([o.prepare for o in self.options])
         self.blocks = self.prepare + self.cooldown + 1  # turns a move keeps its option closed
         self.success = np.array([o.success for o in self.options])
@@ -122,7 +124,7 @@ class Rules:
             self.tables.append(self._table(self.by_actor[a]))
         # Spread effects act through rates, one per (is a sanction, variable): State.rate's columns.
         windows = (*self.calendar.start_effects, *self.calendar.end_effects)
-        spread = [e for effects in (*self.effects, *self.inject_effects, *windows) for e in effects if e.over > 1]
+        spread = [e for effects in (*self.effects, *self.inject_effects, *windows, *self.chance_effects) for e in effects if e.over > 1]
         self.rates = sorted({(e.sanction, e.var) for e in spread})
         self.rate_index = {r: i for i, r in enumerate(self.rates)}
         self.rate_turns = max((e.lag + e.over for e in spread), default=1) + 1  # how far ahead a rate changes
@@ -155,6 +157,27 @@ class Rules:
         self.ends_game = np.array(
             [-1 if o.ends_game is None else self.outcome_index[o.ends_game] for o in self.options]
         )
+        self.chance_probability = [self.compile(c.probability) for c in self.chance]
+        self.chance_key = [rng.key(c.id) for c in self.chance]
+        self.chance_ends = [-1 if c.ends_game is None else self.outcome_index[c.ends_game] for c in self.chance]
+        # What ends a game, per world (State.cause): the three the engine knows, then every option
+        # and chance event that can end one (a chance event named like such an option shares its cause).
+        causes = ["miscalculation", "condition", "horizon"]
+        causes += [o.id for o in self.options if o.ends_game] + [c.id for c in self.chance if c.ends_game]
+        self.causes = list(dict.fromkeys(causes))
+        self.cause_index = {c: k for k, c in enumerate(self.causes)}
+
+        # Several decisions a turn: an actor decides again after a move while it has moves left,
+        # and after a free answer (the topic's free_answer) in any case.
+        topics = s.mechanics.proposals
+        self.moves_per_turn = [a.moves_per_turn for a in s.actors.values()]
+        self.max_per_turn = np.array([o.max_per_turn for o in self.options])
+        free = np.array([bool(o.answers and topics[o.answers.topic].free_answer) for o in self.options])
+        self.free_answer = [np.append(free[i], False) for i in self.by_actor]  # per actor, by local choice (K: pass)
+        self.decides_again = [m > 1 or bool(f.any()) for m, f in zip(self.moves_per_turn, self.free_answer)]
+        self.several = self.max_per_turn > 1  # options that may be taken more than once a turn
+        self.takes_several = bool(self.several.any())
+        self.several_by_actor = [[(k, int(i)) for k, i in enumerate(idx) if self.several[i]] for idx in self.by_actor]
         self.veto_actors = [
             self.actor_index[m] for m, stance in s.mechanics.veto_members.items() if stance == "actor"
         ]

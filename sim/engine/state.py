@@ -30,6 +30,11 @@ class State:
         self.year_count = F((W, O), dtype=np.int16)  # with `ready`: why an option is blocked
         self.ready = np.full((O, W), -1, dtype=np.int16)  # turn an option in preparation is carried out
         self.counts = F((W, O), dtype=np.int32)
+        # The turn under way, for actors that decide more than once a turn (Rules.decides_again).
+        self.moves_left = F((W, A), dtype=np.int8)  # moves each actor may still take this turn; 0: done
+        self.turn_uses = np.zeros((O, W), dtype=np.int8)  # times each option was taken this turn (max_per_turn > 1)
+        self.chance_count = F((W, len(rules.chance)), dtype=np.int32)  # times each chance event happened
+        self.chance_blocked = F((W, len(rules.chance)), dtype=np.int16)  # first turn it can happen again
         self.pend_until = F((W, T), -1, int)  # turn a pending proposal resolves, -1 if none
         self.pend_option = F((W, T), -1, int)
         self.pend_order = F((W, T), -1, int)  # the order proposals were made in: they are resolved in it
@@ -46,6 +51,7 @@ class State:
         self.rate_change = [F((W, rules.rate_turns)) for _ in range(R)]
         self.outcome = np.full(W, -1)
         self.end_turn = np.full(W, -1)
+        self.cause = np.full(W, -1, dtype=np.int16)  # what ended each game: an index of Rules.causes
         # Histories are float32: they are only read, and fresh memory is slow to fault in.
         self.tension_history = np.full((rules.horizon, W), np.nan, dtype=np.float32)
         # Positions per actor, [world, turn]. Big arrays are split so that at batch sizes each
@@ -95,7 +101,7 @@ class State:
             elif isinstance(value, np.ndarray):
                 if name.endswith("_history"):
                     value = value[:, index]
-                elif name in ("blocked", "ready"):
+                elif name in ("blocked", "ready", "turn_uses"):
                     value = np.ascontiguousarray(value[:, index])
                 else:
                     value = np.asfortranarray(value[index])

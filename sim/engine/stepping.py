@@ -58,6 +58,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         self.env.process(self._proposals())
         if rules.calendar.turns:
             self.env.process(self._calendar())
+        if rules.chance:
+            self.env.process(self._chance())
 
     def _start_actors(self, force):
         for a in range(len(self.rules.actors)):
@@ -107,7 +109,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
             if turn + INJECT >= self.env.now and turn < self.rules.horizon:
                 new.env.process(new._inject(i, turn))
         waiting = self.waiting
-        new._start_actors(None if waiting is None else (waiting.actor, waiting.turn, (force or {}).get(waiting.actor)))
+        new._start_actors(None if waiting is None else
+                          (waiting.actor, waiting.turn, (force or {}).get(waiting.actor), waiting.round))
         return new
 
     def why_not(self, actor: str, world: int = 0) -> list[tuple[str, str | None]]:
@@ -119,9 +122,14 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         for why, k, allowed in self._conditions(a, turn):
             if not allowed[world] and reasons[k] is None:
                 reasons[k] = why
+        again = self.waiting is not None and self.waiting.actor == actor and self.waiting.round > 0
         for k, i in enumerate(idx):
             if reasons[k] is None and st.blocked[i, world] > turn:
-                if st.ready[i, world] >= 0:
+                if again and rules.several[i] and self._open_again(i, turn)[world]:
+                    continue  # taken this turn, and open again until its max_per_turn
+                if again and rules.several[i] and st.turn_uses[i, world] >= rules.max_per_turn[i]:
+                    reasons[k] = f"taken {rules.max_per_turn[i]} times this turn, the most"
+                elif st.ready[i, world] >= 0:
                     reasons[k] = "in preparation"
                 elif st.year_count[world, i] >= rules.max_per_year[i]:
                     reasons[k] = "yearly limit reached"

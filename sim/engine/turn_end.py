@@ -65,4 +65,5 @@ class TurnEnd:
         self.finished = not st.active.any()
         st.outcome[worlds] = outcome
         st.end_turn[worlds] = turn
+        st.cause[worlds] = self.rules.cause_index[cause]
         self._log(turn, "outcome", worlds, subject=self.rules.outcomes[outcome].id, data={"cause": cause})

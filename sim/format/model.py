@@ -72,6 +72,7 @@ FIRST_YEAR, LAST_YEAR = 1000, 9998
 Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_on_the_calendar)]
 Turns = Annotated[int, Field(ge=0, le=520)]
 Category = Literal["diplomatic", "informational", "military", "economic"]
+MAX_MOVES_PER_TURN = 10
 
 
 class Strict(BaseModel):
@@ -165,6 +166,10 @@ class Actor(Strict):
     decides_every: int = Field(1, ge=1, le=52, description="The actor decides every this many turns.")
     acts_when: Optional[Expr] = Field(
         None, description="Condition for the actor to decide at all (e.g. the Security Council when convened)."
+    )
+    moves_per_turn: int = Field(
+        1, ge=1, le=MAX_MOVES_PER_TURN,
+        description="Most moves the actor takes in one turn: it decides again after each move until it passes or reaches this.",
     )
 
 
@@ -268,6 +273,10 @@ class Option(Strict):
     requires: Optional[Expr] = Field(None, description="Condition on the state for the move to be available.")
     cooldown: Turns = Field(0, description="Turns before the move can be taken again.")
     max_per_year: Optional[int] = Field(None, ge=1, le=365, description="Most uses per calendar year.")
+    max_per_turn: int = Field(
+        1, ge=1, le=MAX_MOVES_PER_TURN,
+        description="Most uses in one turn, by an actor that takes several moves a turn (moves_per_turn).",
+    )
     targets: list[Id] = Field(default_factory=list, description="Actors the move is aimed at.")
     effects: list[Effect] = Field(default_factory=list, description="What the move changes.")
     proposes: Optional[Proposal] = Field(None, description="The move is a proposal others answer.")
@@ -278,6 +287,10 @@ class Option(Strict):
     def _kind(self):
         if self.proposes and self.answers:
             raise ValueError("an option cannot both propose and answer")
+        if self.max_per_turn > 1 and self.prepare:
+            # the state holds one preparation per option: a second would overwrite the first
+            raise LocatedError(("max_per_turn",), "an option that takes preparing is prepared once at a time: "
+                               "it cannot have max_per_turn above 1")
         return self
 
 
@@ -418,6 +431,20 @@ class Outcome(Strict):
     description: Optional[Text] = Field(None, description="A sentence for the end screen.")
 
 
+class Chance(Strict):
+    """An event of chance ("nature"): drawn every turn in every world with its probability."""
+
+    id: Id = Field(description="Name of the event (its count per run is the batch column chance_ID).")
+    label: Line = Field(description="Short name of the event.")
+    probability: Expr = Field(description="Probability per turn, an expression on the state (clipped to [0, 1]).")
+    news: Line = Field(description="The line the news feed shows when the event happens.")
+    source: SourceRef = Field(description="The text the event comes from, with a short quote.")
+    effects: list[Effect] = Field(default_factory=list, description="What the event changes.")
+    cooldown: Turns = Field(0, description="Turns after the event before it can happen again.")
+    limit: Optional[int] = Field(None, ge=1, le=520, description="Most times the event happens in a game.")
+    ends_game: Optional[Id] = Field(None, description="Outcome the event causes (an incident that escalates: war).")
+
+
 class Hazard(Strict):
     """Weekly probability of war by miscalculation: max / (1 + exp(-steepness * (tension - midpoint))).
     The engine scales it to the turn's length: 1 - (1 - weekly)^(turn_days / 7) per turn."""
@@ -427,12 +454,46 @@ class Hazard(Strict):
     steepness: float = Field(0.12, gt=0, le=10, description="How sharply the hazard rises around the midpoint.")
 
 
+class Drafting(Strict):
+    """How many turns drafting or bargaining takes: a triangular distribution, drawn per world
+    when the proposal is made and rounded to whole turns."""
+
+    min: float = Field(ge=1, le=52, description="Fewest turns.")
+    mode: float = Field(ge=1, le=52, description="Most likely number of turns.")
+    max: float = Field(ge=1, le=52, description="Most turns.")
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.min > self.max:
+            raise LocatedError(("min",), f"min ({self.min:g}) must not exceed max ({self.max:g})")
+        if not self.min <= self.mode <= self.max:
+            raise LocatedError(("mode",), f"mode ({self.mode:g}) must lie between min ({self.min:g}) and max ({self.max:g})")
+        return self
+
+
 class Topic(Strict):
     rule: Literal["consent", "veto"] = Field(
-        description="consent: passes if an addressee accepts; veto: passes unless a veto member refuses."
+        description="consent: passes if the addressees accept (see `consent`); veto: passes unless a veto member refuses."
     )
-    window: int = Field(1, ge=1, le=52, description="Turns the addressees have to answer.")
+    consent: Literal["any", "all"] = Field(
+        "any", description="For a consent topic: any: one acceptance passes it; all: every addressee must accept "
+        "(one refusal, or a missing answer, fails it)."
+    )
+    window: int = Field(1, ge=1, le=52, description="Turns the addressees have to answer (unless `drafting` is given).")
+    drafting: Optional[Drafting] = Field(
+        None, description="Turns drafting or bargaining takes, drawn per world when the proposal is made; replaces `window`."
+    )
+    free_answer: bool = Field(
+        False, description="Answering does not use the addressee's move: it decides again after answering, and the "
+        "answer does not count toward its moves_per_turn."
+    )
     label: Optional[Line] = Field(None, description="Display name of the topic.")
+
+    @model_validator(mode="after")
+    def _consent(self):
+        if self.consent == "all" and self.rule != "consent":
+            raise LocatedError(("consent",), "consent: all applies to consent topics; a veto topic fails on one veto already")
+        return self
 
 
 class Sanctions(Strict):
@@ -520,6 +581,7 @@ class Scenario(Strict):
     doctrines: dict[Id, Doctrine] = Field(min_length=1, description="Named presets of the bots' behaviour.")
     injects: list[Inject] = Field(default_factory=list, description="Events scheduled by turn or date.")
     calendar: list[Window] = Field(default_factory=list, description="Windows that open and close on the same dates every year.")
+    chance: list[Chance] = Field(default_factory=list, description="Events of chance, drawn every turn.")
     outcomes: list[Outcome] = Field(min_length=1, description="How a game can end, checked in this order.")
     mechanics: Mechanics = Field(default_factory=Mechanics, description="Hazard, vetoes, proposals, sanctions, red lines.")
     calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")
@@ -543,8 +605,26 @@ def json_schema() -> dict:
 
 def digest(scenario: Scenario) -> str:
     """The scenario's fingerprint: the same for the same content, however it was written."""
-    data = scenario.model_dump(mode="json", by_alias=True)
-    if not data["calendar"]:  # a scenario without one keeps the digest its saves and batch folders hold
-        del data["calendar"]
-    text = json.dumps(data, sort_keys=True)
+    text = json.dumps(_without_added_defaults(scenario.model_dump(mode="json", by_alias=True)), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _without_added_defaults(data: dict) -> dict:
+    """The dump less the fields added to version 1 since its release (issue 16) where they hold
+    their defaults: a scenario that uses none of them keeps the digest its saves and batch folders
+    were made with, so they still resume."""
+    def drop(part: dict, name: str, default) -> None:
+        if part.get(name, default) == default:
+            part.pop(name, None)
+
+    for actor in data["actors"].values():
+        drop(actor, "moves_per_turn", 1)
+    for option in data["options"]:
+        drop(option, "max_per_turn", 1)
+    for topic in data["mechanics"]["proposals"].values():
+        drop(topic, "consent", "any")
+        drop(topic, "drafting", None)
+        drop(topic, "free_answer", False)
+    drop(data, "calendar", [])
+    drop(data, "chance", [])
+    return data

@@ -244,12 +244,13 @@ class _Checker:
         self.calls = {"count": keys, "since": keys, "crossed": set(_ids(_get(raw, "ladder", "thresholds")))}
 
     def run(self) -> list[Problem]:
-        for section in ("actors", "variables", "options", "doctrines", "injects", "calendar", "outcomes", "mechanics",
+        for section in ("actors", "variables", "options", "doctrines", "injects", "calendar", "chance", "outcomes", "mechanics",
                         "calibration"):
             getattr(self, f"_{section}")()
         self._unique("options")
         self._unique("injects")
         self._unique("calendar")
+        self._unique("chance")
         self._unique("outcomes")
         self._unique("ladder", "rungs")
         self._unique("ladder", "thresholds")
@@ -376,6 +377,15 @@ class _Checker:
             self.effects(path + ("effects_start",), window.effects_start)
             self.effects(path + ("effects_end",), window.effects_end)
             self.source(path + ("source",), window.source)
+
+    def _chance(self):
+        for i, event in enumerate(self.p.get("chance") or []):
+            path = ("chance", self._index("chance", event.id, i))
+            self.expr(path + ("probability",), event.probability)
+            self.effects(path + ("effects",), event.effects)
+            self.source(path + ("source",), event.source)
+            if event.ends_game is not None:
+                self.ref(path + ("ends_game",), event.ends_game, self.outcomes, "outcome")
 
     def _outcomes(self):
         kinds = []

@@ -55,12 +55,14 @@ def run_chunk(job: Job, lo: int, hi: int) -> dict:
 
 
 def rows(engine: Engine) -> dict[str, np.ndarray]:
-    """One row per run: outcome, end turn, peaks, threshold turns, move counts, final values."""
+    """One row per run: outcome, end turn, what ended it, peaks, threshold turns, move and chance
+    event counts, final values."""
     rules, st = engine.rules, engine.state
     out = {
         "run": st.run.astype(np.int64),
         "outcome": np.array([rules.outcomes[o].id for o in st.outcome], dtype=object),
         "end_turn": st.end_turn.astype(np.int32),
+        "cause": np.array(rules.causes, dtype=object)[st.cause],
     }
     for a, actor in enumerate(rules.actors):
         out[f"peak_{actor}"] = st.peak[:, a]
@@ -68,6 +70,8 @@ def rows(engine: Engine) -> dict[str, np.ndarray]:
         out[f"threshold_{t.id}"] = np.ma.masked_less(st.threshold_turn[:, j], 0)
     for i, o in enumerate(rules.options):
         out[f"moves_{o.id}"] = st.counts[:, i]
+    for c, event in enumerate(rules.chance):
+        out[f"chance_{event.id}"] = st.chance_count[:, c]
     for v, name in enumerate(rules.var_names):
         out[f"final_{name}"] = st.vars[:, v]
     return out
@@ -84,6 +88,8 @@ class Aggregates:
     peak_sum: np.ndarray  # [actors], fixed point
     peak_hist: np.ndarray  # [actors, levels] peak positions, floor to whole levels
     moves: np.ndarray  # [options] moves taken in all runs
+    chance: np.ndarray  # [chance events] times each happened in all runs
+    cause: np.ndarray  # [outcomes, causes] runs ended by each outcome, by what ended them (Rules.causes)
     tension_hist: np.ndarray  # [turns, TENSION_BINS]
     tension_sum: np.ndarray  # [turns], fixed point
     rung_hist: np.ndarray  # [turns, actors, rung bins]
@@ -96,6 +102,8 @@ class Aggregates:
         H, A, O = rules.horizon, len(rules.actors), len(rules.outcomes)
         end = np.zeros((O, H), dtype=np.int64)
         np.add.at(end, (st.outcome, st.end_turn), 1)
+        cause = np.zeros((O, len(rules.causes)), dtype=np.int64)
+        np.add.at(cause, (st.outcome, st.cause), 1)
         lo, hi = level_range(rules)
         peak_bins = np.clip(np.floor(st.peak).astype(int) - lo, 0, hi - lo)
         peak_hist = np.stack([np.bincount(peak_bins[:, a], minlength=hi - lo + 1) for a in range(A)])
@@ -123,6 +131,8 @@ class Aggregates:
             peak_sum=_fixed(st.peak).sum(axis=0),
             peak_hist=peak_hist,
             moves=st.counts.sum(axis=0, dtype=np.int64),
+            chance=st.chance_count.sum(axis=0, dtype=np.int64),
+            cause=cause,
             tension_hist=tension_hist,
             tension_sum=_fixed(tension).sum(axis=1),
             rung_hist=rung_hist,

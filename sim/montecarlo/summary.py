@@ -50,6 +50,7 @@ def summary(rules: Rules, agg: Aggregates, job: Job) -> dict:
             "label": o.label, "kind": o.kind, "count": count, "p": count / n if n else 0.0,
             "ci95": list(wilson(count, n)),
             "time_to_outcome": None if count == 0 else {"median": med, "q1": q1, "q3": q3},
+            "causes": {cause: int(c) for cause, c in zip(rules.causes, agg.cause[k]) if c},
         }
     thresholds = {
         t.id: {"label": t.label, "level": t.level, "count": int(c), "p": c / n if n else 0.0, "ci95": list(wilson(int(c), n))}
@@ -76,6 +77,10 @@ def summary(rules: Rules, agg: Aggregates, job: Job) -> dict:
             for a, actor in enumerate(rules.actors)
         },
         "top_moves": top,
+        "chance": {
+            event.id: {"label": event.label, "count": int(c), "per_game": float(c) / n if n else 0.0}
+            for event, c in zip(rules.chance, agg.chance)
+        },
     }
 
 

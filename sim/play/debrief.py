@@ -19,7 +19,7 @@ from ..format.words import plural
 from .narrative import describe, labels, refusers, sources, with_answers
 
 # What the timeline tells; effects landing and ending are left to the news feed.
-TIMELINE = ("inject", "window_open", "window_close", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")
+TIMELINE = ("inject", "window_open", "window_close", "chance", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")
 QUANTILES = (0.1, 0.5, 0.9)
 
 

@@ -235,10 +235,14 @@ class Game:
             raise UsageError(f"{where}the scenario {printable(setup.scenario, 200)} has changed since this game was saved; "
                              "it cannot be resumed with this version of the scenario")
         game = cls(setup, loaded.scenario, loaded.name)
-        most = game.rules.horizon * len(setup.humans)
+        rules = game.rules
+        # a player decides up to moves_per_turn times a turn, and once more for each free answer
+        per_turn = sum(rules.moves_per_turn[a] + int(rules.free_answer[a].sum())
+                       for a in map(rules.actor_index.get, setup.humans))
+        most = rules.horizon * per_turn
         if len(moves) > most:
             raise UsageError(f"{where}{len(moves)} moves, more than this game can have ({most}: "
-                             f"{game.rules.horizon} turns, {len(setup.humans)} players)")
+                             f"{rules.horizon} turns, {per_turn} decisions a turn by {len(setup.humans)} players)")
         game._replay(moves, where)
         game.undone = undone
         return game

@@ -24,6 +24,7 @@ def game_record(engine: Engine, scenario: str, world: int = 0) -> dict:
         "outcome": rules.outcomes[outcome].id if outcome >= 0 else None,
         "end_turn": int(st.end_turn[world]),
         "end_date": rules.date(int(st.end_turn[world])).isoformat() if outcome >= 0 else None,
+        "cause": rules.causes[st.cause[world]] if outcome >= 0 else None,
         "events": events,
         "final_state": {name: round(float(st.vars[world, i]), 3) for i, name in enumerate(rules.var_names)},
         "positions": {a: round(float(st.position[world, i]), 2) for i, a in enumerate(rules.actors)},
@@ -48,22 +49,25 @@ def narrate(engine: Engine, world: int = 0) -> list[str]:
 
 
 def labels(rules) -> dict[str, str]:
-    """Display names of everything an event can name: options, injects, thresholds, red lines, outcomes."""
+    """Display names of everything an event can name: options, injects, chance events, thresholds,
+    red lines, outcomes."""
     s = rules.scenario
     out = {o.id: o.label for o in rules.options}
     out |= {i.id: i.label for i in s.injects}
     out |= {w.id: w.label for w in s.calendar}
+    out |= {c.id: c.label for c in rules.chance}
     out |= {t.id: t.label for t in s.ladder.thresholds}
     out |= {r.id: r.label for r in rules.red_lines}
     return out | {o.id: o.label for o in rules.outcomes}
 
 
 def sources(rules) -> dict:
-    """The source everything that cites one cites, by id: options, injects, red lines."""
+    """The source everything that cites one cites, by id: options, injects, chance events, red lines."""
     s = rules.scenario
     refs = {o.id: o.source for o in rules.options}
     refs |= {i.id: i.source for i in s.injects if i.source}
     refs |= {w.id: w.source for w in s.calendar if w.source}
+    refs |= {c.id: c.source for c in rules.chance}
     return refs | {r.id: r.source for r in rules.red_lines if r.source}
 
 
@@ -111,6 +115,8 @@ def describe(ev: dict, labels: dict) -> str | None:
         return f"EVENT: {label}{_changes(ev.get('changes'))}"
     if kind in ("window_open", "window_close"):
         return f"CALENDAR: {ev['news']}{_changes(ev.get('changes'))}"
+    if kind == "chance":
+        return f"CHANCE: {ev['news']}{_changes(ev.get('changes'))}"
     if kind == "prepare":
         how = "indicators observed" if ev["visible"] else "covert"
         return f"prepares: {label} [{how}; ready turn {ev['ready'] + 1}]"  # turns count from 1, as on the board

@@ -53,6 +53,16 @@ def with_window(window: str) -> str:
     return BASE + f"calendar:\n  - {window}\n"
 
 
+def chance(event: str) -> str:
+    """The bench with one chance event written in."""
+    return edit("outcomes:\n", f"chance:\n  - {{id: clash, label: Clash, news: Boats fire., "
+                f"source: {{ref: notes, quote: q}}, {event}}}\noutcomes:\n")
+
+
+C_ACTOR = "C: {name: Veto holder, doctrine: dove}"
+TALKS = "talks: {rule: consent, window: 2}"
+
+
 def many_options(bad: bool) -> str:
     """A file of nearly the largest size allowed: 60 actors with about 100 options each, one of them (if bad) bad."""
     actors = "".join(f"  X{a}: {{name: Extra {a}, doctrine: dove}}\n" for a in range(60))
@@ -183,6 +193,22 @@ CASES = {
     "window-years-reversed": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30, first_year: 2022, '
                                           'last_year: 2021}'), "2021}", "before first_year"),
     "block-folded-error": (block(">"), "talks.opn\n", "unknown name 'talks.opn'"),
+    # several moves a turn, chance events, drafting (issue 16)
+    "moves-per-turn-0": (edit(C_ACTOR, C_ACTOR.replace("}", ", moves_per_turn: 0}")), ("moves_per_turn: 0}", "0}"),
+                         "greater than or equal to 1"),
+    "moves-per-turn-11": (edit(C_ACTOR, C_ACTOR.replace("}", ", moves_per_turn: 11}")), ("moves_per_turn: 11}", "11}"),
+                          "less than or equal to 10"),
+    "max-per-turn-0": (edit("quote: warn},", "quote: warn}, max_per_turn: 0,"), ("max_per_turn: 0,", "0,"),
+                       "greater than or equal to 1"),
+    "chance-unknown-outcome": (chance("probability: '0.1', ends_game: wat"), "wat}", "unknown outcome 'wat'"),
+    "chance-unknown-variable": (chance("probability: 'tensoin / 100'"), "tensoin", "unknown name 'tensoin'"),
+    "chance-effect-unknown-variable": (chance("probability: '0.1', effects: [{var: tensio, delta: 3}]"), "tensio,",
+                                       "unknown variable 'tensio'"),
+    "chance-bad-probability": (chance("probability: 'tension => 3'"), "=> 3", "'>='"),
+    "drafting-min-above-max": (edit(TALKS, "talks: {rule: consent, drafting: {min: 4, mode: 3, max: 2}}"), ("min: 4", "4"),
+                               "must not exceed max"),
+    "drafting-mode-outside": (edit(TALKS, "talks: {rule: consent, drafting: {min: 1, mode: 9, max: 2}}"), ("mode: 9", "9"),
+                              "between min"),
 }
 
 
