@@ -3,6 +3,7 @@ results as they finish, keeping only a few in flight."""
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
 import signal
@@ -151,9 +152,13 @@ class DaskBackend:
         try:
             if address == "local":
                 # Started with Ctrl-C ignored, which its worker processes inherit: the interrupt is
-                # this process's to handle, so they neither die mid-task nor print tracebacks.
+                # this process's to handle, so they neither die mid-task nor print tracebacks. Its
+                # workers log only what is critical: a cluster torn down mid-task makes them log
+                # lost heartbeats and cancelled tasks, and a worker's real failure reaches the
+                # batch through its task anyway.
                 with _interrupts_ignored():
-                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                           silence_logs=logging.CRITICAL)
                 self.client = Client(cluster)
             elif address == "in-process":  # for tests: a cluster of threads inside this process
                 self.client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None))
@@ -184,8 +189,6 @@ class DaskBackend:
             yield result
 
     def close(self) -> None:
-        import logging
-
         for name in ("distributed", "tornado", "asyncio"):  # a cluster torn down mid-task complains
             logging.getLogger(name).setLevel(logging.CRITICAL)
         cluster = self.client.cluster

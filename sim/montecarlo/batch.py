@@ -9,7 +9,9 @@ is the same game whatever the chunking, the number of workers or the backend.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -48,6 +50,34 @@ class Progress:
             self.stream.write("\r" + " " * 60 + "\r")
 
 
+class Interrupts:
+    """Ctrl-C, noted as well as raised. Python swallows an exception raised inside a finaliser (a
+    Dask future's `__del__` run by the garbage collector, say): an interrupt landing there would
+    be lost and the batch would run on, so it is also noted, and the batch stops after the chunk
+    in hand. Only the main thread can take signals; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.noted = False
+        self.previous = None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _note(self, signum, frame) -> None:
+        self.noted = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.noted:
+            raise KeyboardInterrupt
+
+
 def default_folder(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -74,11 +104,12 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
         progress = Progress(plan.runs)
         progress.add(sum(plan.end(lo) - lo for lo in finished))
         try:
-            if plan.until_ci is None:
-                chunks = plan.chunks()
-                _play(job, chunks, finished, folder, backend, progress)
-            else:
-                chunks = _until_ci(job, plan, finished, folder, backend, progress)
+            with Interrupts() as interrupts:
+                if plan.until_ci is None:
+                    chunks = plan.chunks()
+                    _play(job, chunks, finished, folder, backend, progress, interrupts)
+                else:
+                    chunks = _until_ci(job, plan, finished, folder, backend, progress, interrupts)
             result = folder.finish(rules, job, chunks, csv=csv)
         except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
             manifest["runs_done"] = sum(plan.end(lo) - lo for lo in finished)
@@ -94,15 +125,18 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
     return result
 
 
-def _play(job: Job, chunks: Iterable[tuple[int, int]], finished: set[int], folder: Folder, backend, progress) -> None:
+def _play(job: Job, chunks: Iterable[tuple[int, int]], finished: set[int], folder: Folder, backend, progress,
+          interrupts: Interrupts) -> None:
     """Play the chunks not finished yet, saving each as it comes; `finished` grows with them."""
     for result in backend.run(job, (c for c in chunks if c[0] not in finished)):
         folder.save_chunk(result)
         finished.add(result["lo"])
         progress.add(result["hi"] - result["lo"])
+        interrupts.check()
 
 
-def _until_ci(job: Job, plan: Plan, finished: set[int], folder: Folder, backend, progress) -> list[tuple[int, int]]:
+def _until_ci(job: Job, plan: Plan, finished: set[int], folder: Folder, backend, progress,
+              interrupts: Interrupts) -> list[tuple[int, int]]:
     """Add rounds of chunks until every outcome's 95 % interval is narrower than ±until_ci."""
     chunks: list[tuple[int, int]] = []
     per_round = plan.chunk * max(plan.workers, 1)
@@ -111,6 +145,6 @@ def _until_ci(job: Job, plan: Plan, finished: set[int], folder: Folder, backend,
         if lo >= plan.max_runs:
             break
         new = [(a, plan.end(a)) for a in range(lo, min(lo + per_round, plan.max_runs), plan.chunk)]
-        _play(job, new, finished, folder, backend, progress)
+        _play(job, new, finished, folder, backend, progress, interrupts)
         chunks += new
     return chunks

@@ -448,6 +448,29 @@ def test_planning_a_huge_batch_takes_no_memory(job, tmp_path):
     assert manifest(tmp_path / "b")["runs_done"] == 3
 
 
+def test_a_ctrl_c_swallowed_where_python_ignores_exceptions_still_stops_the_batch(job, whole, tmp_path, monkeypatch):
+    """Ctrl-C landing in a finaliser (as in a Dask future's __del__) is printed as "Exception
+    ignored" and lost; the batch notes it anyway and stops after the chunk in hand."""
+    save, seen = Folder.save_chunk, []
+
+    def save_and_swallow_an_interrupt(folder, result):
+        save(folder, result)
+        if not seen:
+            seen.append(result["lo"])
+            try:  # what a finaliser does with the interrupt: nothing
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+
+    monkeypatch.setattr(Folder, "save_chunk", save_and_swallow_an_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        batch(job, tmp_path / "b", workers=2)
+    assert manifest(tmp_path / "b")["partial"] is True and manifest(tmp_path / "b")["runs_done"] < RUNS
+    assert resume(tmp_path / "b") == 0
+    assert_same(tmp_path / "b", whole)
+
+
 def test_ctrl_c_during_a_local_dask_batch_prints_no_worker_traceback(tmp_path):
     pytest.importorskip("dask.distributed")
     path = tmp_path / "b"
