@@ -15,7 +15,7 @@ from sim.engine.stepping import Engine
 from sim.format.catalog import bundled
 from sim.format.scenario import load, validate
 from sim.format.source import parse_document
-from sim.montecarlo.calibrate import calibrate
+from sim.montecarlo.calibrate import calibrate, counts
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared"  # the project's source texts, beside the checkout
 CRISES = ["korea-2017", "korea-2019", "korea-2022"]
@@ -155,3 +155,30 @@ def test_calibrate_reports_every_measure_beside_the_real_figure(crisis):
     for m in measures.values():
         assert m["p10"] <= m["median"] <= m["p90"]
         assert m["real"] == next(x.real for x in crisis.scenario.calibration.measures if x.id == m["id"])
+
+
+def test_a_measure_with_dates_counts_only_between_them(crisis):
+    """Launches counted before a date and from it add up to the launches of the whole game, game
+    by game (one engine plays them: the split must not change the games)."""
+    split = crisis.date(crisis.horizon // 2)
+    last = crisis.date(crisis.horizon // 2 - 1)
+
+    def edit(data):
+        whole = next(m for m in data["calibration"]["measures"] if m["id"] == "launch_days")
+        data["calibration"]["measures"] = [
+            whole,
+            {**whole, "id": "early", "end": last.isoformat()},
+            {**whole, "id": "late", "start": split.isoformat()},
+        ]
+
+    engine = Engine(variant(crisis, edit), seed=5, runs=500, record=False)
+    counted = counts(engine)
+    assert np.array_equal(counted["early"] + counted["late"], counted["launch_days"])
+    assert counted["early"].sum() > 0 and counted["late"].sum() > 0
+    assert np.array_equal(counted["launch_days"], calibrate_counts_of_a_whole_game(crisis, seed=5))
+
+
+def calibrate_counts_of_a_whole_game(rules: Rules, seed: int) -> np.ndarray:
+    engine = play(rules, runs=500, seed=seed)
+    columns = [i for i, o in enumerate(rules.options) if "launch" in o.tags and o.actor == "DPRK"]
+    return engine.state.counts[:, columns].sum(axis=1).astype(float)

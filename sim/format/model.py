@@ -542,11 +542,15 @@ class Measure(Strict):
     actor: Optional[Id] = Field(None, description="...taken by this actor only (default: any actor).")
     passed: Optional[Id] = Field(None, description="Or count proposals of this topic that passed.")
     source: Optional[SourceRef] = Field(None, description="Where the real figure comes from, with a short quote.")
+    start: Optional[Date] = Field(None, description="Count only from this date (default: the game's start)...")
+    end: Optional[Date] = Field(None, description="...to this date, inclusive (default: the horizon).")
 
     @model_validator(mode="after")
     def _what(self):
         if bool(self.tags) == (self.passed is not None):
             raise ValueError("a measure counts either 'tags' (moves) or 'passed' (a proposal topic)")
+        if self.start and self.end and self.end < self.start:
+            raise LocatedError(("end",), f"the end {self.end} is before the start {self.start}")
         return self
 
 
@@ -626,5 +630,8 @@ def _without_added_defaults(data: dict) -> dict:
         drop(topic, "drafting", None)
         drop(topic, "free_answer", False)
     drop(data, "calendar", [])
+    for measure in (data.get("calibration") or {}).get("measures", []):
+        drop(measure, "start", None)
+        drop(measure, "end", None)
     drop(data, "chance", [])
     return data

@@ -426,6 +426,13 @@ class _Checker:
             if m.passed is not None:
                 self.ref(path + ("passed",), m.passed, self.topics, "proposal topic")
             self.source(path + ("source",), m.source)
+            clock = self.p.get("clock")
+            for field in ("start", "end") if clock else ():
+                date = getattr(m, field)
+                first = dt.date.fromisoformat(clock.start)
+                last = first + dt.timedelta(days=clock.horizon * clock.turn_days - 1)
+                if date and not first <= dt.date.fromisoformat(date) <= last:
+                    self.err(path + (field,), f"{dotted(path + (field,))}: {date} is outside the game ({first} to {last})")
 
     def _index(self, section: str, item_id: str, fallback: int) -> int:
         """Position of an item in the raw list (sound parts may have dropped earlier items).

@@ -209,6 +209,10 @@ CASES = {
                                "must not exceed max"),
     "drafting-mode-outside": (edit(TALKS, "talks: {rule: consent, drafting: {min: 1, mode: 9, max: 2}}"), ("mode: 9", "9"),
                               "between min"),
+    "measure-outside-the-game": (BASE + "calibration:\n  year: 2020\n  measures:\n    - {id: m, label: M, real: 1, tags: [talks], "
+                                 'end: "2030-01-01"}\n', '"2030-01-01"', "outside the game"),
+    "measure-ending-before-it-starts": (BASE + "calibration:\n  year: 2020\n  measures:\n    - {id: m, label: M, real: 1, "
+                                        'tags: [talks], start: "2020-03-02", end: "2020-02-03"}\n', '"2020-02-03"', "before the start"),
 }
 
 
