@@ -92,7 +92,7 @@ class BriefScreen(ModalScreen):
         scenario, rules = self.game.scenario, self.game.rules
         text = Text(f"{scenario.title}\n", style="bold")
         text.append(f"from {rules.date(0):%d %B %Y}, {rules.horizon} turns\n\n", style="dim")
-        text.append(scenario.description)
+        text.append(scenario.description.strip())
         with VerticalScroll(id="brief"):
             yield Static(text)
         yield Footer()

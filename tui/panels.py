@@ -220,9 +220,11 @@ actor owns (the tension is the gauge above). Scroll when they do not all fit.
             if rules.var_index[name] != rules.tension:
                 owned.setdefault(var.owner, []).append(name)
         out = Text(no_wrap=True, overflow="ellipsis")
-        heads = [(Text(f"{actor:<6}", style=actor_style(game, actor)).append(
-            f"{round(st.position[0, a], 1) + 0.0:>4.1f}", style=""), owned.get(actor, []))  # + 0.0: no "-0.0"
-            for a, actor in enumerate(rules.actors)]
+        heads = []
+        for a, actor in enumerate(rules.actors):
+            head = Text(f"{actor:<6}", style=actor_style(game, actor))
+            head.append(f"{round(st.position[0, a], 1) + 0.0:>4.1f}".replace("-", "−"), style="")  # + 0.0: no "-0.0"
+            heads.append((head, owned.get(actor, [])))
         if owned.get(None):
             heads.append((Text("World", style="bold"), owned[None]))
         for n, (line, names) in enumerate(heads):
@@ -395,11 +397,12 @@ of effects too. The pane below explains the highlighted move; the forecast follo
         """The rows at the present width: each move's full name wraps in its column."""
         width = self.scrollable_content_region.width or self.WIDE
         columns = self.COLUMNS if width >= self.WIDE else self.COLUMNS[:1]
+        self.show_header = width >= self.WIDE  # narrow, a line more for the moves: a name and its rung need no titles
         name_width = max(width - sum(w + 2 for _, w in columns) - 2, 16)  # 2: each cell's padding
         super().clear(columns=True)
-        self.add_column("move", width=name_width)
+        self.add_column("move", width=name_width, key="move")
         for title, w in columns:
-            self.add_column(title, width=w)
+            self.add_column(title, width=w, key=title)
         open_ = [o for o, why in self.reasons.items() if why is None]
         for opt_id in open_:
             self._add_move(opt_id, len(columns))
