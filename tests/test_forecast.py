@@ -129,6 +129,7 @@ def test_ladder_bench_play_times_a_forecast(capsys):
     assert figures["player"] == "A"  # no US in the fixture: its first actor
     assert (figures["forecast_rollouts"], figures["forecast_turns"]) == (1000, 12)
     assert 0 < figures["fork_ms"] / 1000 < figures["forecast_s"]
+    assert 0 < figures["detail_ms"] < 1000
 
 
 def test_differences_are_claimed_only_where_the_intervals_do_not_overlap():
