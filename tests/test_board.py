@@ -345,7 +345,7 @@ async def test_the_detail_pane_explains_the_highlighted_move_in_the_variables_un
         assert change(-6 * scale) == f"−{6 * scale:.1f}" and "48" not in text  # not times the 8 turns it is spread over
         assert "US credibility +3.0" in text and "Tension +2.0" in text
         assert "Trust between Washington and Pyongyang −2.0" in text
-        assert "effects after 4 turns" in text and "success 100%" in text and "no preparation" in text
+        assert "effects after up to 4 turns" in text and "success 100%" in text and "no preparation" in text
         assert f"Source: {game.scenario.sources[option.source.ref].title}" in text
         assert f"“{option.source.quote}”" in text
         assert " -" not in text.replace(" ->", "")  # a minus sign, never a hyphen (nor "-0")

@@ -443,7 +443,7 @@ of effects too. The pane below explains the highlighted move; the forecast follo
 
 
 def lag(game: Game, i: int) -> int:
-    """Turns before the first of a move's effects is felt after it happens."""
+    """Turns the last of a move's effects waits after the move happens."""
     return max((e.lag for e in game.rules.effects[i]), default=0)
 
 
@@ -487,6 +487,13 @@ sanction by how strictly sanctions are enforced now).
         self.scroll_home(animate=False)
 
 
+def effects_when(game: Game, i: int) -> str:
+    lags = {e.lag for e in game.rules.effects[i]} or {0}
+    if lags == {0}:
+        return "effects at once"
+    return f"effects after {'' if len(lags) == 1 else 'up to '}{plural(max(lags), 'turn')}"
+
+
 def explain(game: Game, option: str | None, why: str | None) -> Text:
     """The text of the detail pane for `option` (None: passing); `why` it is closed, if it is."""
     if option is None:
@@ -500,7 +507,7 @@ def explain(game: Game, option: str | None, why: str | None) -> Text:
         text.append(f"\nNot open now: {why}", style="yellow")
     facts = [f"rung {int(rules.level[i]):+d} {o.category}",
              f"prepare {plural(o.prepare, 'turn')}" if o.prepare else "no preparation",
-             f"effects after {plural(lag(game, i), 'turn')}" if lag(game, i) else "effects at once",
+             effects_when(game, i),
              f"lasts {plural(o.duration, 'turn')}" if o.duration else None,
              "success decided by the answers" if o.proposes else f"success {o.success:.0%}"]
     text.append("\n" + " · ".join(f for f in facts if f), style="dim")
