@@ -195,7 +195,8 @@ class ActorsPanel(VerticalScroll):
 ## Actors
 Each actor's rung (its position on the ladder) and the variables it owns, with the change
 since the turn began; variables that changed come first. Then the world's variables, which no
-actor owns (the tension is the gauge above). Scroll when they do not all fit.
+actor owns, by the group their name begins with (`talks`: talks.open, talks.progress...; the
+tension is the gauge above). Scroll when they do not all fit.
 """
 
     def compose(self) -> ComposeResult:
@@ -225,14 +226,16 @@ actor owns (the tension is the gauge above). Scroll when they do not all fit.
             head = Text(f"{actor:<6}", style=actor_style(game, actor))
             head.append(f"{round(st.position[0, a], 1) + 0.0:>4.1f}".replace("-", "−"), style="")  # + 0.0: no "-0.0"
             heads.append((head, owned.get(actor, [])))
-        if owned.get(None):
-            heads.append((Text("World", style="bold"), owned[None]))
+        world: dict[str, list[str]] = {}  # the world's variables by the group their name begins with: talks.open
+        for name in owned.get(None, []):
+            world.setdefault(name.split(".", 1)[0] if "." in name else "world", []).append(name)
+        heads += [(Text(f"{group:<6}", style="bold"), names) for group, names in world.items()]
         for n, (line, names) in enumerate(heads):
             if n:
                 out.append("\n")
             changes = {v: st.vars[0, rules.var_index[v]] - game.before[rules.var_index[v]] for v in names}
             for name in sorted(names, key=lambda v: not signed(changes[v])):  # what moved first
-                short = name.split(".", 1)[1] if game.scenario.variables[name].owner else name
+                short = name.split(".", 1)[-1]  # its actor's or its group's name is the line's head
                 pair = Text(f" {short} {st.vars[0, rules.var_index[name]]:.0f}")
                 if signed(changes[name]):
                     pair.append(signed(changes[name]), style="green" if changes[name] > 0 else "red")
