@@ -342,7 +342,8 @@ async def test_the_detail_pane_explains_the_highlighted_move_in_the_variables_un
         scale = float(game.engine.state.sanction_scale(game.engine.turn)[0])
         assert text.startswith(option.label)
         assert f"DPRK economy {change(-6 * scale)}" in text  # the actor's variable by its label, in its units
-        assert change(-6 * scale) == f"−{6 * scale:.1f}" and "48" not in text  # not times the 8 turns it is spread over
+        assert change(-6 * scale) == f"−{6 * scale:.1f}"
+        assert "48" not in text  # not times the 8 turns the change is spread over
         assert "US credibility +3.0" in text and "Tension +2.0" in text
         assert "Trust between Washington and Pyongyang −2.0" in text
         assert "effects after up to 4 turns" in text and "success 100%" in text and "no preparation" in text

@@ -500,8 +500,8 @@ def effects_when(game: Game, i: int) -> str:
 def explain(game: Game, option: str | None, why: str | None) -> Text:
     """The text of the detail pane for `option` (None: passing); `why` it is closed, if it is."""
     if option is None:
-        return Text.assemble(("Pass: no move this turn.", "bold"),
-                             "\nThe others move; positions cool toward 0. The forecast compares every move with passing.")
+        return Text.assemble(("Pass: no move this turn.", "bold"), "\nThe others move; positions cool toward 0. "
+                             "The forecast compares every move with passing.")
     rules = game.rules
     i = rules.option_index[option]
     o = rules.options[i]
