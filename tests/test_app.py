@@ -44,10 +44,8 @@ async def play_out(pilot, choose, limit: int = 200):
 
 
 def first_open(board: BoardScreen) -> int:
-    """The first open move, or the last row (pass)."""
-    picker = board.query_one(MovePicker)
-    open_ = [k for k, (opt, why) in enumerate(picker.reasons.items()) if why is None]
-    return open_[0] if open_ else picker.row_count - 1
+    """The first row: the first open move, or passing when no move is open."""
+    return 0
 
 
 def board_app(tmp_path, scenario="tutorial", humans=("Blue",), seed=7, rollouts=100, **kw) -> LadderApp:
@@ -127,8 +125,8 @@ async def test_watch_mode_plays_to_the_end(tmp_path):
 async def test_save_quit_resume_reaches_the_same_end(tmp_path):
     def policy(board: BoardScreen) -> int:  # varied but deterministic moves
         picker = board.query_one(MovePicker)
-        open_ = [k for k, (_, why) in enumerate(picker.reasons.items()) if why is None] + [picker.row_count - 1]
-        return open_[board.game.engine.turn % len(open_)]
+        open_ = [k for k, why in enumerate(picker.reasons.values()) if why is None]  # then passing: one row more
+        return (open_ + [len(open_)])[board.game.engine.turn % (len(open_) + 1)]
 
     whole = board_app(tmp_path / "a", scenario="korea-2022", humans=("US",), seed=11)
     async with whole.run_test(size=SIZE) as pilot:

@@ -273,3 +273,162 @@ async def test_after_the_end_the_footer_offers_the_report_not_pass_and_it_is_mad
             await pilot.press("b")
             await settle(pilot)
     assert calls == [1]
+
+
+# --- issue 18: a board a student can learn from ----------------------------------------------
+
+
+def korea_app(tmp_path, seed: int = 42) -> LadderApp:
+    game = Game.start(Setup("korea-2019", seed, ("US",)))
+    return LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
+
+
+def shown(widget) -> str:
+    return str(widget.render())
+
+
+async def test_the_picker_lists_open_moves_then_passing_then_closed_ones_with_their_reason(tmp_path):
+    from textual.widgets._footer import FooterKey
+
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        picker = app.screen.query_one(MovePicker)
+        keys = [row.key.value for row in picker.ordered_rows]
+        reasons = dict(app.screen.game.engine.why_not("US"))
+        open_ = keys[: keys.index(MovePicker.PASS)]
+        closed = keys[keys.index(MovePicker.PASS) + 1:]
+        assert open_ and closed and set(open_ + closed) == set(reasons)
+        assert all(reasons[k] is None for k in open_) and all(reasons[k] for k in closed)
+        for key in closed:  # dimmed, with the reason under the name
+            name = picker.get_cell(key, "move")
+            assert name.style == "dim" and name.plain.endswith(f"\nnot open: {reasons[key]}")
+        assert picker.get_cell("us_push_resolution", "move").plain.endswith("requires UNSC.agenda >= 5")
+        footer = [k.description for k in app.screen.query(FooterKey)]
+        assert "Take move" in footer  # the footer says Enter takes a move
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_every_move_is_shown_by_its_full_name_and_narrow_pickers_keep_what_matters(tmp_path, size):
+    app = korea_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        picker = app.screen.query_one(MovePicker)
+        rules = app.screen.game.rules
+        for row in picker.ordered_rows:
+            if row.key.value != MovePicker.PASS:
+                label = rules.options[rules.option_index[row.key.value]].label
+                assert picker.get_cell(row.key, "move").plain.split("\nnot open")[0] == label
+                assert row.height >= 1
+        long = max((o for o in rules.options if o.actor == "US"), key=lambda o: len(o.label))
+        assert len(long.label) > 26 and picker.get_row(long.id)  # once cut at 26 characters
+        titles = [str(c.label) for c in picker.columns.values()]
+        assert titles == (["move", "rung"] if size == (80, 24) else ["move", "rung", "kind", "prep", "lag"])
+        assert picker.virtual_size.width <= picker.scrollable_content_region.width  # no sideways scrolling
+
+
+async def test_the_detail_pane_explains_the_highlighted_move_in_the_variables_units(tmp_path):
+    from tui.panels import change
+
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen
+        game, picker = board.game, board.query_one(MovePicker)
+        picker.move_cursor(row=picker.get_row_index("us_sanction_300"))
+        await settle(pilot)
+        text = shown(board.query_one("#detail-text"))
+        option = game.scenario.options[game.rules.option_index["us_sanction_300"]]
+        scale = float(game.engine.state.sanction_scale(game.engine.turn)[0])
+        assert text.startswith(option.label)
+        assert f"DPRK economy {change(-6 * scale)}" in text  # the actor's variable by its label, in its units
+        assert change(-6 * scale) == f"−{6 * scale:.1f}"
+        assert "48" not in text  # not times the 8 turns the change is spread over
+        assert "US credibility +3.0" in text and "Tension +2.0" in text
+        assert "Trust between Washington and Pyongyang −2.0" in text
+        assert "effects after up to 4 turns" in text and "success 100%" in text and "no preparation" in text
+        assert f"Source: {game.scenario.sources[option.source.ref].title}" in text
+        assert f"“{option.source.quote}”" in text
+        assert " -" not in text.replace(" ->", "")  # a minus sign, never a hyphen (nor "-0")
+
+
+async def test_the_detail_pane_follows_the_arrow_keys(tmp_path):
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen
+        rules, picker = board.game.rules, board.query_one(MovePicker)
+        detail = board.query_one("#detail-text")
+        for _ in range(3):
+            option = rules.options[rules.option_index[picker.current()]]
+            assert shown(detail).startswith(option.label)
+            await pilot.press("down")
+            await pilot.pause()
+        assert picker.current() == "us_un_appeal"
+        described = rules.options[rules.option_index["us_all_options"]].description
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert described and described in shown(detail)
+        await pilot.press("end")
+        await pilot.pause()
+        assert "Not open now:" in shown(detail)
+
+
+async def test_the_board_shows_the_worlds_variables_unabridged_and_actors_at_rest(tmp_path):
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen
+        actors = shown(board.query_one("#actors-text"))
+        for name in ("capability", "moratorium", "enforcement", "credibility"):  # once cut to six letters
+            assert f" {name} " in actors, actors
+        talks = actors[actors.index("\ntalks "):]  # the world's variables talks.*, under their group's name
+        assert all(f" {name} " in talks for name in ("open", "progress", "trust")), actors
+        assert "tension" not in actors  # the gauge above
+        ladder = shown(board.query_one("#ladder")).splitlines()
+        rest = next(line for line in ladder if line.strip().startswith("0 at rest"))
+        assert board.game.engine.state.position[0, board.game.rules.actor_index["US"]] == 0
+        assert "US" in rest and "China" in rest
+
+
+async def test_i_shows_the_scenarios_brief_and_escape_closes_it(tmp_path):
+    from tui.dialogs import BriefScreen
+
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, BriefScreen)
+        brief = shown(app.screen.query_one("#brief Static"))
+        assert brief.endswith(board.game.scenario.description.strip())  # in full
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is board and board.game.moves == []
+
+
+def forecast_of(war: tuple[float, float], tension: tuple[float, float] = (50.0, 52.0)):
+    from sim.play.forecast import Forecast
+
+    return Forecast(rollouts=1000, turns=12, war=sum(war) / 2, war_ci=war, deal=0.01, deal_ci=(0.0, 0.02),
+                    other=0.0, tension=sum(tension) / 2, tension_ci=tension)
+
+
+@pytest.mark.parametrize("war, said", [((0.08, 0.12), "vs passing: no clear difference"),
+                                       ((0.13, 0.17), "vs passing: war higher")])
+async def test_the_forecast_says_when_moves_cannot_be_told_apart(tmp_path, war, said):
+    app = korea_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen
+        await pilot.press("down")
+        await settle(pilot)
+        option = board.query_one(MovePicker).current()
+        board.post_message(BoardScreen.ForecastReady((board.asked, None), forecast_of((0.09, 0.12))))
+        board.post_message(BoardScreen.ForecastReady((board.asked, option), forecast_of(war)))
+        await pilot.pause()
+        lines = shown(board.query_one("#odds")).splitlines()
+        assert lines[0].startswith("war ")  # the outcome most players weigh first, at the top
+        assert lines[-1] == said
+        assert ("no clear difference" in lines[-1]) == (war == (0.08, 0.12))

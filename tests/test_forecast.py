@@ -8,7 +8,7 @@ from sim.cli import main
 from sim.engine.rules import Rules
 from sim.engine.stepping import Engine
 from sim.format.scenario import open_scenario
-from sim.play.forecast import forecast, prepare
+from sim.play.forecast import Forecast, differences, forecast, prepare
 from sim.play.narrative import game_record
 
 
@@ -129,3 +129,14 @@ def test_ladder_bench_play_times_a_forecast(capsys):
     assert figures["player"] == "A"  # no US in the fixture: its first actor
     assert (figures["forecast_rollouts"], figures["forecast_turns"]) == (1000, 12)
     assert 0 < figures["fork_ms"] / 1000 < figures["forecast_s"]
+    assert 0 < figures["detail_ms"] < 1000
+
+
+def test_differences_are_claimed_only_where_the_intervals_do_not_overlap():
+    def f(war, tension):
+        return Forecast(rollouts=1000, turns=12, war=sum(war) / 2, war_ci=war, deal=0.0, deal_ci=(0.0, 0.004),
+                        other=0.0, tension=sum(tension) / 2, tension_ci=tension)
+
+    passing = f((0.10, 0.14), (50.0, 52.0))
+    assert differences(f((0.13, 0.18), (51.5, 53.0)), passing) == {"war": 0, "deal": 0, "tension": 0}
+    assert differences(f((0.15, 0.19), (47.0, 49.9)), passing) == {"war": 1, "deal": 0, "tension": -1}

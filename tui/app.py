@@ -262,3 +262,43 @@ def board_drawn(spec: str, player: str) -> None:
     with tempfile.TemporaryDirectory() as saves:
         run_app(argparse.Namespace(scenario=spec, players=(player,), watch=False, seed=1, doctrine=[], resume=None,
                                    replay=None, run_index=None, saves=saves))
+
+
+def detail_updates(spec: str, player: str, presses: int = 10) -> None:
+    """`ladder play SPEC --as PLAYER`, headless at 80x24: once the board and its forecast are up,
+    ↓ and ↑ pressed in turn `presses` times at a person's pace (so the highlight moves among even
+    two rows), each timed until the detail pane shows the move highlighted and the screen is
+    redrawn (the forecast it starts runs meanwhile, as in play). Prints the milliseconds as
+    JSON: what `ladder bench --play` times, in a process of its own."""
+    import json
+
+    from .panels import MoveDetail, MovePicker
+
+    times: list[float] = []
+
+    async def measure(pilot) -> None:
+        app = pilot.app
+        await asyncio.sleep(app.INPUT_GUARD + 1.0)  # past the guard on a new decision; the first forecast done
+        board = app.screen
+        detail, picker = board.query_one(MoveDetail), board.query_one(MovePicker)
+        for key in ("down", "up") * (presses // 2):
+            before = picker.current()
+            start = time.perf_counter()
+            app.post_message(events.Key(key, None))
+            while detail.option == before or detail.option != picker.current():
+                if time.perf_counter() - start > 5:  # never: a bench that waits for ever
+                    app.exit()
+                    return
+                await asyncio.sleep(0)
+            drawn = asyncio.get_running_loop().create_future()
+            app.call_after_refresh(drawn.set_result, None)
+            await drawn
+            times.append((time.perf_counter() - start) * 1000)
+            await asyncio.sleep(0.3)  # a person reads a little before the next key
+        app.exit()
+
+    game = Game.start(Setup(spec, 1, (player,)))
+    App.run(LadderApp(BoardScreen(game, None)), headless=True, size=(80, 24), auto_pilot=measure)
+    if len(times) < presses // 2 * 2:
+        sys.exit(f"the detail pane did not follow the key after {len(times)} presses")
+    print(json.dumps({"ms": times}))

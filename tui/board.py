@@ -22,11 +22,12 @@ from sim.format.errors import printable
 from sim.play.forecast import Forecast, prepare
 from sim.play.game import Game, write_file
 
-from .dialogs import ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
+from .dialogs import BriefScreen, ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
 from .panels import (
     ActorsPanel,
     ForecastPanel,
     LadderPanel,
+    MoveDetail,
     MovePicker,
     NewsFeed,
     OfferBanner,
@@ -51,6 +52,7 @@ class BoardScreen(Screen):
         Binding("plus,equals_sign", "speed(1)", "Faster", id="board.faster", show=False),
         Binding("minus", "speed(-1)", "Slower", id="board.slower", show=False),
         Binding("e", "end_screen", "Report", id="board.report"),
+        Binding("i", "brief", "Brief", id="board.brief"),
     ]
 
     class ForecastReady(Message):
@@ -77,8 +79,10 @@ class BoardScreen(Screen):
         self.playing = self.watching and not replay
         self.speed = SPEEDS.index(0.5)
         self.last_actor: str | None = None
-        self.forecast_key: tuple | None = None  # (turn, actor, option) of the forecast wanted now
-        self.shown_forecast: Forecast | None = None
+        self.asked = 0  # decisions put to a person so far: forecasts are of one decision
+        self.highlighted: str | None = None  # the option the detail and the forecast are of
+        self.shown: tuple[int, str | None] | None = None  # (decision, option) the detail pane shows
+        self.forecasts: dict[str | None, Forecast] = {}  # this decision's, by option (None: passing)
         self.report: tuple[str, Path | None] | None = None
         self.timer = None
         self.save_failed = False  # the last save failed
@@ -97,12 +101,13 @@ class BoardScreen(Screen):
                 if not self.watching:
                     yield OfferBanner(id="offer")
                     yield MovePicker(id="picker")
+                    yield MoveDetail(id="detail")
                     yield ForecastPanel(id="forecast")
         yield Footer()
 
     def on_mount(self) -> None:
         for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news", "News"),
-                            ("picker", "Your move"), ("forecast", "Forecast")):
+                            ("picker", "Your move"), ("detail", "The move"), ("forecast", "Forecast")):
             for widget in self.query(f"#{pane}"):
                 widget.border_title = title
         if self.watching:
@@ -134,6 +139,8 @@ class BoardScreen(Screen):
     def ask(self, actor: str) -> None:
         self.app.guard_input()  # a new decision: the key that took the last move does not take this one
         self.last_actor = actor
+        self.asked += 1
+        self.forecasts = {}
         picker = self.query_one(MovePicker)
         again = self.game.waiting is not None and self.game.waiting.round > 0  # moves_per_turn, or a free answer
         picker.border_title = f"{actor}: your move" + (" (again this turn)" if again else "")
@@ -146,7 +153,7 @@ class BoardScreen(Screen):
                 self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
                             timeout=4)
         self.refresh_bindings()  # Undo: open once the player has a move to take back
-        self.call_after_refresh(lambda: self.forecast(picker.current()))  # the board first, then the forecast
+        self.show_move(picker.current())
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
         if self.game.waiting is None:
@@ -176,7 +183,6 @@ class BoardScreen(Screen):
         if self.game.waiting is None or self.game.waiting is not decision:
             return
         self.workers.cancel_group(self, "forecast")
-        self.forecast_key = None
         self.game.submit(option)
         self.dirty = True
         self.query_one(OfferBanner).display = False
@@ -187,7 +193,6 @@ class BoardScreen(Screen):
         if self.watching or not self.game.can_undo():
             return
         self.workers.cancel_group(self, "forecast")
-        self.forecast_key = None
         move = self.game.undo()
         self.dirty = True
         self.autosave()
@@ -251,34 +256,63 @@ class BoardScreen(Screen):
     # --- forecasts ----------------------------------------------------------------------------
 
     def on_move_picker_highlighted(self, message: MovePicker.Highlighted) -> None:
-        self.forecast(message.option)
+        self.show_move(message.option)
+
+    def show_move(self, option: str | None) -> None:
+        """The highlighted move explained at once; its forecast once the board is drawn."""
+        if (self.asked, option) == self.shown:
+            return  # the same move highlighted again (the picker redrawn at a new width)
+        self.shown = (self.asked, option)
+        picker = self.query_one(MovePicker)
+        self.highlighted = option
+        self.query_one(MoveDetail).show(self.game, option, picker.reasons.get(option))
+        self.call_after_refresh(self.forecast, option)
+
+    @property
+    def shown_forecast(self) -> Forecast | None:
+        return self.forecasts.get(self.highlighted)
 
     def forecast(self, option: str | None) -> None:
+        """Forecast `option`, and passing (what it is compared with), unless done already for
+        this decision: a worker runs what is missing, the highlighted move first."""
         decision = self.game.waiting
-        if decision is None:
-            return
+        if decision is None or option != self.highlighted:
+            return  # moved on meanwhile
         panel = self.query_one(ForecastPanel)
         try:
-            rollouts = prepare(self.game.engine, decision.actor, option, self.rollouts, WINDOW)
+            wanted = [(o, prepare(self.game.engine, decision.actor, o, self.rollouts, WINDOW))
+                      for o in dict.fromkeys((option, None)) if o not in self.forecasts]
         except ValueError as exc:
             self.workers.cancel_group(self, "forecast")
-            panel.unavailable(self.game, option, str(exc).split(": ", 1)[-1])
+            panel.unavailable(str(exc).split(": ", 1)[-1])
             return
-        self.forecast_key = (decision.turn, decision.actor, option)
-        self.shown_forecast = None
-        panel.waiting(self.game, option)
-        self.run_worker(partial(self._forecast, rollouts, self.forecast_key), thread=True, exclusive=True, group="forecast")
+        self.show_forecast()
+        if wanted:
+            self.run_worker(partial(self._forecast, wanted, self.asked), thread=True, exclusive=True, group="forecast")
 
-    def _forecast(self, rollouts, key: tuple) -> None:
+    def _forecast(self, wanted: list, asked: int) -> None:
         worker = get_current_worker()
-        result = rollouts.run(lambda: worker.is_cancelled)
-        if result is not None:
-            self.post_message(self.ForecastReady(key, result))
+        for option, rollouts in wanted:
+            result = rollouts.run(lambda: worker.is_cancelled)
+            if result is None:
+                return
+            self.post_message(self.ForecastReady((asked, option), result))
 
     def on_board_screen_forecast_ready(self, message: ForecastReady) -> None:
-        if message.key == self.forecast_key:
-            self.shown_forecast = message.forecast
-            self.query_one(ForecastPanel).result(self.game, message.key[2], message.forecast)
+        asked, option = message.key
+        if asked == self.asked:
+            self.forecasts[option] = message.forecast
+            self.show_forecast()
+
+    def show_forecast(self) -> None:
+        panel = self.query_one(ForecastPanel)
+        if self.shown_forecast is None:
+            panel.waiting()
+        else:
+            panel.result(self.highlighted, self.shown_forecast, self.forecasts.get(None))
+
+    def action_brief(self) -> None:
+        self.app.push_screen(BriefScreen(self.game))
 
     # --- watching and replays -----------------------------------------------------------------
 
@@ -337,6 +371,7 @@ class BoardScreen(Screen):
         for picker in self.query(MovePicker):
             picker.clear()
             picker.border_title = "Game over"
+            self.query_one(MoveDetail).display = False
             self.query_one(ForecastPanel).display = False
         if self.playing:
             self.playing = False

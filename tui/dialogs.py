@@ -1,4 +1,4 @@
-"""Screens shown over the board: the hot-seat hand-over, an event's source, the end, "too small"."""
+"""Screens shown over the board: the hot-seat hand-over, an event's source, the brief, the end, "too small"."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,6 +74,31 @@ class SourceScreen(ModalScreen):
         with Vertical(id="source"):
             yield Static(text)
         yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+class BriefScreen(ModalScreen):
+    """The scenario's brief: the situation the game starts from, in full (scrolls when long)."""
+
+    BINDINGS = [Binding("escape,i,q", "close", "Close", id="brief.close")]
+
+    def __init__(self, game: Game):
+        super().__init__()
+        self.game = game
+
+    def compose(self) -> ComposeResult:
+        scenario, rules = self.game.scenario, self.game.rules
+        text = Text(f"{scenario.title}\n", style="bold")
+        text.append(f"from {rules.date(0):%d %B %Y}, {rules.horizon} turns\n\n", style="dim")
+        text.append(scenario.description.strip())
+        with VerticalScroll(id="brief"):
+            yield Static(text)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#brief").border_title = "Brief"
 
     def action_close(self) -> None:
         self.dismiss()

@@ -3,16 +3,18 @@ down) and reports what the player does with messages (messages up)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from sim.play.forecast import Forecast
+from sim.format.words import plural
+from sim.play.forecast import Forecast, differences
 from sim.play.game import Game
 from sim.play.narrative import describe, labels, with_answers
 
@@ -32,13 +34,39 @@ def signed(x: float) -> str:
     return f"{n:+d}" if n else ""
 
 
+def change(x: float) -> str:
+    """A change to one decimal with a real minus sign ("−4.8", "+2.0"), or "" when that is 0.0."""
+    n = round(x, 1)
+    return f"{n:+.1f}".replace("-", "−") if n else ""
+
+
+def var_label(game: Game, name: str) -> str:
+    """A variable as a reader names it: its label, else its owner's display name and its own name."""
+    var = game.scenario.variables[name]
+    if var.label:
+        return var.label
+    if var.owner:
+        return f"{game.scenario.actors[var.owner].name} {name.split('.', 1)[-1].replace('_', ' ')}"
+    return name
+
+
+@dataclass(frozen=True)
+class Rest:
+    level: int
+    label: str
+
+
+AT_REST = Rest(0, "at rest")  # drawn when the ladder has no rung 0
+
+
 class LadderPanel(Static):
     """The rungs from the top, each actor marked at its rung, this turn's moves starred."""
 
     HELP = """\
 ## The ladder
 Rungs from the top (war) to the bottom (de-escalation), with the named thresholds.
-Each actor is marked at the rung it stands on now; a `*` marks an actor that moved this turn.
+Each actor is marked at the rung it stands on now (at rest, 0, before it climbs or once it has
+cooled down); a `*` marks an actor that moved this turn.
 Positions cool down towards 0 a little each turn when nobody climbs.
 """
 
@@ -53,13 +81,15 @@ Positions cool down towards 0 a little each turn when nobody climbs.
         if game is None:
             return Text("")
         ladder, st = game.scenario.ladder, game.engine.state
-        levels = sorted({r.level for r in ladder.rungs})
+        rungs = list(ladder.rungs)
+        if all(r.level for r in rungs):  # where actors stand before they climb or once they cool down
+            rungs.append(AT_REST)
+        levels = sorted({r.level for r in rungs})
         here: dict[int, list[str]] = {}
         for a, actor in enumerate(game.rules.actors):
             pos = float(st.position[0, a])
-            if pos:
-                here.setdefault(min(levels, key=lambda lv: (abs(lv - pos), -lv)), []).append(actor)
-        rungs = self._fit(sorted(ladder.rungs, key=lambda r: -r.level), here)
+            here.setdefault(min(levels, key=lambda lv: (abs(lv - pos), -lv)), []).append(actor)
+        rungs = self._fit(sorted(rungs, key=lambda r: -r.level), here)
         thresholds = len(rungs) + len(ladder.thresholds) <= self.size.height
         width = max(self.size.width, 20)
         out = Text(no_wrap=True, overflow="ellipsis")
@@ -160,31 +190,62 @@ class History(Static):
         return text
 
 
-class ActorsPanel(Static):
+class ActorsPanel(VerticalScroll):
     HELP = """\
 ## Actors
 Each actor's rung (its position on the ladder) and the variables it owns, with the change
-since the turn began; variables that changed come first. Names are cut to six letters.
+since the turn began; variables that changed come first. Then the world's variables, which no
+actor owns, by the group their name begins with (`talks`: talks.open, talks.progress...; the
+tension is the gauge above). Scroll when they do not all fit.
 """
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="actors-text")
+
     def show(self, game: Game) -> None:
+        self.game = game
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """Each actor on a line of its own, its variables wrapped at whole "name value" pairs."""
+        game = getattr(self, "game", None)
+        if game is None:
+            return
         rules, st = game.rules, game.engine.state
-        owned: dict[str, list[str]] = {}
+        width = max(self.scrollable_content_region.width, 20)
+        owned: dict[str | None, list[str]] = {}
         for name, var in game.scenario.variables.items():
-            owned.setdefault(var.owner, []).append(name)
+            if rules.var_index[name] != rules.tension:
+                owned.setdefault(var.owner, []).append(name)
         out = Text(no_wrap=True, overflow="ellipsis")
+        heads = []
         for a, actor in enumerate(rules.actors):
-            out.append(f"{actor:<6}", style=actor_style(game, actor))
-            out.append(f"{round(st.position[0, a], 1) + 0.0:>4.1f}")  # no "-0.0"
-            names = owned.get(actor, [])
-            changes = {n: st.vars[0, rules.var_index[n]] - game.before[rules.var_index[n]] for n in names}
-            for name in sorted(names, key=lambda n: not signed(changes[n])):  # what moved first
-                out.append(f" {name.split('.', 1)[-1][:6]} {st.vars[0, rules.var_index[name]]:.0f}")
+            head = Text(f"{actor:<6}", style=actor_style(game, actor))
+            head.append(f"{round(st.position[0, a], 1) + 0.0:>4.1f}".replace("-", "−"), style="")  # + 0.0: no "-0.0"
+            heads.append((head, owned.get(actor, [])))
+        world: dict[str, list[str]] = {}  # the world's variables by the group their name begins with: talks.open
+        for name in owned.get(None, []):
+            world.setdefault(name.split(".", 1)[0] if "." in name else "world", []).append(name)
+        heads += [(Text(f"{group:<6}", style="bold"), names) for group, names in world.items()]
+        for n, (line, names) in enumerate(heads):
+            if n:
+                out.append("\n")
+            changes = {v: st.vars[0, rules.var_index[v]] - game.before[rules.var_index[v]] for v in names}
+            for name in sorted(names, key=lambda v: not signed(changes[v])):  # what moved first
+                short = name.split(".", 1)[-1]  # its actor's or its group's name is the line's head
+                pair = Text(f" {short} {st.vars[0, rules.var_index[name]]:.0f}")
                 if signed(changes[name]):
-                    out.append(signed(changes[name]), style="green" if changes[name] > 0 else "red")
-            out.append("\n")
-        out.rstrip()
-        self.update(out)
+                    pair.append(signed(changes[name]), style="green" if changes[name] > 0 else "red")
+                if line.cell_len + pair.cell_len > width:
+                    out.append_text(line)
+                    out.append("\n")
+                    line = Text("     ")
+                line.append_text(pair)
+            out.append_text(line)
+        self.query_one("#actors-text", Static).update(out)
 
 
 class NewsFeed(OptionList):
@@ -269,13 +330,14 @@ def offer_line(game: Game, offer) -> Text:
 
 
 class MovePicker(DataTable):
-    """The waiting person's options: what each is, what it does, why it is not open now."""
+    """The waiting person's moves: open ones first, then those closed now, dimmed, each with why."""
 
     HELP = """\
 ## Your move
-Every move of the actor whose turn it is: rung, kind, turns of preparation, lag of its
-effects and what it is expected to change. Dimmed moves are not open now; the last column
-says why. The forecast below follows the highlighted move.
+Every move of the actor whose turn it is, by its full name, and its rung: the moves open now
+first (answers to a proposal first of all: they lapse), then passing, then the moves not open
+now, dimmed, each with the reason. On a wide terminal, their kind, turns of preparation and lag
+of effects too. The pane below explains the highlighted move; the forecast follows it.
 
 - **Enter** takes the highlighted move and ends your turn
 - **p** passes (does nothing this turn)
@@ -293,8 +355,12 @@ says why. The forecast below follows the highlighted move.
             super().__init__()
 
     PASS = "(pass)"
+    WIDE = 60  # from this width on, kind, preparation and lag have columns of their own
+    # (title, width) of the columns after the move's name; the narrow picker keeps the rung only
+    COLUMNS = (("rung", 4), ("kind", 13), ("prep", 4), ("lag", 3))
 
     BINDINGS = [
+        Binding("enter", "select_cursor", "Take move", id="picker.take"),
         Binding("home", "first_row", "First", show=False),
         Binding("end", "last_row", "Last", show=False),
     ]
@@ -310,31 +376,55 @@ says why. The forecast below follows the highlighted move.
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_columns("move", "rung", "kind", "prep", "lag", "open?", "expected")
+        self.game: Game | None = None
+        self.reasons: dict[str, str | None] = {}
 
     def show(self, game: Game, actor: str) -> None:
-        """The actor's moves; the answers to proposals put to it first (they lapse if not taken)."""
-        rules = game.rules
+        """The actor's moves, the cursor on the first."""
         reasons = dict(game.engine.why_not(actor))
-        first = [o for offer in game.offers(actor) for o in offer.answers if o in reasons]
-        self.reasons = {o: reasons[o] for o in first} | reasons
-        self.clear()
-        for opt_id, why in self.reasons.items():
-            i = rules.option_index[opt_id]
-            o = rules.options[i]
-            style = "dim" if why else ""
-            cells = [
-                o.label if len(o.label) <= 26 else o.label[:25] + "…",
-                f"{int(rules.level[i]):+d}",
-                o.category[:4],
-                str(o.prepare or ""),
-                str(max((e.lag for e in rules.effects[i]), default=0) or ""),
-                why or "yes",
-                expected(game, i),
-            ]
-            self.add_row(*(Text(c, style=style, no_wrap=True) for c in cells), key=opt_id)
-        self.add_row(Text("Pass: no move this turn"), "", "", "", "", "yes", "", key=self.PASS)
-        self.move_cursor(row=0)
+        answers = [o for offer in game.offers(actor) for o in offer.answers if o in reasons]
+        ordered = answers + [o for o in reasons if o not in answers]
+        self.game = game
+        self.reasons = {o: reasons[o] for o in sorted(ordered, key=lambda o: reasons[o] is not None)}  # stable
+        self._fill(0)
+
+    def clear(self, columns: bool = False):
+        self.game = None
+        return super().clear(columns)
+
+    def on_resize(self) -> None:
+        if self.game is not None:  # names wrap at the new width
+            self._fill(self.cursor_row)
+
+    def _fill(self, row: int) -> None:
+        """The rows at the present width: each move's full name wraps in its column."""
+        width = self.scrollable_content_region.width or self.WIDE
+        columns = self.COLUMNS if width >= self.WIDE else self.COLUMNS[:1]
+        self.show_header = width >= self.WIDE  # narrow, a line more for the moves: a name and its rung need no titles
+        name_width = max(width - sum(w + 2 for _, w in columns) - 2, 16)  # 2: each cell's padding
+        super().clear(columns=True)
+        self.add_column("move", width=name_width, key="move")
+        for title, w in columns:
+            self.add_column(title, width=w, key=title)
+        open_ = [o for o, why in self.reasons.items() if why is None]
+        for opt_id in open_:
+            self._add_move(opt_id, len(columns))
+        self.add_row(Text("Pass: no move this turn"), *[""] * len(columns), key=self.PASS)  # the last open move
+        for opt_id in [o for o, why in self.reasons.items() if why is not None]:
+            self._add_move(opt_id, len(columns))
+        self.move_cursor(row=min(row, self.row_count - 1))
+
+    def _add_move(self, opt_id: str, columns: int) -> None:
+        """A move's row: its full name (wrapped), and for a closed move, dimmed, the reason."""
+        rules, why = self.game.rules, self.reasons[opt_id]
+        i = rules.option_index[opt_id]
+        o = rules.options[i]
+        style = "dim" if why else ""
+        name = Text(o.label, style=style)
+        if why:
+            name.append(f"\nnot open: {why}", style="dim italic")
+        cells = [f"{int(rules.level[i]):+d}", o.category, str(o.prepare or ""), str(lag(self.game, i) or "")]
+        self.add_row(name, *(Text(c, style=style) for c in cells[:columns]), key=opt_id, height=None)
 
     def current(self) -> str | None:
         if not self.row_count:
@@ -355,62 +445,137 @@ says why. The forecast below follows the highlighted move.
         self.post_message(self.Chosen(option))
 
 
-def expected(game: Game, i: int) -> str:
-    """The expected changes of a move, largest first: what a doctrine weighs."""
-    rules = game.rules
+def lag(game: Game, i: int) -> int:
+    """Turns the last of a move's effects waits after the move happens."""
+    return max((e.lag for e in game.rules.effects[i]), default=0)
+
+
+def expected_changes(game: Game, i: int) -> list[tuple[str, float | None, float | None, float]]:
+    """What a move is expected to change, as a doctrine weighs it: (variable, expected change in
+    its units or None, the value it is set to or None, chance of that setting); the changes first,
+    largest first. A sanction counts at the sanctions' present scale (enforcement now)."""
+    rules, st = game.rules, game.engine.state
     total: dict[str, float] = {}
+    sets = []
     for effect, odds in rules.expected_effects(i):
-        if effect.delta is not None:
-            name = rules.var_names[effect.var].split(".", 1)[-1]
-            total[name] = total.get(name, 0.0) + effect.delta * odds * max(effect.over, 1)
-    parts = sorted(total.items(), key=lambda kv: -abs(kv[1]))
-    return ", ".join(f"{name} {signed(delta)}" for name, delta in parts if signed(delta)) or "–"
+        name = rules.var_names[effect.var]
+        if effect.delta is None:
+            sets.append((name, None, effect.set, odds))
+            continue
+        scale = float(st.sanction_scale(game.engine.turn)[0]) if effect.sanction else 1.0
+        total[name] = total.get(name, 0.0) + effect.delta * odds * scale
+    deltas = [(name, delta, None, 1.0) for name, delta in sorted(total.items(), key=lambda kv: -abs(kv[1]))
+              if change(delta)]
+    return deltas + sets
+
+
+class MoveDetail(VerticalScroll):
+    """The highlighted move explained: what it is, where it comes from, when and how surely it
+    works, and what it is expected to change. Scrolls when it is longer than the pane."""
+
+    HELP = """\
+## The move
+The highlighted move: its description, its source with a quote, turns of preparation, lag and
+duration, its chance of success, and the changes it is expected to bring, by actor and variable
+in the variable's units (what a bot weighs: a change that may fail counts by its chance; a
+sanction by how strictly sanctions are enforced now).
+"""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-text")
+
+    def show(self, game: Game, option: str | None, why: str | None) -> None:
+        self.option = option
+        self.query_one("#detail-text", Static).update(explain(game, option, why))
+        self.scroll_home(animate=False)
+
+
+def effects_when(game: Game, i: int) -> str:
+    lags = {e.lag for e in game.rules.effects[i]} or {0}
+    if lags == {0}:
+        return "effects at once"
+    return f"effects after {'' if len(lags) == 1 else 'up to '}{plural(max(lags), 'turn')}"
+
+
+def explain(game: Game, option: str | None, why: str | None) -> Text:
+    """The text of the detail pane for `option` (None: passing); `why` it is closed, if it is."""
+    if option is None:
+        return Text.assemble(("Pass: no move this turn.", "bold"), "\nThe others move; positions cool toward 0. "
+                             "The forecast compares every move with passing.")
+    rules = game.rules
+    i = rules.option_index[option]
+    o = rules.options[i]
+    text = Text(o.label, style="bold")
+    if why:
+        text.append(f"\nNot open now: {why}", style="yellow")
+    facts = [f"rung {int(rules.level[i]):+d} {o.category}",
+             f"prepare {plural(o.prepare, 'turn')}" if o.prepare else "no preparation",
+             effects_when(game, i),
+             f"lasts {plural(o.duration, 'turn')}" if o.duration else None,
+             "success decided by the answers" if o.proposes else f"success {o.success:.0%}"]
+    text.append("\n" + " · ".join(f for f in facts if f), style="dim")
+    if o.description:
+        text.append(f"\n{o.description}")
+    if o.ends_game:
+        outcome = next(x for x in rules.outcomes if x.id == o.ends_game)
+        text.append(f"\nIf it succeeds the game ends: {outcome.label}.", style="bold red")
+    changes = expected_changes(game, i)
+    if changes or not o.ends_game:
+        text.append("\nExpected changes:" if changes else "\nNo expected changes.", style="bold")
+    for name, delta, value, odds in changes:
+        text.append(f"\n  {var_label(game, name)} ")
+        if delta is None:
+            text.append(f"set to {value:g}" + (f" ({odds:.0%} chance)" if odds < 1 else ""))
+        else:
+            text.append(change(delta), style="green" if delta > 0 else "red")
+    ref = o.source
+    source = game.scenario.sources.get(ref.ref)
+    text.append(f"\nSource: {source.title if source else ref.ref}", style="dim")
+    text.append(f"\n“{ref.quote}”", style="italic")
+    return text
 
 
 class ForecastPanel(Vertical):
     HELP = """\
 ## Forecast
-The expected changes the highlighted move brings (what a bot would weigh), and
-the chance of war and of a deal within the next turns, and the
-expected tension at the end of that window, from 1,000 rollouts of the rest of the game with
-the bots playing everyone else. The figures in brackets are 95 % intervals.
+For the highlighted move, from 1,000 rollouts of the rest of the game with the bots playing
+everyone else: the chance of war within the next turns first (what most players weigh first),
+then of a deal, and the expected tension at the end of that window. The figures in brackets are
+95 % intervals. The last line compares the move with passing: where the intervals overlap the
+rollouts cannot tell the two apart, and it says "no clear difference".
 """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="detail")
         yield Static(id="odds")
 
-    def _show(self, game: Game, option: str | None, odds: Text) -> None:
-        self.query_one("#detail", Static).update(self._detail(game, option))
-        self.query_one("#odds", Static).update(odds)
+    def waiting(self) -> None:
+        self.query_one("#odds", Static).update(Text("forecasting…", style="dim italic"))
 
-    def waiting(self, game: Game, option: str | None) -> None:
-        self._show(game, option, Text("forecasting…", style="dim italic"))
+    def result(self, option: str | None, f: Forecast, baseline: Forecast | None) -> None:
+        text = Text()
+        text.append(f"war {f.war:.1%}", style="bold red")
+        text.append(f" ({f.war_ci[0]:.1%}–{f.war_ci[1]:.1%})".replace("%–", "–"))
+        text.append(f" in {f.turns} turns\n", style="dim")
+        text.append(f"deal {f.deal:.1%}", style="bold green")
+        text.append(f" ({f.deal_ci[0]:.1%}–{f.deal_ci[1]:.1%})".replace("%–", "–"))
+        text.append(f" · tension {f.tension:.0f} ({f.tension_ci[0]:.0f}–{f.tension_ci[1]:.0f})\n")
+        text.append_text(compared(option, f, baseline))
+        self.query_one("#odds", Static).update(text)
 
-    def result(self, game: Game, option: str | None, f: Forecast) -> None:
-        line = Text()
-        line.append(f"war {f.war:.1%}", style="bold red")
-        line.append(f" ({f.war_ci[0]:.1%}–{f.war_ci[1]:.1%})  ".replace("%–", "–"))
-        line.append(f"deal {f.deal:.1%}", style="bold green")
-        line.append(f" ({f.deal_ci[0]:.1%}–{f.deal_ci[1]:.1%})\n".replace("%–", "–"))
-        line.append(f"tension {f.tension:.0f} ({f.tension_ci[0]:.0f}–{f.tension_ci[1]:.0f})")
-        line.append(f" in {f.turns} turns · {f.rollouts:,} rollouts", style="dim")
-        self._show(game, option, line)
+    def unavailable(self, why: str) -> None:
+        self.query_one("#odds", Static).update(Text(f"not open now: {why}", style="yellow"))
 
-    def unavailable(self, game: Game, option: str | None, why: str) -> None:
-        self._show(game, option, Text(f"not open now: {why}", style="yellow"))
 
-    @staticmethod
-    def _detail(game: Game, option: str | None) -> Text:
-        if option is None:
-            return Text("Pass: no move this turn.", style="italic")
-        rules = game.rules
-        i = rules.option_index[option]
-        o, lag = rules.options[i], max((e.lag for e in rules.effects[i]), default=0)
-        text = Text("expected: ", style="dim")
-        text.append(expected(game, i))
-        if o.prepare:
-            text.append(f" · ready in {o.prepare} turns", style="dim")
-        if lag:
-            text.append(f" · effects after {lag} turns", style="dim")
-        return text
+def compared(option: str | None, f: Forecast, baseline: Forecast | None) -> Text:
+    """The line comparing a move's forecast with passing's."""
+    if option is None:
+        return Text("passing: what the other moves are compared with", style="dim")
+    if baseline is None:
+        return Text("vs passing: forecasting…", style="dim italic")
+    ways = differences(f, baseline)
+    if not any(ways.values()):
+        return Text("vs passing: no clear difference", style="bold")
+    text = Text("vs passing: ")
+    said = [f"{name} {'higher' if way > 0 else 'lower'}" for name, way in ways.items() if way]
+    text.append(", ".join(said), style="bold")
+    return text

@@ -101,3 +101,20 @@ def _summarise(engine: Engine, turns: int) -> Forecast:
         other=other / n,
         tension=mean, tension_ci=(mean - half, mean + half),
     )
+
+
+MEASURES = ("war", "deal", "tension")  # what a forecast compares, the outcome most players weigh first
+
+
+def differences(forecast: Forecast, other: Forecast) -> dict[str, int]:
+    """How `forecast` differs from `other`, measure by measure: +1 higher, -1 lower, 0 when the
+    two 95 % intervals overlap (no clear difference: the rollouts cannot tell them apart).
+
+    Overlapping intervals are a cautious test: the moves of one decision share their luck, so
+    a difference within the intervals may still be real, but the forecast does not claim it.
+    """
+    out = {}
+    for name in MEASURES:
+        (lo, hi), (other_lo, other_hi) = getattr(forecast, f"{name}_ci"), getattr(other, f"{name}_ci")
+        out[name] = 1 if lo > other_hi else -1 if hi < other_lo else 0
+    return out
