@@ -137,7 +137,7 @@ def test_once_a_turn_is_the_default_cap_and_cooldowns_count_across_turns():
     engine.advance()
     engine.submit("A", "a-aid")
     engine.advance()
-    assert dict(engine.why_not("A"))["a-aid"] == "cooling down (1 more turns)"  # closed for the rest of the turn
+    assert dict(engine.why_not("A"))["a-aid"] == "taken this turn"  # closed for the rest of the turn
     script(engine, {(0, "A"): ["a-warn", "a-warn"]}, until_turn=1)
     assert taken(engine, 0, "A") == ["a-aid", "a-warn", "a-warn"]
     assert engine.advance().turn == 1

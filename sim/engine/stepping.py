@@ -133,6 +133,9 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
                     reasons[k] = "in preparation"
                 elif st.year_count[world, i] >= rules.max_per_year[i]:
                     reasons[k] = "yearly limit reached"
+                elif again and st.blocked[i, world] - turn == rules.blocks[i]:  # blocked from this turn's use
+                    cooling = f", then cooling down {rules.cooldown[i]} turns" if rules.cooldown[i] else ""
+                    reasons[k] = f"taken this turn{cooling}"
                 else:
                     reasons[k] = f"cooling down ({st.blocked[i, world] - turn} more turns)"
         if not self._due(a, turn)[world]:
