@@ -247,13 +247,11 @@ class _Checker:
         for section in ("actors", "variables", "options", "doctrines", "injects", "calendar", "chance", "outcomes", "mechanics",
                         "calibration"):
             getattr(self, f"_{section}")()
-        self._unique("options")
-        self._unique("injects")
-        self._unique("calendar")
-        self._unique("chance")
-        self._unique("outcomes")
-        self._unique("ladder", "rungs")
-        self._unique("ladder", "thresholds")
+        self._unique(("options",))
+        self._unique(("injects",), ("calendar",), ("chance",))
+        self._unique(("outcomes",))
+        self._unique(("ladder", "rungs"))
+        self._unique(("ladder", "thresholds"))
         return self.problems
 
     def err(self, path: tuple, msg: str, key: bool = False):
@@ -447,15 +445,18 @@ class _Checker:
                     first.setdefault(item["id"], i)
         return first.get(item_id, fallback)
 
-    def _unique(self, *section):
+    def _unique(self, *sections: tuple):
+        """Ids unique within these sections taken together (scheduled events, windows and events
+        of chance share one: the news and the record name them by id)."""
         seen: dict = {}
-        items = _get(self.doc.data, *section)
-        for i, item in enumerate(items if isinstance(items, list) else []):
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                if item["id"] in seen:
-                    first = self.doc.where(section + (seen[item["id"]], "id"))[0]
-                    self.err(section + (i, "id"), f"duplicate id '{item['id']}' (first defined at line {first})")
-                seen.setdefault(item["id"], i)
+        for section in sections:
+            items = _get(self.doc.data, *section)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    if item["id"] in seen:
+                        first = self.doc.where(seen[item["id"]] + ("id",))[0]
+                        self.err(section + (i, "id"), f"duplicate id '{item['id']}' (first defined at line {first})")
+                    seen.setdefault(item["id"], section + (i,))
 
 
 class _NoMech:

@@ -189,6 +189,8 @@ CASES = {
     "window-unknown-variable": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30, '
                                             'effects_start: [{var: tensoin, delta: 5}]}'), "tensoin", "unknown variable"),
     "window-february-30": (with_window('{id: spring, label: Spring, start: "02-30", duration: 30}'), '"02-30"', "out of range"),
+    "window-and-chance-share-an-id": (chance("probability: '0.1'") + 'calendar:\n  - {id: clash, label: Drill, start: "03-04", duration: 9}\n',
+                                      "clash, label: Clash", "duplicate id 'clash'"),
     "window-month-13": (with_window('{id: spring, label: Spring, start: "03-04", end: "13-01"}'), '"13-01"', "month must be"),
     "window-years-reversed": (with_window('{id: spring, label: Spring, start: "03-04", duration: 30, first_year: 2022, '
                                           'last_year: 2021}'), "2021}", "before first_year"),
