@@ -135,7 +135,7 @@ def test_the_record_is_right_in_every_rollout_of_a_fork():
 
 
 def test_a_scenario_that_reads_no_record_keeps_none(mechanics):
-    assert mechanics.recall.keys == [] and mechanics.crossed == []
+    assert mechanics.recall.keys == [] and mechanics.crossed == {}
     state = Engine(mechanics, seed=1, runs=10).state
     assert state.memory.uses.size == 0 and state.memory.last.size == 0
     assert not any(name.startswith(("count(", "since(", "crossed(")) for name in state.names(0))

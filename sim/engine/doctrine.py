@@ -78,11 +78,14 @@ class _Terms:
         self.sanction = np.zeros(len(idx))  # value of sanctions before the enforcement scale
         self.sets: list[tuple[int, int, float, float]] = []  # (column, var, value, probability)
         self.d_tension = np.zeros(len(idx))
-        self.goal_effects: list[tuple[int, CompiledEffect, float]] = []  # (column, effect, probability) on a goal's variable
+        # Changes of a goal's variable, by what they do (variable, delta, set, sanction): options
+        # often share one, and its gain in utility is then found once per decision.
+        self.goal_effects: dict[tuple, dict[int, float]] = {}  # change -> {column: probability}
         for k, i in enumerate(idx):
             for e, p in rules.expected_effects(i):
                 if e.var in self.goals:
-                    self.goal_effects.append((k, e, p))
+                    columns = self.goal_effects.setdefault((e.var, e.delta, e.set, e.sanction), {})
+                    columns[k] = columns.get(k, 0.0) + p
                 if e.set is not None:
                     if per_unit[e.var]:
                         self.sets.append((k, e.var, e.set, p))
@@ -176,20 +179,22 @@ class _Terms:
         variable, per world: x is the variable now, x + d its value after the effect (within
         the variable's range), u the sum of the variable's goals in tenths of its range."""
         now: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # variable -> (x, u(x)), once per call
-        for k, e, p in self.goal_effects:
-            if k not in position:
+        for (v, delta, set_, sanction), columns in self.goal_effects.items():
+            rows = [(position[k], p) for k, p in columns.items() if k in position]
+            if not rows:
                 continue
-            v = e.var
             if v not in now:
                 x = state.vars[:, v]
                 now[v] = x, self._utility(rules, v, x)
             x, u = now[v]
-            if e.set is not None:
-                after = np.full_like(x, e.set)
+            if set_ is not None:
+                after = np.full_like(x, set_)
             else:
-                after = x + (e.delta * scale() if e.sanction else e.delta)
+                after = x + (delta * scale() if sanction else delta)
             np.clip(after, rules.vmin[v], rules.vmax[v], out=after)
-            s[position[k]] += p * (self._utility(rules, v, after) - u)
+            gain = self._utility(rules, v, after) - u
+            for row, p in rows:
+                s[row] += p * gain
 
     def _utility(self, rules: Rules, v: int, x: np.ndarray) -> np.ndarray:
         z = (x - rules.vmin[v]) / rules.span[v] * 10.0

@@ -6,7 +6,7 @@ an option id, a tag (any actor's moves carrying it) or ACTOR.TAG (that actor's o
 counts when it happens: when taken, or for a prepared move when its preparation completes.
 
 Only the keys some expression reads are recorded, so a scenario that reads none keeps nothing.
-Everything an actor's expressions read of the record goes through `Memory.names`: the one place
+Everything an actor's expressions read of the record goes through `Memory.value`: the one place
 to change should an actor come to remember only what it saw.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Recall:
         self.match = np.zeros((len(self.keys), len(rules.options)), dtype=bool)  # [key, option]
         for k, key in enumerate(self.keys):
             self.match[k] = [_matches(key, o) for o in rules.options]
-        self.reads = [(call_name(f, key, n), f, index[key], n) for f, key, n in calls]
+        self.by_name = {call_name(f, key, n): (f, index[key], n) for f, key, n in calls}  # name -> (function, key, turns)
         # count(KEY, N) reads N turns back: a ring of that many turns' counts (at least one)
         self.span = max((n for _, _, n in calls if n is not None), default=1)
 
@@ -63,18 +63,15 @@ class Memory:
         self.last[key, worlds[move]] = turn
         np.add.at(self.uses, (key, turn % span, worlds[move]), 1)  # a world may move twice in one call
 
-    def names(self, turn: int) -> dict[str, np.ndarray]:
-        """The values of the calls the scenario reads, over all worlds."""
-        out = {}
-        span = self.recall.span
-        for name, func, k, turns in self.recall.reads:
-            if func == "since":
-                last = self.last[k]
-                out[name] = np.where(last < 0, NEVER, turn - last).astype(float)
-            else:  # turns turn - N + 1 .. turn; those after `written` saw no move
-                recorded = range(max(turn - turns + 1, 0), min(turn, self.written) + 1)
-                out[name] = self.uses[k][[t % span for t in recorded]].sum(axis=0, dtype=float)
-        return out
+    def value(self, name: str, turn: int) -> np.ndarray:
+        """The value of one call the scenario reads (`count(...)` or `since(...)`), over all worlds."""
+        func, k, turns = self.recall.by_name[name]
+        if func == "since":
+            last = self.last[k]
+            return np.where(last < 0, NEVER, turn - last).astype(float)
+        span = self.recall.span  # turns turn - N + 1 .. turn; those after `written` saw no move
+        recorded = range(max(turn - turns + 1, 0), min(turn, self.written) + 1)
+        return self.uses[k][[t % span for t in recorded]].sum(axis=0, dtype=float)
 
     def take(self, index: np.ndarray) -> Memory:
         """The record of the given worlds (repeats allowed), for a new state."""

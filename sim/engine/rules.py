@@ -303,10 +303,10 @@ class Rules:
         return Recall(self, self.reads)
 
     @cached_property
-    def crossed(self) -> list[tuple[str, int]]:
-        """(name, threshold index) of each crossed(...) the expressions read."""
+    def crossed(self) -> dict[str, int]:
+        """The threshold index of each crossed(...) the expressions read, by name."""
         ids = [t.id for t in self.scenario.ladder.thresholds]
-        return [(call_name("crossed", ids[j]), j) for j in range(len(ids)) if call_name("crossed", ids[j]) in self.reads]
+        return {call_name("crossed", ids[j]): j for j in range(len(ids)) if call_name("crossed", ids[j]) in self.reads}
 
     def _effect(self, e: Effect, key: int) -> CompiledEffect:
         lag = e.lag

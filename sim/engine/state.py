@@ -76,8 +76,13 @@ class State:
             for a, actor in enumerate(rules.actors):
                 self._columns[f"{actor}.position"] = self.position[:, a]
                 self._columns[f"{actor}.peak"] = self.peak[:, a]
-        crossed = {name: self.threshold_turn[:, j] >= 0 for name, j in rules.crossed}
-        return {**self._columns, "turn": float(turn), **rules.calendar.names[turn], **crossed, **self.memory.names(turn)}
+        return _Names({**self._columns, "turn": float(turn), **rules.calendar.names[turn]}, self, turn)
+
+    def computed(self, name: str, turn: int) -> np.ndarray:
+        """A name read from the record rather than a column: a threshold crossed, or a call of
+        the record of moves (`Memory.value`)."""
+        j = self.rules.crossed.get(name)
+        return self.memory.value(name, turn) if j is None else self.threshold_turn[:, j] >= 0
 
     def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
         """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
@@ -108,3 +113,18 @@ class State:
             setattr(new, name, value)
         new.size = len(index)
         return new
+
+
+class _Names(dict):
+    """What expressions read. The columns are views, there from the start; a threshold crossed
+    or a count of the record costs a pass over the worlds, and most expressions read neither,
+    so each is computed when first read (then kept, for the state does not change meanwhile:
+    a fresh `State.names` is asked for after every change)."""
+
+    def __init__(self, columns: dict, state: State, turn: int):
+        super().__init__(columns)
+        self.state, self.turn = state, turn
+
+    def __missing__(self, name: str) -> np.ndarray:
+        value = self[name] = self.state.computed(name, self.turn)
+        return value
