@@ -8,9 +8,11 @@ from sim.format.scenario import open_scenario
 from sim.play.narrative import game_record
 
 
-@pytest.fixture(scope="module")
-def korea():
-    loaded = open_scenario("korea-2019")
+@pytest.fixture(scope="module", params=["korea-2017", "korea-2019", "korea-2022"])
+def korea(request):
+    """Each crisis: between them they use every part of the situational model (goals, rules,
+    the record, the calendar, chance, drafting, several moves a turn)."""
+    loaded = open_scenario(request.param)
     return Rules(loaded.scenario, loaded.name)
 
 
