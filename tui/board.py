@@ -7,6 +7,8 @@ over rollouts forked here, so the live game is never touched off the app's threa
 from __future__ import annotations
 
 from functools import partial
+
+import numpy as np
 from pathlib import Path
 
 from textual import work
@@ -21,6 +23,7 @@ from textual.worker import get_current_worker
 from sim.format.errors import printable
 from sim.play.forecast import Forecast, prepare
 from sim.play.game import Game, write_file
+from sim.play.narrative import since, topic_label, with_answers
 
 from .dialogs import BriefScreen, ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
 from .panels import (
@@ -31,12 +34,14 @@ from .panels import (
     MovePicker,
     NewsFeed,
     OfferBanner,
+    SinceSummary,
     TensionPanel,
 )
 from .saves import new_save, save_path
 
 ROLLOUTS = 1000
 WINDOW = 12  # turns a forecast looks ahead
+MAX_TOASTS = 3  # announcements told at once: when the bots play fast, the latest
 REPORT_RUNS = 1000  # bot-only games the after-action report compares the game with
 # Seconds per turn when watching: from 5 s, slow enough for a class to read each turn aloud.
 SPEEDS = (5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
@@ -45,6 +50,9 @@ SPEEDS = (5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
 class BoardScreen(Screen):
     BINDINGS = [
         Binding("p", "pass_turn", "Pass", id="board.pass"),
+        Binding("a", "answer(0)", "Accept", id="board.accept"),
+        Binding("r", "answer(1)", "Refuse", id="board.refuse"),
+        Binding("x", "hide_since", "Hide summary", id="board.hide_since", show=False),
         Binding("u", "undo", "Undo", id="board.undo"),
         Binding("space", "play_pause", "Play/pause", id="board.play"),
         Binding("right,n", "step(1)", "Step", id="board.step"),
@@ -88,6 +96,10 @@ class BoardScreen(Screen):
         self.save_failed = False  # the last save failed
         self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
         self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
+        self.drawn = False  # the board has been drawn once
+        # each player's last decision: (events in the log then, the variables then), for "since your last move"
+        self.last_seen: dict[str, tuple[int, np.ndarray]] = {}
+        self.forecasts_taken: dict[int, Forecast] = {}  # the forecast shown for each move taken, by its index
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -97,7 +109,10 @@ class BoardScreen(Screen):
                 yield LadderPanel(id="ladder")
                 yield ActorsPanel(id="actors")
             with Vertical(id="right"):
-                yield NewsFeed(id="news")
+                with Vertical(id="news-pane"):  # the summary, when there is one, heads the news
+                    if not self.watching:
+                        yield SinceSummary(id="since")
+                    yield NewsFeed(id="news")
                 if not self.watching:
                     yield OfferBanner(id="offer")
                     yield MovePicker(id="picker")
@@ -106,7 +121,7 @@ class BoardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news", "News"),
+        for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news-pane", "News"),
                             ("picker", "Your move"), ("detail", "The move"), ("forecast", "Forecast")):
             for widget in self.query(f"#{pane}"):
                 widget.border_title = title
@@ -147,13 +162,28 @@ class BoardScreen(Screen):
         picker.show(self.game, actor)
         picker.focus()
         self.query_one(OfferBanner).show(self.game, actor)
+        self.show_since(actor)
         for offer in self.game.offers(actor):
             if offer.order not in self.told_offers:  # a short toast, out of the way of the answers
                 self.told_offers.add(offer.order)
-                self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
-                            timeout=4)
+                self.notify(f"{offer.proposer} proposes {topic_label(self.game.rules, offer.topic)}",
+                            title=f"{actor}: a proposal to answer", timeout=4)
         self.refresh_bindings()  # Undo: open once the player has a move to take back
         self.show_move(picker.current())
+
+    def show_since(self, actor: str) -> None:
+        """What happened since `actor`'s last decision (since the start at the first)."""
+        game = self.game
+        events = with_answers(game.engine.log.for_world(0))
+        now = game.engine.state.vars[0].copy()
+        seen, before = self.last_seen.get(actor, (0, game.rules.initial))
+        self.last_seen[actor] = (len(events), now)
+        summary = self.query_one(SinceSummary)
+        summary.show(since(game.rules, events[seen:], before, now, actor))
+
+    def action_hide_since(self) -> None:
+        for summary in self.query(SinceSummary):
+            summary.display = False
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
         if self.game.waiting is None:
@@ -203,6 +233,21 @@ class BoardScreen(Screen):
                     timeout=4)
         self.ask(move.actor)
 
+    def action_answer(self, which: int) -> None:
+        """a / r: answer the offer in the banner, accepting (0) or refusing (1); where the scenario
+        gives no move that refuses, not answering refuses: the player passes."""
+        decision = self.game.waiting
+        offers = self.game.offers(decision.actor) if decision is not None and not self.watching else []
+        if not offers:
+            return
+        answers = offers[0].answers
+        option = answers[which] if which < len(answers) else None
+        why = self.query_one(MovePicker).reasons.get(option)
+        if why:
+            self.notify(f"Not open now: {why}", severity="warning")
+            return
+        self.post_message(MovePicker.Chosen(option))
+
     def action_pass_turn(self) -> None:
         if not self.watching and self.game.waiting is not None:
             self.post_message(MovePicker.Chosen(None))
@@ -236,7 +281,11 @@ class BoardScreen(Screen):
         self.query_one(TensionPanel).show(game)
         self.query_one(LadderPanel).show(game)
         self.query_one(ActorsPanel).show(game)
-        self.query_one(NewsFeed).show(game)
+        announced = self.query_one(NewsFeed).show(game)
+        if self.drawn:  # the first drawing tells the game so far (a resumed game's): not news
+            for title, text, severity in announced[-MAX_TOASTS:]:
+                self.notify(text, title=title, severity=severity, timeout=6)
+        self.drawn = True
         self.title = game.name
         self.sub_title = self.status()
 
@@ -355,6 +404,9 @@ class BoardScreen(Screen):
         """Show each mode's keys only: moves when playing, stepping when watching."""
         if action == "pass_turn":
             return not self.watching and not self.game.finished
+        if action == "answer":  # only while an offer waits for the player's answer
+            decision = self.game.waiting
+            return not self.watching and decision is not None and bool(self.game.offers(decision.actor))
         if action == "undo":  # shown while playing; open once there is a move of the player's own to take back
             return False if self.watching or self.game.finished else self.game.can_undo() or None
         if action in ("play_pause", "step", "speed"):
