@@ -1,6 +1,7 @@
 """Issue 18, alerts: the offer banner and its keys, an offer lapsing, announcements of red lines,
-thresholds and resolutions, and the "since your last move" summary. Played on the tutorial and
-the small mechanics fixture (the korea scenarios are being retuned: their numbers move)."""
+thresholds and resolutions, the "since your last move" summary; and the report the board writes
+(the forecasts it showed, a game left unfinished). Played on the tutorial and the small mechanics
+fixture (the korea scenarios are being retuned: their numbers move)."""
 from __future__ import annotations
 
 from conftest import DATA
@@ -138,3 +139,42 @@ async def test_since_your_last_move_sums_up_the_others_what_landed_and_what_chan
         await settle(pilot)
         assert summary.display
         assert str(summary.render()).splitlines()[2].startswith("Changed most: Progress toward a deal +23")
+
+
+# --- the report the board writes ---------------------------------------------------------
+
+
+async def test_the_report_has_the_forecast_the_board_showed_for_each_move(tmp_path):
+    from tui.dialogs import EndScreen
+
+    app = tutorial_as_red(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        board = await to_the_offer(pilot)
+        shown = board.shown_forecast  # the accepting move is highlighted, its forecast done
+        assert board.highlighted == "red_accept_talks" and shown is not None
+        await pilot.press("a")
+        for _ in range(40):
+            await settle(pilot)
+            if isinstance(app.screen, EndScreen):
+                break
+            await pilot.press("p")
+        report = app.screen.report
+    flat = " ".join(report.split())
+    assert (f"Red chose Accept Blue's offer of talks** (rung -2 Talks). Forecast then, over 12 turns (5 rollouts): "
+            f"war {shown.war:.1%}") in flat
+    assert (tmp_path / "game.report.md").read_text() == report
+
+
+async def test_quitting_mid_game_leaves_a_report_that_says_it_is_unfinished(tmp_path):
+    app = tutorial_as_red(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_the_offer(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.unfinished_report == tmp_path / "game.report.md"
+    report = app.unfinished_report.read_text()
+    assert "**Unfinished**: the game was left at turn 3" in " ".join(report.split())
+    assert "Red chose Refuse talks" in report
+    assert max(len(line) for line in report.splitlines()) <= 80

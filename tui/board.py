@@ -213,6 +213,8 @@ class BoardScreen(Screen):
         if self.game.waiting is None or self.game.waiting is not decision:
             return
         self.workers.cancel_group(self, "forecast")
+        if option in self.forecasts:  # the report shows what the board forecast when the move was taken
+            self.forecasts_taken[len(self.game.moves)] = self.forecasts[option]
         self.game.submit(option)
         self.dirty = True
         self.query_one(OfferBanner).display = False
@@ -224,6 +226,7 @@ class BoardScreen(Screen):
             return
         self.workers.cancel_group(self, "forecast")
         move = self.game.undo()
+        self.forecasts_taken.pop(len(self.game.moves), None)
         self.dirty = True
         self.autosave()
         self.show_board()
@@ -437,7 +440,8 @@ class BoardScreen(Screen):
         from sim.play.debrief import debrief  # only at the end: keeps the start quick
 
         game = self.game
-        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone))
+        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone),
+                       moves=game.moves, forecasts=self.forecasts_taken)
         path, base = None, self.save_path
         if base is None and self.saves is not None:  # the game ended before a move was made
             base = save_path(self.saves, game)
@@ -472,6 +476,22 @@ class BoardScreen(Screen):
 
     def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
         self.app.push_screen(SourceScreen(self.game, message.event))
+
+
+    def report_unfinished(self) -> Path | None:
+        """On leaving a game before its end: its report so far, next to its save (a game without a
+        save, one watched or replayed, leaves none). The path written, or None."""
+        from sim.play.debrief import debrief
+
+        game = self.game
+        if game.finished or self.watching or self.save_path is None or not self.written:
+            return None
+        text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
+                       forecasts=self.forecasts_taken)
+        try:
+            return write_report(self.save_path.with_suffix(".report.md"), text)
+        except OSError:
+            return None  # leaving: there is no screen left to say it on; the save is what matters
 
 
 def write_report(path: Path, text: str) -> Path:
