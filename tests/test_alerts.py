@@ -46,8 +46,8 @@ async def test_an_offer_opens_a_banner_with_its_terms_time_and_keys(tmp_path):
         banner = board.query_one("#offer")
         told = str(banner.render())
         assert banner.display
-        assert "Blue proposes Talks: Offer talks" in told  # the proposer, the topic's label, the move
-        assert "This turn is the last to answer" in told
+        assert "Blue proposes Talks: Offer talks. Last turn to answer." in told  # the proposer, the topic, the move
+        assert "silence refuses" in told
         # what accepting changes, by the variables' names as the detail pane gives them
         assert "If you accept: Progress toward a deal +20.0, Tension −8.0, Red's economy +2.0" in told
         assert "a  Accept" in told and "r  Refuse" in told

@@ -169,7 +169,7 @@ def test_the_turning_points_and_the_charts_with_their_scales():
     assert 1 <= len(rises) <= 3 and any("Red Weapons test" in p for p in rises)
     charts = section(report, "Charts")
     assert "Tension at the end of each turn (scale 0 to 100)" in charts
-    assert "The highest rung any actor stood on, each turn (ladder levels)" in charts
+    assert "The highest rung any actor stood on at the end of each turn (ladder levels)" in charts
     end = int(game.engine.state.end_turn[0])
     for said in ("   100 ┤", "     0 ┼", "turn 1", f"turn {end + 1}", "2025-01-06", str(game.rules.date(end))):
         assert said in charts, said

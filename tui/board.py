@@ -97,8 +97,9 @@ class BoardScreen(Screen):
         self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
         self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
         self.drawn = False  # the board has been drawn once
-        # each player's last decision: (events in the log then, the variables then), for "since your last move"
-        self.last_seen: dict[str, tuple[int, np.ndarray]] = {}
+        # each player's last decision: (events in the log then, the variables then, its turn), for
+        # "since your last move"
+        self.last_seen: dict[str, tuple[int, np.ndarray, int]] = {}
         self.forecasts_taken: dict[int, Forecast] = {}  # the forecast shown for each move taken, by its index
 
     def compose(self) -> ComposeResult:
@@ -176,10 +177,9 @@ class BoardScreen(Screen):
         game = self.game
         events = with_answers(game.engine.log.for_world(0))
         now = game.engine.state.vars[0].copy()
-        seen, before = self.last_seen.get(actor, (0, game.rules.initial))
-        self.last_seen[actor] = (len(events), now)
-        summary = self.query_one(SinceSummary)
-        summary.show(since(game.rules, events[seen:], before, now, actor))
+        seen, before, turn = self.last_seen.get(actor, (0, game.rules.initial, -1))
+        self.last_seen[actor] = (len(events), now, game.engine.turn)
+        self.query_one(SinceSummary).show(since(game.rules, events[seen:], before, now, actor, turn))
 
     def action_hide_since(self) -> None:
         for summary in self.query(SinceSummary):

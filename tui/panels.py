@@ -250,7 +250,11 @@ class NewsFeed(OptionList):
 ## News
 Every event as a dated line: moves, their effects as they land, proposals and answers,
 vetoes, failed tests, preparations seen, thresholds and red lines crossed.
+Red lines and thresholds crossed and proposals decided stand out (and are announced); an offer
+you left unanswered is said to have lapsed.
 Press **Enter** on a line to read the source the move or event comes from.
+At each of your decisions the lines above the news sum up what happened since your last move:
+the others' moves, what landed, what changed most. **x** hides them until your next decision.
 """
 
     class Opened(Message):
@@ -366,8 +370,9 @@ def offer_text(game: Game, offer, more: int = 0) -> Text:
     text = Text()
     text.append(offer.proposer, style=actor_style(game, offer.proposer))
     text.append(f" proposes {narrative.topic_label(rules, offer.topic)}: {label}. ", style="bold")
-    left = "This turn is the last to answer" if offer.turns_left <= 1 else f"{offer.turns_left} turns left to answer"
-    text.append(left + "; no answer refuses" + (f" ({more} more offer{'s' * (more > 1)} after this)" if more else ""))
+    text.append("Last turn to answer." if offer.turns_left <= 1 else f"{offer.turns_left} turns left to answer.")
+    if more:
+        text.append(f" ({more} more offer{'s' * (more > 1)} after this.)")
     changes = expected_changes(game, rules.option_index[offer.answers[0]])
     text.append("\nIf you accept: ", style="bold")
     for n, (name, delta, value, _) in enumerate(changes):
@@ -383,7 +388,8 @@ def offer_text(game: Game, offer, more: int = 0) -> Text:
     text.append(" a ", style="reverse bold green")
     text.append(" Accept   ")
     text.append(" r ", style="reverse bold red")
-    text.append(" Refuse")
+    text.append(" Refuse   ")
+    text.append("silence refuses", style="dim")
     return text
 
 

@@ -188,7 +188,7 @@ def _charts(engine: Engine) -> str:
     levels = [r.level for r in rules.rungs] + [0]
     tension = _chart(f"{var_label(rules.scenario, rules.var_names[rules.tension])} at the end of each turn "
                      f"(scale {var.min:g} to {var.max:g})", st.tension_history[: end + 1, 0], var.min, var.max, rules)
-    rungs = _chart("The highest rung any actor stood on, each turn (ladder levels)",
+    rungs = _chart("The highest rung any actor stood on at the end of each turn (ladder levels)",
                    st.position_history[: end + 1, 0].max(axis=1), min(levels), max(levels), rules)
     return "## Charts\n\n" + tension + "\n\n" + rungs
 

@@ -99,16 +99,22 @@ def lapse_line(rules, ev: dict) -> str:
     return f"your answer never came: {ev['actor']}'s {topic_label(rules, ev['topic'])} offer lapsed"
 
 
-def since(rules, events: list[dict], before, after, actor: str) -> list[str]:
+def since(rules, events: list[dict], before, after, actor: str, turn: int) -> list[str]:
     """What a player should know at a decision, in three short lines (none when nothing
-    happened): the others' moves, the changes that landed, and the variables that moved most (by
-    their share of their range), from `events` since the player's last decision and the
-    variables then (`before`) and now (`after`)."""
+    happened): the others' moves; what landed (red lines, thresholds and proposals decided first,
+    then the player's own prepared moves, events and lagged effects); and the variables that moved
+    most (by their share of their range). From `events` since the player's last decision, taken
+    at `turn`, and the variables then (`before`) and now (`after`)."""
     names = labels(rules)
     moves = [f"{ev['actor']} {names[ev['subject']]}" + ("" if ev.get("success", True) else " (failed)")
              for ev in events if ev["kind"] in ("move", "proposal") and ev["actor"] != actor]
-    landed = [f"{names[ev['subject']]}: {ev['var']} {ev['delta']:+.1f}"
-              for ev in events if ev["kind"] == "effect" and abs(ev["delta"]) >= 0.05]
+    first = [describe(ev, names) for ev in events if ev["kind"] in ("red_line", "threshold", "resolved")]
+    mine = [f"your {names[ev['subject']]}" + ("" if ev["success"] else " (failed)")
+            for ev in events if ev["kind"] == "move" and ev["actor"] == actor and ev["turn"] > turn]
+    news = [describe(ev, names) for ev in events if ev["kind"] in ("inject", "chance", "window_open")]
+    effects = [f"{names[ev['subject']]}: {ev['var']} {ev['delta']:+.1f}"
+               for ev in events if ev["kind"] == "effect" and abs(ev["delta"]) >= 0.05]
+    landed = first + mine + news + effects
     rise = [after[i] - before[i] for i in range(len(rules.var_names))]
     span = [(v.max - v.min) or 1.0 for v in map(rules.scenario.variables.get, rules.var_names)]
     biggest = sorted(range(len(rise)), key=lambda i: -abs(rise[i]) / span[i])[:3]
