@@ -7,10 +7,9 @@ over rollouts forked here, so the live game is never touched off the app's threa
 from __future__ import annotations
 
 from functools import partial
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -454,6 +453,21 @@ class BoardScreen(Screen):
                     title="Not saved", severity="error", timeout=10)
         self.app.call_from_thread(self.reported, text, path)
 
+    def report_unfinished(self) -> Path | None:
+        """On leaving a game before its end: its report so far, next to its save (a game without a
+        save, one watched or replayed, leaves none). The path written, or None."""
+        from sim.play.debrief import debrief
+
+        game = self.game
+        if game.finished or self.watching or self.save_path is None or not self.written:
+            return None
+        text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
+                       forecasts=self.forecasts_taken)
+        try:
+            return write_report(self.save_path.with_suffix(".report.md"), text)
+        except OSError:
+            return None  # leaving: there is no screen left to say it on; the save is what matters
+
     def reported(self, text: str, path: Path | None) -> None:
         self.report = (text, path)
         self.sub_title = self.status()
@@ -476,22 +490,6 @@ class BoardScreen(Screen):
 
     def on_news_feed_opened(self, message: NewsFeed.Opened) -> None:
         self.app.push_screen(SourceScreen(self.game, message.event))
-
-
-    def report_unfinished(self) -> Path | None:
-        """On leaving a game before its end: its report so far, next to its save (a game without a
-        save, one watched or replayed, leaves none). The path written, or None."""
-        from sim.play.debrief import debrief
-
-        game = self.game
-        if game.finished or self.watching or self.save_path is None or not self.written:
-            return None
-        text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
-                       forecasts=self.forecasts_taken)
-        try:
-            return write_report(self.save_path.with_suffix(".report.md"), text)
-        except OSError:
-            return None  # leaving: there is no screen left to say it on; the save is what matters
 
 
 def write_report(path: Path, text: str) -> Path:

@@ -14,9 +14,9 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sim.format.words import plural
+from sim.play import narrative
 from sim.play.forecast import Forecast, differences
 from sim.play.game import Game
-from sim.play import narrative
 from sim.play.narrative import describe, labels, with_answers
 
 # Colours of their own, not the terminal's 16 (which a theme maps as it likes: Textual's default
@@ -277,11 +277,11 @@ the others' moves, what landed, what changed most. **x** hides them until your n
         events = with_answers(game.engine.log.for_world(0))
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
-        announced = []
-        if events[: len(shown)] != shown:  # stepped back: start again
+        restarted = events[: len(shown)] != shown  # stepped back: start again
+        if restarted:
             self.clear_options()
             shown = []
-            announced = None
+        announced = []
         for index, ev in enumerate(events[len(shown):], len(shown)):
             said = [(ev["kind"], ev["actor"], describe(ev, names))]
             said += [("lapsed", who, narrative.lapse_line(game.rules, ev)) for who in narrative.lapsed(ev, game.setup.humans)]
@@ -295,7 +295,7 @@ the others' moves, what landed, what changed most. **x** hides them until your n
                 line.append(text, style=self.STANDOUT.get(kind, ""))
                 self.add_option(Option(line, id=f"ev{index}" + (f"-{n}" if n else "")))
                 title = headline(game, kind, ev, actor)
-                if title is not None and announced is not None:
+                if title is not None:
                     announced.append((title, text, "information" if kind == "resolved" else "warning"))
         self._events = events
         if self.option_count:
@@ -304,7 +304,7 @@ the others' moves, what landed, what changed most. **x** hides them until your n
             # and again once laid out: the feed may have shrunk meanwhile (the offer banner above
             # the moves), which left the newest line's last wrapped lines below the fold
             self.call_after_refresh(self.scroll_end, animate=False)
-        return announced or []
+        return [] if restarted else announced
 
     def action_page_down(self) -> None:
         self._page(super().action_page_down)
