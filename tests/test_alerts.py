@@ -51,6 +51,7 @@ async def test_an_offer_opens_a_banner_with_its_terms_time_and_keys(tmp_path):
         # what accepting changes, by the variables' names as the detail pane gives them
         assert "If you accept: Progress toward a deal +20.0, Tension −8.0, Red's economy +2.0" in told
         assert "a  Accept" in told and "r  Refuse" in told
+        assert told.index("r  Refuse") < told.index("If you accept")  # a height that cuts cuts the changes, not the keys
         assert [n.title for n in app._notifications] == ["Red: a proposal to answer"]
         picker = board.query_one(MovePicker)
         assert list(picker.reasons)[:2] == ["red_accept_talks", "red_refuse_talks"]  # the answers first

@@ -364,7 +364,12 @@ class OfferBanner(Static):
             self.update(offer_text(game, offers[0], len(offers) - 1))
 
 
+BANNER_CHANGES = 3  # what accepting changes most; the detail pane has them all (Accept is highlighted)
+
+
 def offer_text(game: Game, offer, more: int = 0) -> Text:
+    """The banner: who proposes what and how long is left, the keys, then what accepting changes
+    most (last: at 80x24 a long list is what the banner's height cuts, never the keys)."""
     rules = game.rules
     label = rules.options[rules.option_index[offer.option]].label
     text = Text()
@@ -373,23 +378,25 @@ def offer_text(game: Game, offer, more: int = 0) -> Text:
     text.append("Last turn to answer." if offer.turns_left <= 1 else f"{offer.turns_left} turns left to answer.")
     if more:
         text.append(f" ({more} more offer{'s' * (more > 1)} after this.)")
-    changes = expected_changes(game, rules.option_index[offer.answers[0]])
-    text.append("\nIf you accept: ", style="bold")
-    for n, (name, delta, value, _) in enumerate(changes):
-        text.append(", " if n else "")
-        text.append(f"{var_label(game, name)} ")
-        if delta is None:
-            text.append(f"set to {value:g}")
-        else:
-            text.append(change(delta), style="green" if delta > 0 else "red")
-    if not changes:
-        text.append("no expected changes")
     text.append("\n")
     text.append(" a ", style="reverse bold green")
     text.append(" Accept   ")
     text.append(" r ", style="reverse bold red")
     text.append(" Refuse   ")
     text.append("silence refuses", style="dim")
+    changes = expected_changes(game, rules.option_index[offer.answers[0]])
+    text.append("\nIf you accept: ", style="bold")
+    for n, (name, delta, value, _) in enumerate(changes[:BANNER_CHANGES]):
+        text.append(", " if n else "")
+        text.append(f"{var_label(game, name)} ")
+        if delta is None:
+            text.append(f"set to {value:g}")
+        else:
+            text.append(change(delta), style="green" if delta > 0 else "red")
+    if len(changes) > BANNER_CHANGES:
+        text.append(f" and {len(changes) - BANNER_CHANGES} more")
+    if not changes:
+        text.append("no expected changes")
     return text
 
 
