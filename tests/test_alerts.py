@@ -179,3 +179,16 @@ async def test_quitting_mid_game_leaves_a_report_that_says_it_is_unfinished(tmp_
     assert "**Unfinished**: the game was left at turn 3" in " ".join(report.split())
     assert "Red chose Refuse talks" in report
     assert max(len(line) for line in report.splitlines()) <= 80
+
+
+async def test_after_an_undo_the_summary_is_since_the_move_before_again(tmp_path):
+    app = tutorial_as_red(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        board = await to_the_offer(pilot)
+        summary = board.query_one("#since")
+        before = str(summary.render())
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert str(summary.render()) == before

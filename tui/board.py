@@ -96,9 +96,9 @@ class BoardScreen(Screen):
         self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
         self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
         self.drawn = False  # the board has been drawn once
-        # each player's last decision: (events in the log then, the variables then, its turn), for
-        # "since your last move"
-        self.last_seen: dict[str, tuple[int, np.ndarray, int]] = {}
+        # each player's decisions so far, for "since your last move": (events in the log then, the
+        # variables then, its turn); an undo takes the decisions it goes back over off
+        self.decided: dict[str, list[tuple[int, np.ndarray, int]]] = {}
         self.forecasts_taken: dict[int, Forecast] = {}  # the forecast shown for each move taken, by its index
 
     def compose(self) -> ComposeResult:
@@ -176,8 +176,9 @@ class BoardScreen(Screen):
         game = self.game
         events = with_answers(game.engine.log.for_world(0))
         now = game.engine.state.vars[0].copy()
-        seen, before, turn = self.last_seen.get(actor, (0, game.rules.initial, -1))
-        self.last_seen[actor] = (len(events), now, game.engine.turn)
+        decided = self.decided.setdefault(actor, [])
+        seen, before, turn = decided[-1] if decided else (0, game.rules.initial, -1)
+        decided.append((len(events), now, game.engine.turn))
         self.query_one(SinceSummary).show(since(game.rules, events[seen:], before, now, actor, turn))
 
     def action_hide_since(self) -> None:
@@ -226,6 +227,7 @@ class BoardScreen(Screen):
         self.workers.cancel_group(self, "forecast")
         move = self.game.undo()
         self.forecasts_taken.pop(len(self.game.moves), None)
+        del self.decided[move.actor][-2:]  # the decision left and the one undone, asked again below
         self.dirty = True
         self.autosave()
         self.show_board()
