@@ -102,33 +102,6 @@ async def test_a_press_after_the_guard_acts(tmp_path):
         assert isinstance(app.screen, HandOverScreen)
 
 
-async def test_an_offer_to_the_player_is_told_and_its_answers_come_first(tmp_path):
-    game = Game.start(Setup("korea-2019", 10, ("US",)))  # the DPRK offers talks at turn 0
-    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=20))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        board = app.screen
-        assert not board.query_one("#offer").display
-        await pilot.press("p")
-        await settle(pilot)
-        picker = board.query_one(MovePicker)
-        assert list(picker.reasons)[:2] == ["us_accept_talks", "us_refuse_talks"]
-        assert picker.reasons["us_accept_talks"] is None
-        assert picker.current() == "us_accept_talks"  # the cursor is on Accept
-        banner = board.query_one("#offer")
-        told = str(banner.render())
-        assert banner.display and "DPRK proposes talks" in told and "2 turns left" in told
-        assert [n.title for n in app._notifications] == ["US: a proposal to answer"]
-        await pilot.press("p")
-        await settle(pilot)
-        assert "this turn is the last" in str(board.query_one("#offer").render())
-        await pilot.press("p")  # no answer: the talks are refused, by the US
-        await settle(pilot)
-        assert not board.query_one("#offer").display
-        lines = [str(o.prompt) for o in board.query_one("#news").options]
-        assert any("talks proposed by DPRK REFUSED by US (no answer)" in line for line in lines), lines
-
-
 def test_the_narrative_says_who_refused_and_who_vetoed():
     from sim.play.debrief import _result
     from sim.play.narrative import describe, with_answers

@@ -191,17 +191,19 @@ def test_quitting_right_after_the_start_leaves_no_save(monkeypatch, tmp_path, ca
     assert "saved" not in capsys.readouterr().err
 
 
-def test_quitting_after_a_move_says_where_the_game_is_saved(monkeypatch, tmp_path, capsys):
+def test_quitting_after_a_move_says_where_the_game_and_its_report_so_far_are_saved(monkeypatch, tmp_path, capsys):
     async def one_move_then_quit(pilot):
         await pilot.press("p")
         await settle(pilot)
         await pilot.press("q")
 
     assert run_ladder_play(monkeypatch, tmp_path, one_move_then_quit) == 0
-    saves = list((tmp_path / "saves").iterdir())
-    assert len(saves) == 1 and saves[0].name.startswith("tutorial-seed3-")
-    assert capsys.readouterr().err == f"ladder: the game is saved: ladder play --resume {saves[0]}\n"
-    assert len(Game.resume(saves[0]).moves) == 1
+    save, report = sorted((tmp_path / "saves").iterdir())
+    assert save.name.startswith("tutorial-seed3-") and save.suffix == ".json"
+    assert report == save.with_suffix(".report.md") and "**Unfinished**" in report.read_text()
+    assert capsys.readouterr().err == (f"ladder: the game is saved: ladder play --resume {save}; "
+                                       f"the report so far: {report}\n")
+    assert len(Game.resume(save).moves) == 1
 
 
 async def test_a_game_started_from_the_set_up_screen_is_saved_at_its_first_move(tmp_path):

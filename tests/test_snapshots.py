@@ -50,3 +50,18 @@ def test_end_screen(snap_compare, size):
     game.advance()
     assert game.finished
     assert snap_compare(LadderApp(BoardScreen(game, None)), terminal_size=size, run_before=settled)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_board_with_an_offer_banner(snap_compare, size):
+    """The tutorial as Red: Blue's offer of talks waits for an answer, with the since-your-last-move
+    summary above the news."""
+    game = Game.start(Setup("tutorial", 2, ("Red",)))
+
+    async def at_the_offer(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("p")
+        await settled(pilot)
+        pilot.app.clear_notifications()  # the toast covers the forecast: the board is the subject
+
+    assert snap_compare(LadderApp(BoardScreen(game, None)), terminal_size=size, run_before=at_the_offer)

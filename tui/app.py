@@ -49,6 +49,7 @@ class LadderApp(App):
         self.catch_sigint = catch_sigint  # a real run: SIGINT (kill -INT) ends the app as Ctrl+C does
         self.guard_until = 0.0  # keys before this time.monotonic() are ignored (Ctrl+C is not)
         self.saved: tuple[Path, bool] | None = None  # on leaving: the game's save, and whether moves since are lost
+        self.unfinished_report: Path | None = None  # on leaving a game before its end: its report so far
 
     def on_mount(self) -> None:
         if self.catch_sigint:
@@ -76,7 +77,7 @@ class LadderApp(App):
     def action_interrupt(self) -> None:
         """Ctrl+C or SIGINT: quit at once, exit code 130 (the game is saved after every move)."""
         self.saved = self.game_saved()
-        self.exit(return_code=130)
+        self.exit(return_code=130)  # at once: no report, which takes a moment
 
     async def action_quit(self) -> None:
         """Quit; if moves were made since the last save (it failed), only once that is confirmed."""
@@ -95,6 +96,9 @@ class LadderApp(App):
 
     def leave(self) -> None:
         self.saved = self.game_saved()
+        board = self.board()
+        if board is not None:
+            self.unfinished_report = board.report_unfinished()
         self.exit()
 
     def board(self) -> BoardScreen | None:
@@ -234,6 +238,8 @@ def run_app(args) -> int:
         said = ((said + "; ") if said else "") + f"the game is saved: ladder play --resume {saved}"
         if lost:
             said += " (without the last moves, which could not be saved)"
+    if app.unfinished_report is not None:
+        said = ((said + "; ") if said else "") + f"the report so far: {app.unfinished_report}"
     if said:
         print(f"ladder: {said}", file=sys.stderr)
     return code

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +22,7 @@ from textual.worker import get_current_worker
 from sim.format.errors import printable
 from sim.play.forecast import Forecast, prepare
 from sim.play.game import Game, write_file
+from sim.play.narrative import since, topic_label, with_answers
 
 from .dialogs import BriefScreen, ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
 from .panels import (
@@ -31,12 +33,14 @@ from .panels import (
     MovePicker,
     NewsFeed,
     OfferBanner,
+    SinceSummary,
     TensionPanel,
 )
 from .saves import new_save, save_path
 
 ROLLOUTS = 1000
 WINDOW = 12  # turns a forecast looks ahead
+MAX_TOASTS = 3  # announcements told at once: when the bots play fast, the latest
 REPORT_RUNS = 1000  # bot-only games the after-action report compares the game with
 # Seconds per turn when watching: from 5 s, slow enough for a class to read each turn aloud.
 SPEEDS = (5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
@@ -45,6 +49,9 @@ SPEEDS = (5.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
 class BoardScreen(Screen):
     BINDINGS = [
         Binding("p", "pass_turn", "Pass", id="board.pass"),
+        Binding("a", "answer(0)", "Accept", id="board.accept"),
+        Binding("r", "answer(1)", "Refuse", id="board.refuse"),
+        Binding("x", "hide_since", "Hide summary", id="board.hide_since", show=False),
         Binding("u", "undo", "Undo", id="board.undo"),
         Binding("space", "play_pause", "Play/pause", id="board.play"),
         Binding("right,n", "step(1)", "Step", id="board.step"),
@@ -88,6 +95,11 @@ class BoardScreen(Screen):
         self.save_failed = False  # the last save failed
         self.told_offers: set[int] = set()  # proposals the player has been told of (by their number)
         self.end_screen: EndScreen | None = None  # made once: its report is long to lay out
+        self.drawn = False  # the board has been drawn once
+        # each player's decisions so far, for "since your last move": (events in the log then, the
+        # variables then, its turn); an undo takes the decisions it goes back over off
+        self.decided: dict[str, list[tuple[int, np.ndarray, int]]] = {}
+        self.forecasts_taken: dict[int, Forecast] = {}  # the forecast shown for each move taken, by its index
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -97,7 +109,10 @@ class BoardScreen(Screen):
                 yield LadderPanel(id="ladder")
                 yield ActorsPanel(id="actors")
             with Vertical(id="right"):
-                yield NewsFeed(id="news")
+                with Vertical(id="news-pane"):  # the summary, when there is one, heads the news
+                    if not self.watching:
+                        yield SinceSummary(id="since")
+                    yield NewsFeed(id="news")
                 if not self.watching:
                     yield OfferBanner(id="offer")
                     yield MovePicker(id="picker")
@@ -106,7 +121,7 @@ class BoardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news", "News"),
+        for pane, title in (("tension", "Tension"), ("ladder", "Ladder"), ("actors", "Actors"), ("news-pane", "News"),
                             ("picker", "Your move"), ("detail", "The move"), ("forecast", "Forecast")):
             for widget in self.query(f"#{pane}"):
                 widget.border_title = title
@@ -147,13 +162,28 @@ class BoardScreen(Screen):
         picker.show(self.game, actor)
         picker.focus()
         self.query_one(OfferBanner).show(self.game, actor)
+        self.show_since(actor)
         for offer in self.game.offers(actor):
             if offer.order not in self.told_offers:  # a short toast, out of the way of the answers
                 self.told_offers.add(offer.order)
-                self.notify(f"{offer.proposer} proposes {offer.topic}", title=f"{actor}: a proposal to answer",
-                            timeout=4)
+                self.notify(f"{offer.proposer} proposes {topic_label(self.game.rules, offer.topic)}",
+                            title=f"{actor}: a proposal to answer", timeout=4)
         self.refresh_bindings()  # Undo: open once the player has a move to take back
         self.show_move(picker.current())
+
+    def show_since(self, actor: str) -> None:
+        """What happened since `actor`'s last decision (since the start at the first)."""
+        game = self.game
+        events = with_answers(game.engine.log.for_world(0))
+        now = game.engine.state.vars[0].copy()
+        decided = self.decided.setdefault(actor, [])
+        seen, before, turn = decided[-1] if decided else (0, game.rules.initial, -1)
+        decided.append((len(events), now, game.engine.turn))
+        self.query_one(SinceSummary).show(since(game.rules, events[seen:], before, now, actor, turn))
+
+    def action_hide_since(self) -> None:
+        for summary in self.query(SinceSummary):
+            summary.display = False
 
     def on_move_picker_chosen(self, message: MovePicker.Chosen) -> None:
         if self.game.waiting is None:
@@ -183,6 +213,8 @@ class BoardScreen(Screen):
         if self.game.waiting is None or self.game.waiting is not decision:
             return
         self.workers.cancel_group(self, "forecast")
+        if option in self.forecasts:  # the report shows what the board forecast when the move was taken
+            self.forecasts_taken[len(self.game.moves)] = self.forecasts[option]
         self.game.submit(option)
         self.dirty = True
         self.query_one(OfferBanner).display = False
@@ -194,6 +226,8 @@ class BoardScreen(Screen):
             return
         self.workers.cancel_group(self, "forecast")
         move = self.game.undo()
+        self.forecasts_taken.pop(len(self.game.moves), None)
+        del self.decided[move.actor][-2:]  # the decision left and the one undone, asked again below
         self.dirty = True
         self.autosave()
         self.show_board()
@@ -202,6 +236,21 @@ class BoardScreen(Screen):
         self.notify(f"Undone: {what} ({rules.date(move.turn):%d %b %Y})", title=f"{move.actor}: move taken back",
                     timeout=4)
         self.ask(move.actor)
+
+    def action_answer(self, which: int) -> None:
+        """a / r: answer the offer in the banner, accepting (0) or refusing (1); where the scenario
+        gives no move that refuses, not answering refuses: the player passes."""
+        decision = self.game.waiting
+        offers = self.game.offers(decision.actor) if decision is not None and not self.watching else []
+        if not offers:
+            return
+        answers = offers[0].answers
+        option = answers[which] if which < len(answers) else None
+        why = self.query_one(MovePicker).reasons.get(option)
+        if why:
+            self.notify(f"Not open now: {why}", severity="warning")
+            return
+        self.post_message(MovePicker.Chosen(option))
 
     def action_pass_turn(self) -> None:
         if not self.watching and self.game.waiting is not None:
@@ -236,7 +285,11 @@ class BoardScreen(Screen):
         self.query_one(TensionPanel).show(game)
         self.query_one(LadderPanel).show(game)
         self.query_one(ActorsPanel).show(game)
-        self.query_one(NewsFeed).show(game)
+        announced = self.query_one(NewsFeed).show(game)
+        if self.drawn:  # the first drawing tells the game so far (a resumed game's): not news
+            for title, text, severity in announced[-MAX_TOASTS:]:
+                self.notify(text, title=title, severity=severity, timeout=6)
+        self.drawn = True
         self.title = game.name
         self.sub_title = self.status()
 
@@ -355,6 +408,9 @@ class BoardScreen(Screen):
         """Show each mode's keys only: moves when playing, stepping when watching."""
         if action == "pass_turn":
             return not self.watching and not self.game.finished
+        if action == "answer":  # only while an offer waits for the player's answer
+            decision = self.game.waiting
+            return not self.watching and decision is not None and bool(self.game.offers(decision.actor))
         if action == "undo":  # shown while playing; open once there is a move of the player's own to take back
             return False if self.watching or self.game.finished else self.game.can_undo() or None
         if action in ("play_pause", "step", "speed"):
@@ -385,7 +441,8 @@ class BoardScreen(Screen):
         from sim.play.debrief import debrief  # only at the end: keeps the start quick
 
         game = self.game
-        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone))
+        text = debrief(game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone),
+                       moves=game.moves, forecasts=self.forecasts_taken)
         path, base = None, self.save_path
         if base is None and self.saves is not None:  # the game ended before a move was made
             base = save_path(self.saves, game)
@@ -397,6 +454,21 @@ class BoardScreen(Screen):
                     self.notify, f"The after-action report could not be saved: {printable(exc.strerror or exc, 80)}",
                     title="Not saved", severity="error", timeout=10)
         self.app.call_from_thread(self.reported, text, path)
+
+    def report_unfinished(self) -> Path | None:
+        """On leaving a game before its end: its report so far, next to its save (a game without a
+        save, one watched or replayed, leaves none). The path written, or None."""
+        from sim.play.debrief import debrief
+
+        game = self.game
+        if game.finished or self.watching or self.save_path is None or not self.written:
+            return None
+        text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
+                       forecasts=self.forecasts_taken)
+        try:
+            return write_report(self.save_path.with_suffix(".report.md"), text)
+        except OSError:
+            return None  # leaving: there is no screen left to say it on; the save is what matters
 
     def reported(self, text: str, path: Path | None) -> None:
         self.report = (text, path)

@@ -159,9 +159,9 @@ class EndScreen(Screen):
         tension, peak = tension[~np.isnan(tension)].tolist(), peak[~np.isnan(peak)].tolist()
         yield Static(head, id="end-title")
         with Vertical(id="timeline"):
-            yield Static("tension", classes="spark-label")
+            yield Static(spark_label("tension", tension), classes="spark-label")
             yield Sparkline(tension or [0.0], id="end-tension")
-            yield Static("highest rung", classes="spark-label")
+            yield Static(spark_label("highest rung", peak), classes="spark-label")
             yield Sparkline(peak or [0.0], id="end-rungs")
         with VerticalScroll(id="report"):
             yield Markdown(id="report-text")
@@ -185,6 +185,13 @@ class EndScreen(Screen):
 
     def action_new_game(self) -> None:
         self.app.new_game()
+
+
+def spark_label(name: str, values: list[float]) -> str:
+    """A sparkline's scale: it spans its data's own lowest to highest, so both are said."""
+    if not values:
+        return name
+    return f"{name}, turns 1–{len(values)}: lowest {min(values):.1f} (bottom), highest {max(values):.1f} (top)"
 
 
 class TooSmallScreen(ModalScreen):

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sim.format.words import plural
+from sim.play import narrative
 from sim.play.forecast import Forecast, differences
 from sim.play.game import Game
 from sim.play.narrative import describe, labels, with_answers
@@ -41,13 +42,7 @@ def change(x: float) -> str:
 
 
 def var_label(game: Game, name: str) -> str:
-    """A variable as a reader names it: its label, else its owner's display name and its own name."""
-    var = game.scenario.variables[name]
-    if var.label:
-        return var.label
-    if var.owner:
-        return f"{game.scenario.actors[var.owner].name} {name.split('.', 1)[-1].replace('_', ' ')}"
-    return name
+    return narrative.var_label(game.scenario, name)
 
 
 @dataclass(frozen=True)
@@ -255,7 +250,11 @@ class NewsFeed(OptionList):
 ## News
 Every event as a dated line: moves, their effects as they land, proposals and answers,
 vetoes, failed tests, preparations seen, thresholds and red lines crossed.
+Red lines and thresholds crossed and proposals decided stand out (and are announced); an offer
+you left unanswered is said to have lapsed.
 Press **Enter** on a line to read the source the move or event comes from.
+At each of your decisions the lines above the news sum up what happened since your last move:
+the others' moves, what landed, what changed most. **x** hides them until your next decision.
 """
 
     class Opened(Message):
@@ -263,23 +262,41 @@ Press **Enter** on a line to read the source the move or event comes from.
             self.event = event
             super().__init__()
 
-    def show(self, game: Game) -> None:
+    # The news lines that stand out (the board announces them too), by kind
+    STANDOUT = {
+        "red_line": "bold #ffffff on #870000",
+        "threshold": "bold #000000 on #d7af00",
+        "resolved": "bold #000000 on #87afd7",
+        "lapsed": "bold #000000 on #d7af00",
+        "outcome": "bold",
+    }
+
+    def show(self, game: Game) -> list[tuple[str, str, str]]:
+        """Add the events not shown yet; the announcements among them, (title, text, severity),
+        to be told aloud (none when the feed starts again: stepping back is not news)."""
         events = with_answers(game.engine.log.for_world(0))
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
-        if events[: len(shown)] != shown:  # stepped back: start again
+        restarted = events[: len(shown)] != shown  # stepped back: start again
+        if restarted:
             self.clear_options()
             shown = []
-        for ev in events[len(shown):]:
-            text = describe(ev, names)
-            if text is None:
-                continue
-            line = Text(no_wrap=False)
-            line.append(game.rules.date(ev["turn"]).strftime("%d %b "), style="dim")
-            if ev["actor"]:
-                line.append(f"{ev['actor']} ", style=actor_style(game, ev["actor"]))
-            line.append(text, style="bold" if ev["kind"] in ("threshold", "red_line", "outcome") else "")
-            self.add_option(Option(line, id=f"ev{len(shown) + events[len(shown):].index(ev)}"))
+        announced = []
+        for index, ev in enumerate(events[len(shown):], len(shown)):
+            said = [(ev["kind"], ev["actor"], describe(ev, names))]
+            said += [("lapsed", who, narrative.lapse_line(game.rules, ev)) for who in narrative.lapsed(ev, game.setup.humans)]
+            for n, (kind, actor, text) in enumerate(said):
+                if text is None:
+                    continue
+                line = Text(no_wrap=False)
+                line.append(game.rules.date(ev["turn"]).strftime("%d %b "), style="dim")
+                if actor:
+                    line.append(f"{actor} ", style=actor_style(game, actor))
+                line.append(text, style=self.STANDOUT.get(kind, ""))
+                self.add_option(Option(line, id=f"ev{index}" + (f"-{n}" if n else "")))
+                title = headline(game, kind, ev, actor)
+                if title is not None:
+                    announced.append((title, text, "information" if kind == "resolved" else "warning"))
         self._events = events
         if self.option_count:
             self.highlighted = self.option_count - 1
@@ -287,6 +304,7 @@ Press **Enter** on a line to read the source the move or event comes from.
             # and again once laid out: the feed may have shrunk meanwhile (the offer banner above
             # the moves), which left the newest line's last wrapped lines below the fold
             self.call_after_refresh(self.scroll_end, animate=False)
+        return [] if restarted else announced
 
     def action_page_down(self) -> None:
         self._page(super().action_page_down)
@@ -302,30 +320,83 @@ Press **Enter** on a line to read the source the move or event comes from.
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
         message.stop()
-        self.post_message(self.Opened(self._events[int(message.option.id[2:])]))
+        self.post_message(self.Opened(self._events[int(message.option.id[2:].split("-")[0])]))
+
+
+class SinceSummary(Static):
+    """At each decision, the few lines a player needs first: what happened since their last move
+    (x hides it until the next decision)."""
+
+    def show(self, lines: list[str]) -> None:
+        self.display = bool(lines)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for n, line in enumerate(lines):
+            head, _, rest = line.partition(": ")
+            text.append(("\n" if n else "") + head + ": ", style="bold")
+            text.append(rest)
+        self.update(text)
+
+
+def headline(game: Game, kind: str, ev: dict, actor: str | None) -> str | None:
+    """The title of an announcement, None for a news line that is not announced."""
+    if kind == "red_line":
+        crosser = game.rules.options[game.rules.option_index[ev["by"]]].actor
+        return f"{crosser} crossed {actor}'s red line"
+    if kind == "threshold":
+        return f"Threshold crossed by {actor}"
+    if kind == "resolved":
+        verdict = "passed" if ev["passed"] else "refused" if ev["why"] == "refused" else "vetoed"
+        return f"{narrative.topic_label(game.rules, ev['topic'])} {verdict}"
+    if kind == "lapsed":
+        return f"{actor}: the offer lapsed"
+    return None
 
 
 class OfferBanner(Static):
-    """The proposals waiting for the player's answer: who offers what, and for how long."""
+    """The proposal waiting longest for the player's answer: who offers what, what accepting
+    changes (as the detail pane names it: actor and variable), how long is left, and the keys
+    that answer it. Further offers are counted; each comes up once the first is answered."""
 
     def show(self, game: Game, actor: str | None) -> None:
         offers = game.offers(actor) if actor is not None else []
         self.display = bool(offers)
-        text = Text(no_wrap=False)
-        for n, offer in enumerate(offers):
-            if n:
-                text.append("\n")
-            text.append(offer_line(game, offer))
-        self.update(text)
+        if offers:
+            self.update(offer_text(game, offers[0], len(offers) - 1))
 
 
-def offer_line(game: Game, offer) -> Text:
-    label = game.rules.options[game.rules.option_index[offer.option]].label
+BANNER_CHANGES = 3  # what accepting changes most; the detail pane has them all (Accept is highlighted)
+
+
+def offer_text(game: Game, offer, more: int = 0) -> Text:
+    """The banner: who proposes what and how long is left, the keys, then what accepting changes
+    most (last: at 80x24 a long list is what the banner's height cuts, never the keys)."""
+    rules = game.rules
+    label = rules.options[rules.option_index[offer.option]].label
     text = Text()
     text.append(offer.proposer, style=actor_style(game, offer.proposer))
-    text.append(f" proposes {offer.topic}: {label}. ", style="bold")
-    left = "this turn is the last" if offer.turns_left <= 1 else f"{offer.turns_left} turns left"
-    text.append(f"Answer below: {left}; no answer refuses.")
+    text.append(f" proposes {narrative.topic_label(rules, offer.topic)}: {label}. ", style="bold")
+    text.append("Last turn to answer." if offer.turns_left <= 1 else f"{offer.turns_left} turns left to answer.")
+    if more:
+        text.append(f" ({more} more offer{'s' * (more > 1)} after this.)")
+    text.append("\n")
+    text.append(" a ", style="reverse bold green")
+    text.append(" Accept   ")
+    text.append(" r ", style="reverse bold red")
+    text.append(" Refuse   ")
+    text.append("silence refuses", style="dim")
+    changes = expected_changes(game, rules.option_index[offer.answers[0]])
+    text.append("\nIf you accept: ", style="bold")
+    for n, (name, delta, value, _) in enumerate(changes[:BANNER_CHANGES]):
+        text.append(", " if n else "")
+        text.append(f"{var_label(game, name)} ")
+        if delta is None:
+            text.append(f"set to {value:g}")
+        else:
+            text.append(change(delta), style="green" if delta > 0 else "red")
+    if len(changes) > BANNER_CHANGES:
+        text.append(f" and {len(changes) - BANNER_CHANGES} more")
+    if not changes:
+        text.append("no expected changes")
     return text
 
 

@@ -71,6 +71,64 @@ def sources(rules) -> dict:
     return refs | {r.id: r.source for r in rules.red_lines if r.source}
 
 
+def topic_label(rules, topic: str) -> str:
+    """A proposal topic as the scenario names it ("talks" when it gives no label)."""
+    spec = rules.scenario.mechanics.proposals.get(topic)
+    return spec.label if spec is not None and spec.label else topic
+
+
+def var_label(scenario, name: str) -> str:
+    """A variable as a reader names it: its label, else its owner's display name and its own name."""
+    var = scenario.variables[name]
+    if var.label:
+        return var.label
+    if var.owner:
+        return f"{scenario.actors[var.owner].name} {name.split('.', 1)[-1].replace('_', ' ')}"
+    return name
+
+
+def lapsed(ev: dict, actors) -> list[str]:
+    """Which of `actors` never answered the proposal a `resolved` event closes (see with_answers):
+    for them the offer lapsed."""
+    if ev["kind"] != "resolved":
+        return []
+    return [a for a, yes in (ev.get("answers") or {}).items() if yes is None and a in actors]
+
+
+def lapse_line(rules, ev: dict) -> str:
+    return f"your answer never came: {ev['actor']}'s {topic_label(rules, ev['topic'])} offer lapsed"
+
+
+def since(rules, events: list[dict], before, after, actor: str, turn: int) -> list[str]:
+    """What a player should know at a decision, in three short lines (none when nothing
+    happened): the others' moves; what landed (red lines, thresholds and proposals decided first,
+    then the player's own prepared moves, events and lagged effects); and the variables that moved
+    most (by their share of their range). From `events` since the player's last decision, taken
+    at `turn`, and the variables then (`before`) and now (`after`)."""
+    names = labels(rules)
+    moves = [f"{ev['actor']} {names[ev['subject']]}" + ("" if ev.get("success", True) else " (failed)")
+             for ev in events if ev["kind"] in ("move", "proposal") and ev["actor"] != actor]
+    first = [describe(ev, names) for ev in events if ev["kind"] in ("red_line", "threshold", "resolved")]
+    mine = [f"your {names[ev['subject']]}" + ("" if ev["success"] else " (failed)")
+            for ev in events if ev["kind"] == "move" and ev["actor"] == actor and ev["turn"] > turn]
+    news = [describe(ev, names) for ev in events if ev["kind"] in ("inject", "chance", "window_open")]
+    effects = [f"{names[ev['subject']]}: {ev['var']} {ev['delta']:+.1f}"
+               for ev in events if ev["kind"] == "effect" and abs(ev["delta"]) >= 0.05]
+    landed = first + mine + news + effects
+    rise = [after[i] - before[i] for i in range(len(rules.var_names))]
+    span = [(v.max - v.min) or 1.0 for v in map(rules.scenario.variables.get, rules.var_names)]
+    biggest = sorted(range(len(rise)), key=lambda i: -abs(rise[i]) / span[i])[:3]
+    changed = [f"{var_label(rules.scenario, rules.var_names[i])} {rise[i]:+.1f} (now {after[i]:.1f})"
+               for i in biggest if abs(rise[i]) >= 0.05]
+    if not (moves or landed or changed):
+        return []  # nothing to sum up: the first decision of a game
+    return [
+        "The others: " + ("; ".join(moves) or "no moves"),
+        "Landed: " + ("; ".join(landed) or "nothing"),
+        "Changed most: " + ("; ".join(changed) or "nothing"),
+    ]
+
+
 def with_answers(events: list[dict]) -> list[dict]:
     """The events, each resolved proposal given `answers`: who it was put to and what each
     answered (True, False, or None for no answer), so that a refusal can say who refused."""
