@@ -192,3 +192,17 @@ async def test_after_an_undo_the_summary_is_since_the_move_before_again(tmp_path
         await pilot.press("u")
         await settle(pilot)
         assert str(summary.render()) == before
+
+
+def test_a_proposal_the_player_cannot_answer_is_no_offer():
+    """korea-2022's US is a veto member with no move to vote by: a resolution tabled waits for
+    its answer, but there is nothing to ask the player (the banner once failed on it)."""
+    game = Game.start(Setup("korea-2022", 11, ("US",)))
+    game.advance()
+    st, rules = game.engine.state, game.rules
+    j, us = rules.topic_index["resolution"], rules.actor_index["US"]
+    st.pend_until[0, j] = game.engine.turn + 2
+    st.pend_option[0, j] = next(i for i, o in enumerate(rules.options) if o.proposes and o.proposes.topic == "resolution")
+    st.awaiting[0, j, us] = True
+    assert [o.topic for o in game.offers("US")] == []
+    st.awaiting[0, j, :] = False

@@ -127,6 +127,8 @@ class Game:
             topic, option = rules.topics[j], rules.options[int(st.pend_option[0, j])]
             answers = sorted((o for o in rules.options if o.actor == actor and o.answers and o.answers.topic == topic),
                              key=lambda o: not o.answers.accept)
+            if not answers:  # asked, but with no move to answer by (a veto member without vote options): silence
+                continue
             out.append(Offer(topic, option.actor, option.id, int(st.pend_order[0, j]), int(st.pend_until[0, j]) - turn,
                              tuple(o.id for o in answers)))
         return sorted(out, key=lambda o: (o.turns_left, o.order))
