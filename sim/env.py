@@ -24,9 +24,10 @@ know (the Knowledge issue: fog of war), it becomes the actor's view of the state
 
 Actions: `Discrete(K + 1)`, the actor's K options in the scenario's order (`option_ids`), then
 pass. The action mask is 1 where the engine allows the move now (`Engine.why_not` gives no
-reason) and always 1 for pass. An illegal action raises ValueError, as the raw environments of
-PettingZoo do; wrap the environment in `pettingzoo.utils.wrappers.TerminateIllegalWrapper` to
-make one a loss instead.
+reason) and always 1 for pass. As in PettingZoo's classic games, `env(...)` is the environment
+wrapped so that an illegal action ends the game with -1 for the agent that took it and 0 for
+the others (and an action outside the space, or a step out of turn, is an error); the bare
+`LadderEnv` (`raw_env`) raises ValueError for an illegal action and changes nothing.
 
 Rewards: 0 on every step; at the game's end each agent gets the reward of the outcome's kind,
 `rewards` (by default +1 a deal, -1 war, 0 the horizon or any other outcome). Every agent then
@@ -45,6 +46,7 @@ import numpy as np
 try:
     from gymnasium import spaces
     from pettingzoo import AECEnv
+    from pettingzoo.utils import wrappers
 except ImportError as exc:  # the extra is optional: say how to get it
     raise ImportError('sim.env needs PettingZoo and Gymnasium: pip install "escalation-ladder[rl]"') from exc
 
@@ -127,9 +129,9 @@ class LadderEnv(AECEnv):
         options = self.option_ids[agent]
         if not 0 <= action <= len(options):
             raise ValueError(f"action {action} is not in {agent}'s action space (0 to {len(options)})")
+        self.engine.submit(agent, options[action] if action < len(options) else None)  # ValueError if illegal
         self._cumulative_rewards[agent] = 0.0  # `last()` gave it; what follows is new
         self._clear_rewards()
-        self.engine.submit(agent, options[action] if action < len(options) else None)  # ValueError if illegal
         self._play_on()
         self._accumulate_rewards()
 
@@ -171,3 +173,14 @@ class LadderEnv(AECEnv):
             pending & st.awaiting[0, :, a],
             st.red_line[0],
         ]).astype(np.float32)
+
+
+raw_env = LadderEnv  # PettingZoo's name for the environment without its wrappers
+
+
+def env(scenario, **kwargs) -> AECEnv:
+    """`LadderEnv(scenario, **kwargs)` wrapped as PettingZoo wraps its classic games: an illegal
+    action loses (-1, the game ends), an action outside the space or a step before `reset` or
+    out of turn is an error."""
+    wrapped = wrappers.TerminateIllegalWrapper(LadderEnv(scenario, **kwargs), illegal_reward=-1)
+    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(wrapped))
