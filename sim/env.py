@@ -77,6 +77,8 @@ class LadderEnv(AECEnv):
         else:
             self.rules = Rules(scenario)
         rules = self.rules
+        if not agents:
+            raise ValueError("at least one actor must be an agent (the others play their doctrines)")
         unknown = [a for a in (*agents, *(doctrines or {})) if a not in rules.actor_index]
         if unknown:
             raise ValueError(f"no such actor: {', '.join(unknown)} (actors: {', '.join(rules.actors)})")
@@ -118,7 +120,6 @@ class LadderEnv(AECEnv):
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
         self.infos = {a: {} for a in self.agents}
-        self.agent_selection = self.agents[0]
         self._play_on()
 
     def step(self, action) -> None:

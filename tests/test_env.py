@@ -119,6 +119,8 @@ def test_an_illegal_action_is_refused():
 
 
 def test_unknown_actors_and_doctrines_are_named():
+    with pytest.raises(ValueError, match="at least one"):
+        LadderEnv("korea-2019", agents=())
     with pytest.raises(ValueError, match="Kim"):
         LadderEnv("korea-2019", agents=("Kim",))
     with pytest.raises(ValueError, match="reckless"):
