@@ -11,7 +11,7 @@ import re
 import sys
 import textwrap
 
-from . import __version__
+from .version import __version__
 from .format.errors import BatchError, ScenarioError, UsageError, printable
 from .format.words import plural
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..format.errors import DiskFull, UsageError
 from .chunks import Job, Plan, rules_of
 from .folder import Folder

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..format.files import atomic_write
 from .backends import LocalBackend
 from .batch import run_batch
