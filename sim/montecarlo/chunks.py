@@ -12,7 +12,7 @@ import numpy as np
 
 from ..engine.rules import Rules
 from ..engine.stepping import Engine
-from ..format.errors import UsageError, did_you_mean, printable
+from ..format.errors import UsageError, did_you_mean, printable, quoted
 from ..format.files import atomic_write
 from ..format.model import Scenario, digest
 
@@ -86,7 +86,7 @@ def check_trajectories(names: list[str], scenario: Scenario) -> tuple[str, ...]:
     for name in names:
         if name not in scenario.variables:
             hint = did_you_mean(name, scenario.variables) or f" (one of: {', '.join(scenario.variables)})"
-            raise UsageError(f"--trajectories {printable(name, 40)}: unknown variable{hint}")
+            raise UsageError(f"--trajectories: unknown variable {quoted(name)}{hint}")
     if len(set(names)) < len(names):
         raise UsageError(f"--trajectories {printable(','.join(names), 80)}: a variable is named twice")
     return tuple(names)
