@@ -1,7 +1,7 @@
 """Monte Carlo batches: chunks of runs over local processes or a Dask cluster, streamed to disk.
 
-A chunk is runs [lo, hi) of one seed. Each finished chunk leaves two files in `chunks/` (its
-per-run rows and its aggregates), written atomically, so an interrupted batch keeps what
+A chunk is runs [lo, hi) of one seed. Each finished chunk leaves its files in `chunks/` (its
+per-run rows, events and trajectories if asked for, and its aggregates), written atomically, so an interrupted batch keeps what
 finished and `--resume` runs only what is missing. Aggregates (counts and histograms) add up
 across chunks, so statistics need no second pass over the runs and memory stays flat. Run i
 is the same game whatever the chunking, the number of workers or the backend.

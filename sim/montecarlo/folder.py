@@ -1,5 +1,5 @@
-"""A batch's output folder: the manifest, the scenario as played, a file pair per finished chunk,
-and the final results; held by one command at a time, checked when read back."""
+"""A batch's output folder: the manifest, the scenario as played, the files of each finished
+chunk, and the final results; held by one command at a time, checked when read back."""
 from __future__ import annotations
 
 import fcntl
@@ -268,7 +268,7 @@ class Folder:
         for kind in job.files:
             self._write_rows(kind, job, chunks, csv and kind == "runs")
         turns = turns_table(rules, agg)
-        atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(tidy(turns, job), f))
+        atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(results_table(turns, job), f))
         result = summary(rules, agg, job)
         atomic_write(self.path / "summary.json", lambda f: f.write(dump_json(result).encode()))
         if report:
@@ -288,7 +288,7 @@ class Folder:
             writer = None
             pending: list = []
             for k, (lo, _) in enumerate(chunks):
-                table = tidy(pq.read_table(self._part(kind, lo)), job)
+                table = results_table(pq.read_table(self._part(kind, lo)), job)
                 if writer is None:
                     writer = files.enter_context(pq.ParquetWriter(out, table.schema))
                 pending.append(table)
@@ -350,7 +350,7 @@ def _located(doc, exc: ValidationError):
     return doc.problem(loc, f"{name}: {first['msg'].lower()}", key=first["type"] == "extra_forbidden")
 
 
-def tidy(table, job: Job):
+def results_table(table, job: Job):
     """A table as the results hold it: the provenance of its rows first (scenario, variant, digest,
     seed), so that the results of several batches stack into one dataset, then its columns under
     names usable unquoted in SQL (`column`); the schema's metadata `ladder_names` maps each renamed
@@ -364,7 +364,6 @@ def tidy(table, job: Job):
         raise UsageError(f"two columns would both be named {clash}: {', '.join(o for o, n in zip(table.column_names, names) if n == clash)}; "
                          "rename one of their ids")
     renamed = {n: o for o, n in zip(table.column_names, names) if n != o}
-    renamed |= json.loads((table.schema.metadata or {}).get(b"ladder_names", b"{}"))
     n = table.num_rows
     provenance = {"scenario": pa.array([job.name] * n, pa.string()), "variant": pa.array([job.label] * n, pa.string()),
                   "digest": pa.array([job.digest] * n, pa.string()), "seed": pa.array(np.full(n, job.seed, np.uint64))}
