@@ -1,10 +1,10 @@
 """Escalation Ladder: the headless core (scenario format, engine, doctrines, CLI).
 
-This package never imports textual or rich at module level; the app lives in `tui`.
+This package never imports textual or rich at module level; the app lives in `tui`. Its Python
+interface (`sim.load`, `sim.run`, `sim.batch`, `sim.compare`) is `sim/api.py`, imported here.
 """
-from importlib.metadata import PackageNotFoundError, version
+from .api import BatchResult, Game, LadderError, Scenario, ScenarioError, UsageError, batch, compare, load, run, with_values
+from .version import __version__
 
-try:
-    __version__ = version("escalation-ladder")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0+unknown"
+__all__ = ["__version__", "BatchResult", "Game", "LadderError", "Scenario", "ScenarioError", "UsageError", "batch", "compare", "load",
+           "run", "with_values"]

@@ -11,7 +11,7 @@ import re
 import sys
 import textwrap
 
-from . import __version__
+from .version import __version__
 from .format.errors import BatchError, ScenarioError, UsageError, printable
 from .format.words import plural
 
@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--dask", metavar="ADDRESS", help="run the chunks on a Dask cluster ('local' starts one)")
     batch.add_argument("--resume", metavar="DIR", help="finish an interrupted batch")
     batch.add_argument("--csv", action="store_true", help="also write runs.csv")
+    batch.add_argument("--events", action="store_true", help="also write every event of every run (events.parquet)")
+    batch.add_argument("--trajectories", type=_names, metavar="VAR,...",
+                       help="also write these variables' values at every turn of every run (trajectories.parquet)")
+    batch.add_argument("--no-report", dest="report", action="store_false", help="write no report.html")
     batch.add_argument("--json", action="store_true", help="print summary.json instead of the table")
 
     compare = sub.add_parser("compare", help="variants over the same runs: probabilities and paired differences")
@@ -173,6 +177,13 @@ def _actors(text: str) -> tuple[str, ...]:
     if not actors:
         raise argparse.ArgumentTypeError("expected actors separated by commas, e.g. US,ROK")
     return actors
+
+
+def _names(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected variables separated by commas, e.g. tension,DPRK.economy")
+    return names
 
 
 def _doctrine_arg(p: argparse.ArgumentParser) -> None:
@@ -298,13 +309,14 @@ def cmd_batch(args) -> int:
     from .format.scenario import open_scenario, parse_doctrines
     from .montecarlo.backends import DaskBackend, LocalBackend
     from .montecarlo.batch import default_folder, run_batch
-    from .montecarlo.chunks import Job, Plan
+    from .montecarlo.chunks import Job, Plan, check_trajectories
     from .montecarlo.folder import Folder
     from .montecarlo.summary import table
 
     if args.resume:
         given = [flag for flag, value in (("SCENARIO", args.scenario), ("--runs", args.runs), ("--until-ci", args.until_ci),
-                 ("--seed", args.seed), ("--doctrine", args.doctrine or None), ("--chunk", args.chunk), ("--out", args.out))
+                 ("--seed", args.seed), ("--doctrine", args.doctrine or None), ("--chunk", args.chunk), ("--out", args.out),
+                 ("--events", args.events or None), ("--trajectories", args.trajectories))
                  if value is not None]
         if given:
             raise UsageError(f"--resume DIR takes no {', '.join(given)}: a batch resumes with the settings it was started with")
@@ -321,7 +333,10 @@ def cmd_batch(args) -> int:
             raise UsageError("give either --runs N or --until-ci W")
         _settle(args)
         loaded = open_scenario(args.scenario)
-        job = Job(loaded.scenario, loaded.name, args.seed, parse_doctrines(args.doctrine, loaded.scenario))
+        doctrines = parse_doctrines(args.doctrine, loaded.scenario)
+        trajectories = check_trajectories(args.trajectories or [], loaded.scenario)
+        variant = " ".join([loaded.name, *(f"--doctrine {a}={p}" for a, p in doctrines.items())])  # as `ladder compare` names it
+        job = Job(loaded.scenario, loaded.name, args.seed, doctrines, variant, args.events, trajectories)
         folder = Folder(args.out or default_folder(loaded.name, args.seed))
         plan = Plan(args.runs, args.chunk, args.workers, args.until_ci)
         arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
@@ -330,7 +345,7 @@ def cmd_batch(args) -> int:
             folder.claim()  # before a cluster is started for it
         backend = DaskBackend(args.dask, args.workers) if args.dask else LocalBackend(args.workers)
         try:
-            result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume))
+            result = run_batch(job, plan, folder, backend, arguments, csv=args.csv, resume=bool(args.resume), report=args.report)
         except KeyboardInterrupt:
             print(f"ladder: interrupted with {_kept(folder)}; finish: ladder batch --resume {folder.path}", file=sys.stderr)
             return 130

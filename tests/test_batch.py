@@ -201,7 +201,7 @@ def test_a_worker_that_keeps_crashing_fails_the_batch_and_keeps_what_finished(jo
     with pytest.raises(BatchError, match="runs 300-599: the worker crashed twice"):
         batch(job, tmp_path, "broken", workers=1)
     folder = Folder(tmp_path / "broken")
-    assert folder.intact(0, 300) and not folder.intact(300, 600)
+    assert folder.intact(0, 300, job) and not folder.intact(300, 600, job)
     assert json.loads((folder.path / "manifest.json").read_text())["partial"] is True
 
 

@@ -16,7 +16,11 @@ class Problem:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"
 
 
-class ScenarioError(Exception):
+class LadderError(Exception):
+    """Any error bad input causes, with the message the command line prints (`sim.LadderError`)."""
+
+
+class ScenarioError(LadderError):
     """One or more located problems in a scenario (or other input) file."""
 
     def __init__(self, problems: list[Problem]):
@@ -24,11 +28,11 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class UsageError(Exception):
+class UsageError(LadderError):
     """A bad command-line argument: reported on one line, exit code 2."""
 
 
-class BatchError(Exception):
+class BatchError(LadderError):
     """A batch that could not finish (a worker that keeps crashing, a cluster out of reach): exit 1."""
 
 

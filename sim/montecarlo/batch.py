@@ -1,7 +1,7 @@
 """Monte Carlo batches: chunks of runs over local processes or a Dask cluster, streamed to disk.
 
-A chunk is runs [lo, hi) of one seed. Each finished chunk leaves two files in `chunks/` (its
-per-run rows and its aggregates), written atomically, so an interrupted batch keeps what
+A chunk is runs [lo, hi) of one seed. Each finished chunk leaves its files in `chunks/` (its
+per-run rows, events and trajectories if asked for, and its aggregates), written atomically, so an interrupted batch keeps what
 finished and `--resume` runs only what is missing. Aggregates (counts and histograms) add up
 across chunks, so statistics need no second pass over the runs and memory stays flat. Run i
 is the same game whatever the chunking, the number of workers or the backend.
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..format.errors import DiskFull, UsageError
 from .chunks import Job, Plan, rules_of
 from .folder import Folder
@@ -82,7 +82,8 @@ def default_folder(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False) -> dict:
+def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False,
+              report: bool = True) -> dict:
     """Play the batch into the folder; returns the summary. Ctrl-C, a crash or a full disk leave
     a partial folder that resumes to the same bytes; the folder is held by this process alone."""
     rules = rules_of(job)
@@ -98,9 +99,10 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
                 "version": __version__, "seed": job.seed, "runs": plan.runs, "chunk": plan.chunk, "until_ci": plan.until_ci,
                 "doctrines": job.doctrines, "arguments": arguments, "partial": True,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "variant": job.variant, "events": job.events, "trajectories": list(job.trajectories),
             }
             folder.create(manifest, job.scenario)
-        finished = folder.finished(plan)
+        finished = folder.finished(plan, job)
         progress = Progress(plan.runs)
         progress.add(sum(plan.end(lo) - lo for lo in finished))
         try:
@@ -110,7 +112,7 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
                     _play(job, chunks, finished, folder, backend, progress, interrupts)
                 else:
                     chunks = _until_ci(job, plan, finished, folder, backend, progress, interrupts)
-            result = folder.finish(rules, job, chunks, csv=csv)
+            result = folder.finish(rules, job, chunks, csv=csv, report=report)
         except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
             manifest["runs_done"] = sum(plan.end(lo) - lo for lo in finished)
             with suppress(OSError, DiskFull):  # on a full disk the manifest on disk says partial already

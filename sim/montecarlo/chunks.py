@@ -4,6 +4,7 @@ across chunks, so statistics need no second pass."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..engine.rules import Rules
 from ..engine.stepping import Engine
-from ..format.errors import UsageError
+from ..format.errors import UsageError, did_you_mean, printable, quoted
 from ..format.files import atomic_write
 from ..format.model import Scenario, digest
 
@@ -31,10 +32,22 @@ class Job:
     name: str
     seed: int
     doctrines: dict = field(default_factory=dict)
+    variant: str | None = None  # the label of the runs.parquet `variant` column (default: the name)
+    events: bool = False  # also every event of every run (events.parquet)
+    trajectories: tuple[str, ...] = ()  # variables whose value at every turn is kept (trajectories.parquet)
 
     @property
     def digest(self) -> str:
         return digest(self.scenario)
+
+    @property
+    def label(self) -> str:
+        return self.variant or self.name
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The per-run files each chunk leaves (besides its aggregates) and the batch ends with."""
+        return ("runs",) + ("events",) * self.events + ("trajectories",) * bool(self.trajectories)
 
 
 _rules_cache: dict[str, Rules] = {}
@@ -48,10 +61,81 @@ def rules_of(job: Job) -> Rules:
 
 
 def run_chunk(job: Job, lo: int, hi: int) -> dict:
-    """Play runs [lo, hi): their rows and their aggregates."""
+    """Play runs [lo, hi): their rows and their aggregates, and their events and trajectories
+    when the job asks for them (recording events costs time, so only then)."""
     rules = rules_of(job)
-    engine = Engine(rules, seed=job.seed, runs=np.arange(lo, hi), record=False, doctrines=job.doctrines).run()
-    return {"lo": lo, "hi": hi, "rows": rows(engine), "agg": Aggregates.of(engine)}
+    engine = Engine(rules, seed=job.seed, runs=np.arange(lo, hi), record=job.events, doctrines=job.doctrines)
+    out = {"lo": lo, "hi": hi}
+    if job.trajectories:
+        out["trajectories"] = trajectories(engine, job.trajectories)  # plays the games turn by turn
+    engine.run()
+    out |= {"rows": rows(engine), "agg": Aggregates.of(engine)}
+    if job.events:
+        out["events"] = events(engine)
+    return out
+
+
+def column(name: str) -> str:
+    """A column name usable unquoted in SQL: the dots of variable names and the hyphens ids may
+    hold become underscores (`final_DPRK.economy` -> `final_DPRK_economy`)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def check_trajectories(names: list[str], scenario: Scenario) -> tuple[str, ...]:
+    """`--trajectories` names checked against the scenario's variables."""
+    for name in names:
+        if name not in scenario.variables:
+            hint = did_you_mean(name, scenario.variables) or f" (one of: {', '.join(scenario.variables)})"
+            raise UsageError(f"--trajectories: unknown variable {quoted(name)}{hint}")
+    if len(set(names)) < len(names):
+        raise UsageError(f"--trajectories {printable(','.join(names), 80)}: a variable is named twice")
+    return tuple(names)
+
+
+def trajectories(engine: Engine, names: tuple[str, ...]):
+    """Play the engine to its end, keeping each run's value of each named variable at the end of
+    every turn it was in play: a row per run and turn, in run order (as a single game has them)."""
+    import pyarrow as pa
+
+    rules, st = engine.rules, engine.state
+    index = [rules.var_index[n] for n in names]
+    runs, turns, values = [], [], []
+    for turn in range(rules.horizon):
+        engine.advance(until_turn=turn + 1)  # the turn's end is its last phase
+        playing = (st.end_turn < 0) | (st.end_turn >= turn)
+        runs.append(st.run[playing])
+        turns.append(np.full(playing.sum(), turn, dtype=np.int32))
+        values.append(st.vars[np.ix_(playing, index)])
+    run, turn, value = np.concatenate(runs), np.concatenate(turns), np.concatenate(values)
+    order = np.argsort(run, kind="stable")
+    cols = {"run": run[order], "turn": turn[order]} | {n: value[order, j] for j, n in enumerate(names)}
+    return pa.table(cols)
+
+
+# The data of an event kept as columns of events.parquet: flat values that most questions about
+# a move need (the nested ones, such as the changes per variable, stay with `ladder replay`).
+EVENT_DATA = {"success": "bool", "cause": "string", "var": "string", "delta": "float64", "topic": "string",
+              "passed": "bool"}
+
+
+def events(engine: Engine):
+    """Every event of every run as a row (run, turn, kind, actor, subject and EVENT_DATA), in run
+    order and, within a run, in the order of the game's log."""
+    import pyarrow as pa
+
+    run = engine.state.run
+    cols: dict[str, list] = {k: [] for k in ("run", "turn", "kind", "actor", "subject", *EVENT_DATA)}
+    for ev in engine.log.records:
+        n = len(ev.worlds)
+        cols["run"].append(run[ev.worlds])
+        for name in ("turn", "kind", "actor", "subject"):
+            cols[name].append(np.full(n, getattr(ev, name), dtype=object))
+        for name in EVENT_DATA:
+            value = ev.data.get(name)
+            cols[name].append(value.astype(object) if isinstance(value, np.ndarray) else np.full(n, value, dtype=object))
+    order = np.argsort(np.concatenate(cols["run"]) if cols["run"] else np.zeros(0, int), kind="stable")
+    types = {"run": "int64", "turn": "int32", "kind": "string", "actor": "string", "subject": "string"} | EVENT_DATA
+    return pa.table({k: pa.array(np.concatenate(v)[order] if v else [], type=types[k]) for k, v in cols.items()})
 
 
 def rows(engine: Engine) -> dict[str, np.ndarray]:

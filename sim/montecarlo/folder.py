@@ -1,5 +1,5 @@
-"""A batch's output folder: the manifest, the scenario as played, a file pair per finished chunk,
-and the final results; held by one command at a time, checked when read back."""
+"""A batch's output folder: the manifest, the scenario as played, the files of each finished
+chunk, and the final results; held by one command at a time, checked when read back."""
 from __future__ import annotations
 
 import fcntl
@@ -18,10 +18,11 @@ from ..engine.rules import Rules
 from ..format.errors import BatchError, ScenarioError, UsageError, printable
 from ..format.files import TEMP, atomic_write, dump_json, replacing
 from ..format.model import Scenario, digest
-from .chunks import MAX_CHUNK, MAX_RUNS, ROW_GROUP, Aggregates, Job, Plan
+from .chunks import MAX_CHUNK, MAX_RUNS, ROW_GROUP, Aggregates, Job, Plan, check_trajectories, column
 from .summary import summary, turns_table
 
 LOCK = ".ladder.lock"
+CHUNK = ".chunk"  # the ending of a chunk's Parquet files (see Folder._part)
 
 
 class Manifest(BaseModel):
@@ -44,6 +45,10 @@ class Manifest(BaseModel):
     partial: bool
     created: str
     runs_done: int | None = Field(None, ge=0)
+    # Since issue 19 (a folder written before holds none of them, and means their defaults):
+    variant: str | None = Field(None, max_length=400)
+    events: bool = False
+    trajectories: list[str] = []
 
     @model_validator(mode="after")
     def _sized(self):
@@ -173,7 +178,11 @@ class Folder:
             if actor not in scenario.actors or preset not in scenario.doctrines:
                 raise UsageError(f"{self.path / 'manifest.json'}: doctrines: {printable(actor, 40)}={printable(preset, 40)} "
                                  "is not an actor and doctrine of the scenario")
-        return Job(scenario, m["scenario"], m["seed"], m["doctrines"]), m
+        try:
+            trajectories = check_trajectories(m["trajectories"], scenario)
+        except UsageError as exc:
+            raise UsageError(f"{self.path / 'manifest.json'}: {exc}") from None
+        return Job(scenario, m["scenario"], m["seed"], m["doctrines"], m["variant"], m["events"], trajectories), m
 
     def replay(self, run: int) -> Job:
         """The batch recorded here, checked, for replaying one of its runs."""
@@ -189,42 +198,50 @@ class Folder:
     def _agg(self, lo: int) -> Path:
         return self.chunks / f"agg-{lo:012d}.npz"
 
-    def _runs(self, lo: int) -> Path:
-        return self.chunks / f"runs-{lo:012d}.parquet"
+    def _part(self, kind: str, lo: int) -> Path:
+        """A chunk's file of runs, events or trajectories: Parquet, but not named .parquet, so
+        that a `**/*.parquet` glob of the folder finds each run once (in the results)."""
+        return self.chunks / f"{kind}-{lo:012d}{CHUNK}"
 
-    def finished(self, plan: Plan) -> set[int]:
+    def finished(self, plan: Plan, job: Job) -> set[int]:
         """The first runs of the chunks whose files are there and read back whole; a chunk
         whose files do not is said so and will be played again."""
         found = set()
         for p in self.chunks.glob("agg-*.npz"):
             lo = int(p.stem[4:]) if p.stem[4:].isdigit() else -1
             if plan.planned(lo):
-                if self.intact(lo, plan.end(lo)):
+                if self.intact(lo, plan.end(lo), job):
                     found.add(lo)
                 else:
                     print(f"ladder: runs {lo}-{plan.end(lo) - 1}: the chunk's files are unreadable; playing them again", file=sys.stderr)
         return found
 
-    def intact(self, lo: int, hi: int) -> bool:
+    def intact(self, lo: int, hi: int, job: Job) -> bool:
         import pyarrow.parquet as pq
 
         try:
             with np.load(self._agg(lo)) as data:
                 whole = set(data.files) == set(Aggregates.__dataclass_fields__) and int(data["runs"]) == hi - lo
-            return whole and pq.read_metadata(self._runs(lo)).num_rows == hi - lo
+            rows = [pq.read_metadata(self._part(kind, lo)).num_rows for kind in job.files]  # each one readable
+            return whole and rows[0] == hi - lo
         except Exception:  # whatever a truncated or foreign file raises, it is not a finished chunk
             return False
 
     def tidy(self) -> None:
-        """Remove the temporaries of one of our commands that was killed (they bear our ending)."""
+        """Remove the temporaries of one of our commands that was killed (they bear our ending),
+        and give the chunk files of a folder written before issue 19 their present name."""
         for p in [*self.path.glob(f"*{TEMP}"), *self.chunks.glob(f"*{TEMP}")]:
             p.unlink(missing_ok=True)
+        for p in self.chunks.glob("runs-*.parquet"):
+            p.rename(p.with_suffix(CHUNK))
 
     def save_chunk(self, result: dict) -> None:
         import pyarrow.parquet as pq
 
         lo = result["lo"]
-        atomic_write(self._runs(lo), lambda f: pq.write_table(_table(result["rows"]), f))
+        tables = {"runs": _table(result["rows"])} | {k: result[k] for k in ("events", "trajectories") if k in result}
+        for kind, table in tables.items():
+            atomic_write(self._part(kind, lo), lambda f: pq.write_table(table, f))
         result["agg"].save(self._agg(lo))  # last: it marks the chunk done
 
     def aggregates(self, chunks: Iterable[tuple[int, int]]) -> Aggregates:
@@ -234,39 +251,44 @@ class Folder:
             total = agg if total is None else total + agg
         return total
 
-    def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool) -> dict:
-        """Write runs.parquet, turns.parquet, summary.json and report.html, once every planned
+    def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool, report: bool = True) -> dict:
+        """Write runs.parquet (and events.parquet, trajectories.parquet if asked for),
+        turns.parquet, summary.json and report.html (unless not `report`), once every planned
         chunk is there and reads back whole; otherwise name the missing ones (BatchError)."""
         import pyarrow.parquet as pq
 
         from .report import batch_report
 
-        missing = [c for c in chunks if not self.intact(*c)]
+        missing = [c for c in chunks if not self.intact(*c, job)]
         if missing:
             lo, hi = missing[0]
             more = f" and {len(missing) - 1} more chunks" if len(missing) > 1 else ""
             raise BatchError(f"runs {lo}-{hi - 1}{more} missing from {self.chunks}: the batch is incomplete")
         agg = self.aggregates(chunks)
-        self._write_runs(chunks, csv)
+        for kind in job.files:
+            self._write_rows(kind, job, chunks, csv and kind == "runs")
         turns = turns_table(rules, agg)
-        atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(turns, f))
+        atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(results_table(turns, job), f))
         result = summary(rules, agg, job)
         atomic_write(self.path / "summary.json", lambda f: f.write(dump_json(result).encode()))
-        atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
+        if report:
+            atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
         return result
 
-    def _write_runs(self, chunks: Iterable[tuple[int, int]], csv: bool) -> None:
+    def _write_rows(self, kind: str, job: Job, chunks: Iterable[tuple[int, int]], csv: bool) -> None:
+        """KIND.parquet (and KIND.csv) from the chunks' files, streamed in row groups of a fixed
+        size, so the file is the same however the runs were chunked."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
         with ExitStack() as files:
-            out = files.enter_context(replacing(self.path / "runs.parquet"))
-            csv_file = files.enter_context(replacing(self.path / "runs.csv")) if csv else None
+            out = files.enter_context(replacing(self.path / f"{kind}.parquet"))
+            csv_file = files.enter_context(replacing(self.path / f"{kind}.csv")) if csv else None
             writer = None
             pending: list = []
             for k, (lo, _) in enumerate(chunks):
-                table = pq.read_table(self._runs(lo))
+                table = results_table(pq.read_table(self._part(kind, lo)), job)
                 if writer is None:
                     writer = files.enter_context(pq.ParquetWriter(out, table.schema))
                 pending.append(table)
@@ -326,6 +348,27 @@ def _located(doc, exc: ValidationError):
     loc = tuple(first["loc"])
     name = dotted(loc) or "the file"
     return doc.problem(loc, f"{name}: {first['msg'].lower()}", key=first["type"] == "extra_forbidden")
+
+
+def results_table(table, job: Job):
+    """A table as the results hold it: the provenance of its rows first (scenario, variant, digest,
+    seed), so that the results of several batches stack into one dataset, then its columns under
+    names usable unquoted in SQL (`column`); the schema's metadata `ladder_names` maps each renamed
+    column to its name before (`final_DPRK_economy` -> `final_DPRK.economy`). Chunk files written
+    before issue 19 have the old names: they come out the same."""
+    import pyarrow as pa
+
+    names = [column(n) for n in table.column_names]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash:
+        raise UsageError(f"two columns would both be named {clash}: {', '.join(o for o, n in zip(table.column_names, names) if n == clash)}; "
+                         "rename one of their ids")
+    renamed = {n: o for o, n in zip(table.column_names, names) if n != o}
+    n = table.num_rows
+    provenance = {"scenario": pa.array([job.name] * n, pa.string()), "variant": pa.array([job.label] * n, pa.string()),
+                  "digest": pa.array([job.digest] * n, pa.string()), "seed": pa.array(np.full(n, job.seed, np.uint64))}
+    data = dict(provenance) | dict(zip(names, table.columns))
+    return pa.table(data).replace_schema_metadata({"ladder_names": json.dumps(renamed, sort_keys=True)})
 
 
 def _table(columns: dict):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..format.files import atomic_write
 from .backends import LocalBackend
 from .batch import run_batch
@@ -46,7 +46,8 @@ def play_all(members: list[Member], out: Path, runs: int, chunk: int, workers: i
             print(f"[{k}/{len(members)}] {m.name}", file=sys.stderr)
         folder = Folder(out / m.folder)
         plan = Plan(runs, chunk, workers)
-        summaries.append(run_batch(m.job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}))
+        job = replace(m.job, variant=m.name)  # each member's rows labelled, so the members' results stack
+        summaries.append(run_batch(job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}))
     return summaries
 
 

@@ -1,0 +1,230 @@
+"""The Python interface (`import sim`): what the command line does, for a notebook or a script.
+
+    >>> s = sim.load("korea-2019").with_values({"mechanics.hazard.midpoint": 80})
+    >>> sim.run(s, seed=3).outcome
+    >>> sim.batch(s, runs=2000, seed=1).runs        # a pyarrow.Table, a row per run
+
+Results are the command line's, number for number: `run` plays the game `ladder run` plays,
+`batch` runs the batch `ladder batch` runs (the same code, into a folder of its own), `compare`
+is `ladder compare`. Bad input raises `UsageError` or `ScenarioError` (both `LadderError`) with
+the message the command line prints. Importing this module imports neither NumPy nor pyarrow:
+each function imports what it needs.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .format.errors import LadderError, ScenarioError, UsageError
+
+__all__ = ["BatchResult", "Game", "LadderError", "Scenario", "ScenarioError", "UsageError", "batch", "compare", "load",
+           "run", "with_values"]
+
+if TYPE_CHECKING:
+    import pyarrow
+
+    from .format.model import Scenario as Model
+
+SEEDS = 1 << 64  # seeds the engine's random streams tell apart (as `ladder --seed`)
+RUNS = 1 << 63  # run indices (int64)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, with the name its results carry.
+
+    `model` is the validated, immutable scenario (`sim.format.model.Scenario`: `model.actors`,
+    `model.mechanics.hazard.midpoint`, ...); `label` names the variant in batch results (the
+    `variant` column): the scenario's name, then the values `with_values` set.
+    """
+
+    name: str
+    model: Model
+    label: str
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
+    @property
+    def digest(self) -> str:
+        """The content's fingerprint, as batch folders record it (the `digest` column)."""
+        from .format.model import digest
+
+        return digest(self.model)
+
+    def with_values(self, values: dict[str, object]) -> Scenario:
+        """A validated variant with each dotted path set to its value, e.g.
+        `{"mechanics.hazard.midpoint": 80, "options.dprk_icbm.success": 0.5}`; list items are named
+        by their id, and a value replaces what the path names (see `sim.format.values`). A path
+        that names nothing or a value the scenario cannot take raises UsageError, one line."""
+        from .format.values import with_values
+
+        changed = with_values(self.model, values)
+        return Scenario(self.name, changed, " ".join([self.label, *(f"{p}={v}" for p, v in values.items())]))
+
+
+@dataclass(frozen=True)
+class Game:
+    """A finished game: `record` is the document `ladder run --json` prints."""
+
+    record: dict
+
+    @property
+    def outcome(self) -> str:
+        return self.record["outcome"]
+
+    @property
+    def cause(self) -> str:
+        """What ended it: the option that struck, `miscalculation`, a chance event, `condition`, `horizon`."""
+        return self.record["cause"]
+
+    @property
+    def end_turn(self) -> int:
+        return self.record["end_turn"]
+
+    @property
+    def events(self) -> list[dict]:
+        """Every event as a dict (turn, date, kind, actor, subject and the event's data)."""
+        return self.record["events"]
+
+    @property
+    def final_state(self) -> dict[str, float]:
+        """Each variable's final value, by its name (`DPRK.economy`)."""
+        return self.record["final_state"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch's results, in memory: the tables of the folder `ladder batch` writes.
+
+    `runs` (runs.parquet: a row per run), `turns` (turns.parquet: a row per turn), `summary`
+    (summary.json), `events` and `trajectories` (with `events=True` or `trajectories=[...]`;
+    otherwise None), and `folder` when `out` was given.
+    """
+
+    runs: pyarrow.Table
+    turns: pyarrow.Table
+    summary: dict
+    events: pyarrow.Table | None = None
+    trajectories: pyarrow.Table | None = None
+    folder: Path | None = None
+
+    def to_pandas(self):
+        """`runs` as a pandas DataFrame. pandas is not a dependency of this package: install it
+        (`pip install pandas`) to use this; every table also has its own `.to_pandas()`."""
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            raise ImportError("BatchResult.to_pandas needs pandas, which is not installed: pip install pandas") from None
+        return self.runs.to_pandas()
+
+
+def load(name_or_path: str | os.PathLike) -> Scenario:
+    """A bundled scenario by name (`korea-2019`) or a `.scenario.yaml` file, validated: raises
+    ScenarioError with every problem located (FILE:LINE:COL: message), as `ladder validate`."""
+    from .format.scenario import open_scenario
+
+    loaded = open_scenario(os.fspath(name_or_path))
+    return Scenario(loaded.name, loaded.scenario, loaded.name)
+
+
+def with_values(scenario: Scenario | str, values: dict[str, object]) -> Scenario:
+    """`scenario.with_values(values)`, for a Scenario or a name or path."""
+    return _scenario(scenario).with_values(values)
+
+
+def run(scenario: Scenario | str, seed: int = 0, run: int = 0, doctrines: dict[str, str] | None = None) -> Game:
+    """One game played to its end: `ladder run SCENARIO --seed SEED --run RUN --doctrine A=P ...`.
+    `doctrines` maps actors to presets (`{"US": "engagement"}`); the others play their defaults."""
+    from .engine.rules import Rules
+    from .engine.stepping import Engine
+    from .play.narrative import game_record
+
+    s = _scenario(scenario)
+    chosen = _doctrines(doctrines, s)
+    engine = Engine(Rules(s.model, s.name), seed=_whole(seed, SEEDS, "seed"), runs=[_whole(run, RUNS, "run")],
+                    doctrines=chosen).run()
+    return Game(game_record(engine, s.name))
+
+
+def batch(scenario: Scenario | str, runs: int, seed: int = 0, doctrines: dict[str, str] | None = None,
+          workers: int = 1, out: str | os.PathLike | None = None, chunk: int = 5000, events: bool = False,
+          trajectories: list[str] = (), report: bool = True) -> BatchResult:
+    """Runs 0 to `runs - 1` of `seed`: `ladder batch` with the same arguments, the same numbers.
+
+    `workers` processes play chunks of `chunk` runs (the results do not depend on either). With
+    `out`, the batch folder is written there (a new or empty folder; `report=False` skips
+    report.html) and can be resumed, replayed and compared like any other; without it, nothing
+    is left on disk (the batch runs in a temporary folder, read back into memory and removed).
+    `events=True` adds every event of every run, `trajectories=["tension", "DPRK.economy"]` those
+    variables at every turn (see `BatchResult`).
+    """
+    from .montecarlo.chunks import Job, Plan, check_trajectories
+
+    s = _scenario(scenario)
+    chosen = _doctrines(doctrines, s)
+    job = Job(s.model, s.name, _whole(seed, SEEDS, "seed"), chosen, s.label, bool(events),
+              check_trajectories(list(trajectories), s.model))
+    plan = Plan(_whole(runs, RUNS, "runs"), _whole(chunk, RUNS, "chunk"), min(_whole(workers, RUNS, "workers"), os.cpu_count() or 1))
+    arguments = {"api": "sim.batch", "runs": plan.runs, "seed": job.seed, "doctrine": [f"{a}={p}" for a, p in chosen.items()],
+                 "workers": plan.workers, "chunk": plan.chunk, "events": job.events, "trajectories": list(job.trajectories),
+                 "label": s.label}
+    if out is not None:
+        return _batch(job, plan, Path(out), arguments, report, keep=True)
+    with tempfile.TemporaryDirectory(prefix="ladder-batch-") as tmp:
+        return _batch(job, plan, Path(tmp) / "batch", arguments, report=False, keep=False)
+
+
+def _batch(job, plan, path: Path, arguments: dict, report: bool, keep: bool) -> BatchResult:
+    import pyarrow.parquet as pq
+
+    from .montecarlo.backends import LocalBackend
+    from .montecarlo.batch import run_batch
+    from .montecarlo.folder import Folder
+
+    summary = run_batch(job, plan, Folder(path), LocalBackend(plan.workers), arguments, report=report)
+    tables = {kind: pq.read_table(path / f"{kind}.parquet") for kind in (*job.files, "turns")}  # read whole, not mapped
+    return BatchResult(tables["runs"], tables["turns"], summary, tables.get("events"), tables.get("trajectories"),
+                       path if keep else None)
+
+
+def compare(variants: list[str], runs: int, seed: int = 0, workers: int = 1, out: str | os.PathLike | None = None,
+            chunk: int = 5000) -> dict:
+    """`ladder compare VARIANT... --runs RUNS --seed SEED`: each variant (a scenario, or
+    "SCENARIO --doctrine ACTOR=PRESET ...") over the same runs; returns comparison.json's content
+    (each outcome's probability per variant, and the paired difference from the first). Without
+    `out`, nothing is left on disk."""
+    from .montecarlo.compare import compare as compare_variants
+
+    if isinstance(variants, str) or not variants:
+        raise UsageError("compare needs a list of variants, e.g. ['korea-2019', 'korea-2019 --doctrine US=engagement']")
+    seed, runs = _whole(seed, SEEDS, "seed"), _whole(runs, RUNS, "runs")
+    workers, chunk = min(_whole(workers, RUNS, "workers"), os.cpu_count() or 1), _whole(chunk, RUNS, "chunk")
+    arguments = {"api": "sim.compare", "variants": list(variants), "runs": runs, "seed": seed, "workers": workers, "chunk": chunk}
+    if out is not None:
+        return compare_variants(list(variants), runs, seed, Path(out), workers, chunk, arguments)
+    with tempfile.TemporaryDirectory(prefix="ladder-compare-") as tmp:
+        return compare_variants(list(variants), runs, seed, Path(tmp) / "compare", workers, chunk, arguments)
+
+
+def _scenario(scenario: Scenario | str | os.PathLike) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load(scenario)
+
+
+def _doctrines(doctrines: dict[str, str] | None, s: Scenario) -> dict[str, str]:
+    """Doctrine presets by actor, checked as `--doctrine ACTOR=PRESET` is."""
+    from .format.scenario import parse_doctrines
+
+    return parse_doctrines([f"{a}={p}" for a, p in (doctrines or {}).items()], s.model)
+
+
+def _whole(value, high: int, what: str) -> int:
+    """A count, seed or index: an int from 0 (1 for counts) to `high - 1`, or one clear line."""
+    low = 0 if what in ("seed", "run") else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value < high:
+        raise UsageError(f"{what}: expected a whole number from {low} to {high - 1:,}, got {value!r}")
+    return value

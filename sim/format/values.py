@@ -1,0 +1,74 @@
+"""Values of a scenario set by dotted path, as a validated variant with no YAML round trip:
+what `sim.with_values` and an experiment's design need (DESIGN §5, "a Python API")."""
+from __future__ import annotations
+
+import difflib
+
+from .errors import ScenarioError, UsageError, quoted
+from .model import Scenario
+from .scenario import validate
+from .source import Document
+
+
+def with_values(scenario: Scenario, values: dict[str, object], what: str = "with_values") -> Scenario:
+    """`scenario` with each dotted path in `values` set to its value, validated as a file is.
+
+    A path runs through mappings by key (a key may hold dots, as variable names do: the longest
+    key that matches is taken) and through lists by item id: `mechanics.hazard.midpoint`,
+    `actors.DPRK.values.DPRK.capability`, `options.dprk_icbm.success`. The value replaces what the
+    path names, a mapping or a list whole (a goal by a plain weight, say); unlike `extends:`, it
+    is not merged into it. A path that names nothing, or a value the scenario cannot take,
+    raises UsageError with one line starting `what PATH`.
+    """
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)  # a fresh copy to change
+    for path, value in values.items():
+        container, key = locate(data, path, what)
+        container[key] = value
+    try:
+        return validate(Document(what, data, {}, {}))
+    except ScenarioError as exc:
+        first = exc.problems[0].message
+        more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
+        shown = ", ".join(f"{p}={quoted(v)}" for p, v in values.items())
+        raise UsageError(f"{what} {shown}: {first}{more}") from None
+
+
+def locate(data: dict, path: str, what: str = "with_values"):
+    """The container and key a dotted path names in the scenario data (see `with_values`)."""
+    parts = path.split(".") if isinstance(path, str) else [""]
+    if not all(parts):
+        raise UsageError(f"{what} {quoted(path)}: expected a dotted path such as mechanics.hazard.midpoint")
+    node, i, trail = data, 0, []
+    container = key = None
+    while i < len(parts):
+        if isinstance(node, dict):
+            names = [k for k in node if isinstance(k, str)]
+        elif isinstance(node, list):
+            names = [item.get("id") for item in node if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        else:
+            raise UsageError(f"{what} {path}: {'.'.join(trail)} is a single value ({quoted(node)}); it has no '{parts[i]}'")
+        found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in names), None)
+        if found is None:
+            _unknown(path, parts, i, trail, names, "key" if isinstance(node, dict) else "id", what)
+        name = ".".join(parts[i:found])
+        container, key = node, (name if isinstance(node, dict) else names.index(name))
+        trail.append(name)
+        node, i = container[key], found
+    if key == "id":
+        raise UsageError(f"{what} {path}: an id cannot be changed (items are named by it)")
+    return container, key
+
+
+def _unknown(path: str, parts: list[str], i: int, trail: list[str], pool: list[str], kind: str, what: str):
+    best, word = None, parts[i]
+    for cand in pool:  # a candidate with dots is compared with as many components
+        piece = ".".join(parts[i: i + cand.count(".") + 1])
+        score = difflib.SequenceMatcher(None, piece, cand).ratio()
+        if score >= 0.6 and (best is None or score > best[0]):
+            best = (score, cand, piece)
+    where = f" under '{'.'.join(trail)}'" if trail else ""
+    if best:
+        raise UsageError(f"{what} {path}: unknown {kind} '{best[2]}'{where} (did you mean '{best[1]}'?)")
+    shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+    raise UsageError(f"{what} {path}: unknown {kind} '{word}'{where} (one of: {shown})")
+
