@@ -38,24 +38,28 @@ def itself(tmp_path_factory):
     return out, json.loads(printed)
 
 
-def test_a_scenario_against_itself_differs_by_exactly_zero(itself):
+def test_a_scenario_against_itself_differs_by_exactly_zero_with_an_honest_interval(itself):
+    """Identical runs differ by zero, but the interval is about the chances, not these runs: it stays
+    open (a normal interval on the per-run differences collapsed to [0, 0])."""
     _, c = itself
     first, second = (v["summary"]["outcomes"] for v in c["variants"])
     assert first == second
     for rows in c["differences"].values():
-        assert [(d["diff"], d["ci95"]) for d in rows] == [(0.0, [0.0, 0.0])]
+        ((d),) = rows
+        assert d["diff"] == 0 and d["ci95"][0] < 0 < d["ci95"][1] and d["p"] == d["p_holm"] == 1.0
+    assert c["multiplicity"] == {"method": "holm", "comparisons": len(c["differences"])}
 
 
 def test_comparison_json_follows_the_contract_and_the_report_has_both_sections(itself):
     out, printed = itself
     c = json.loads((out / "comparison.json").read_text())
     assert c == printed
-    assert {"seed", "runs", "variants", "differences"} <= set(c) and (c["seed"], c["runs"]) == (3, 400)
+    assert {"seed", "runs", "variants", "differences", "multiplicity"} <= set(c) and (c["seed"], c["runs"]) == (3, 400)
     assert [set(v) for v in c["variants"]] == [{"name", "spec", "summary"}] * 2
     names = [v["name"] for v in c["variants"]]
     assert names[0] == "korea-2019" and len(set(names)) == 2  # a repeated spec is told apart
     assert list(c["differences"]) == list(c["variants"][0]["summary"]["outcomes"])
-    assert all(set(d) == {"variant", "diff", "ci95"} and d["variant"] == names[1] for rows in c["differences"].values() for d in rows)
+    assert all(set(d) == {"variant", "diff", "ci95", "p", "p_holm"} and d["variant"] == names[1] for rows in c["differences"].values() for d in rows)
     page = (out / "report.html").read_text()
     assert 'id="variant-probabilities"' in page and 'id="paired-differences"' in page
     manifest = json.loads((out / "manifest.json").read_text())
@@ -97,7 +101,8 @@ def test_without_strike_options_war_is_less_likely_and_the_table_fits(tmp_path, 
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     war_rows = lines[lines.index("  War on the Korean Peninsula") + 1:][:2]
-    assert war_rows[0].startswith("    [1] ") and war_rows[1].rstrip().endswith("*")  # a difference whose interval excludes 0
+    assert war_rows[0].startswith("    [1] ") and war_rows[1].rstrip().endswith("*")  # Holm-adjusted p < 0.05
+    assert war["p_holm"] < 0.05 and "Holm-adjusted over 4 comparisons" in out
 
 
 def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):

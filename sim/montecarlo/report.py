@@ -17,7 +17,7 @@ import textwrap
 
 import numpy as np
 
-from ..format.words import plural
+from ..format.words import holm_note, none_of, percent, plural, points
 
 KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}
 OTHER_COLOUR = "#4c72b0"
@@ -113,7 +113,9 @@ def comparison_report(comparison: dict) -> str:
         _section(
             "paired-differences", f"Difference against {names[0] if names else 'the reference'}",
             "Each variant's probability minus the first variant's, in percentage points, paired over the same runs, "
-            "with its 95% interval; each outcome's panel has its own scale. Rows whose interval excludes zero are in bold.",
+            "with its 95% interval (Newcombe's hybrid score interval for paired data, each interval 95% on its own); "
+            "each outcome's panel has its own scale. p is the exact McNemar test; "
+            f"{holm_note(comparison['multiplicity']['comparisons'])}, rows whose adjusted p is below 0.05 are in bold.",
             _img(_difference_chart(names, outcomes, differences), "Paired differences with 95% intervals")
             + _difference_table(outcomes, differences),
         ),
@@ -161,7 +163,7 @@ def _batch_header(s: dict) -> str:
     doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
     thresholds = s.get("thresholds", {})
     rows = [
-        f"<tr><td>{_e(t.get('label', tid))}</td><td class=num>{_e(t.get('level'))}</td><td class=num>{_pct(t.get('p'))}</td>"
+        f"<tr><td>{_e(t.get('label', tid))}</td><td class=num>{_e(t.get('level'))}</td><td class=num>{percent(t.get('p'))}</td>"
         f"<td class=num>{_ci(t.get('ci95'))}</td><td class=num>{_num(t.get('count'))}</td></tr>"
         for tid, t in thresholds.items()
     ]
@@ -184,7 +186,7 @@ def _outcome_table(outcomes: dict) -> str:
         when = f"{t['median']:g} ({t['q1']:g}–{t['q3']:g})" if t else "—"
         rows.append(
             f'<tr data-outcome="{_e(oid)}"><td><span class="swatch" style="background:{_colour(o)}"></span>{_e(o.get("label", oid))}</td>'
-            f"<td class=num>{_pct(o.get('p'))}</td><td class=num>{_ci(o.get('ci95'))}</td>"
+            f"<td class=num>{percent(o.get('p'))}</td><td class=num>{_ci(o.get('ci95'))}</td>"
             f"<td class=num>{_num(o.get('count'))}</td><td class=num>{when}</td></tr>"
         )
     return _table(["Outcome", "p", "95% interval", "Runs", "Median turn (IQR)"], rows)
@@ -209,7 +211,7 @@ def _variant_table(variants: list[dict], outcomes: dict) -> str:
         cells = ""
         for v in variants:
             vo = v["summary"].get("outcomes", {}).get(oid, {})
-            cells += f"<td class=num>{_pct(vo.get('p'))} <span class=muted>{_ci(vo.get('ci95'))}</span></td>"
+            cells += f"<td class=num>{percent(vo.get('p'))} <span class=muted>{_ci(vo.get('ci95'))}</span></td>"
         rows.append(f'<tr data-outcome="{_e(oid)}"><td>{_e(o.get("label", oid))}</td>{cells}</tr>')
     return _table(["Outcome"] + [v["name"] for v in variants], rows)
 
@@ -219,40 +221,24 @@ def _difference_table(outcomes: dict, differences: dict) -> str:
     for oid, o in outcomes.items():
         for d in differences.get(oid, []):
             lo, hi = d["ci95"]
-            sig = " significant" if lo > 0 or hi < 0 else ""
+            sig = " significant" if d["p_holm"] < 0.05 else ""
             rows.append(
                 f'<tr class="diff{sig}" data-outcome="{_e(oid)}" data-variant="{_e(d["variant"])}"><td>{_e(o.get("label", oid))}</td>'
-                f"<td>{_e(d['variant'])}</td><td class=num>{_pp(d['diff'])}</td><td class=num>[{_pp(lo)}, {_pp(hi)}]</td></tr>"
+                f"<td>{_e(d['variant'])}</td><td class=num>{points(d['diff'])} pp</td>"
+                f"<td class=num>[{points(lo)}, {points(hi)}] pp</td><td class=num>{_p(d['p'])}</td><td class=num>{_p(d['p_holm'])}</td></tr>"
             )
-    return _table(["Outcome", "Variant", "Difference", "95% interval"], rows)
+    return _table(["Outcome", "Variant", "Difference", "95% interval", "p", "p, Holm-adjusted"], rows)
 
 
 # --- numbers --------------------------------------------------------------------------------
 
 
-def _pct(p) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "—"
-    x = 100 * p
-    if x < 0.0005:  # zero, or a bound that is zero but for rounding
-        return "0%"
-    if x < 0.1:
-        return f"{x:.3f}%"
-    if x < 10:
-        return f"{x:.2f}%"
-    return f"{x:.2f}%" if 99.9 < x < 100 else f"{x:.1f}%"
-
-
 def _ci(ci) -> str:
-    return "—" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+    return "—" if not ci else f"[{percent(ci[0])}, {percent(ci[1])}]"
 
 
-def _pp(x: float) -> str:
-    """A difference of probabilities in percentage points, signed."""
-    v = 100 * x
-    if abs(v) < 0.005:
-        return "0 pp"
-    return f"{v:+.2f} pp" if abs(v) < 10 else f"{v:+.1f} pp"
+def _p(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
 def _num(n) -> str:
@@ -385,7 +371,7 @@ def _outcome_chart(outcomes: dict):
     ax.errorbar(p * 100, y, xerr=err, fmt="none", ecolor="#222", capsize=4, linewidth=1.2)
     right = max(ci[:, 1].max() * 100, 1e-3)
     for yi, pi, (lo, hi) in zip(y, p, ci):
-        ax.text(hi * 100 + right * 0.02, yi, f"{_pct(pi)}\n[{_pct(lo)}, {_pct(hi)}]", va="center", fontsize=8, linespacing=1.1)
+        ax.text(hi * 100 + right * 0.02, yi, f"{percent(pi)}\n[{percent(lo)}, {percent(hi)}]", va="center", fontsize=8, linespacing=1.1)
     _percent_axis(ax, right * 1.32)
     ax.set_yticks(y, labels=[_wrap(o.get("label", oid)) for oid, o in items], fontsize=9)
     ax.set_xlabel("Probability (share of runs)")
@@ -430,7 +416,7 @@ def _cumulative_incidence(summary: dict, turns):
         return fig
     for oid, y in lines:
         o = outcomes[oid]
-        label = f"{_wrap(o.get('label', oid), 40, 1)}: {_pct(y[-1])} by turn {int(x[-1])}"
+        label = f"{_wrap(o.get('label', oid), 40, 1)}: {percent(y[-1])} by turn {int(x[-1])}"
         ax.plot(x, y * 100, drawstyle="steps-post", color=_colour(o), linewidth=2, label=label)
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(bottom=0)
@@ -521,7 +507,7 @@ def _variant_bars(variants: list[dict]):
                     fmt="none", ecolor="#222", capsize=2.5, linewidth=1)
         right = max(ci[:, 1].max() * 100, 1e-3)
         for yi, pi, hi in zip(y, p, ci[:, 1]):
-            ax.text(hi * 100 + right * 0.03, yi, _pct(pi), va="center", fontsize=8)
+            ax.text(hi * 100 + right * 0.03, yi, percent(pi), va="center", fontsize=8)
         _percent_axis(ax, right * 1.3)
         ax.set_yticks([])
         ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")

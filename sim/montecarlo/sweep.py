@@ -12,7 +12,7 @@ import numpy as np
 
 from ..format.errors import ScenarioError, UsageError
 from ..format.files import dump_json
-from ..format.words import plural
+from ..format.words import percent, plural
 from .chunks import Job
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
@@ -212,7 +212,7 @@ def sweep_table(s: dict, folder: Path) -> list[str]:
 
 def sweep_report(s: dict) -> str:
     """sweep.html: a table of the grid and, for each swept value, each outcome's probability against it."""
-    from .report import _ci, _e, _img, _page, _pct, _section, _table
+    from .report import _ci, _e, _img, _page, _section, _table
 
     paths = [p["path"] for p in s["parameters"]]
     outcomes = s["outcomes"]
@@ -220,7 +220,7 @@ def sweep_report(s: dict) -> str:
     for pt in s["points"]:
         cells = "".join(f"<td>{_e(_show(pt['values'][p]))}</td>" for p in paths)
         cells += "".join(
-            f"<td class=num>{_pct(pt['outcomes'][oid]['p'])} <span class=muted>{_ci(pt['outcomes'][oid]['ci95'])}</span></td>"
+            f"<td class=num>{percent(pt['outcomes'][oid]['p'])} <span class=muted>{_ci(pt['outcomes'][oid]['ci95'])}</span></td>"
             for oid in outcomes
         )
         rows.append(f'<tr data-point="{pt["point"]}"><td class=num>{pt["point"]}</td>{cells}</tr>')
