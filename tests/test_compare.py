@@ -14,6 +14,7 @@ from conftest import one_error_line
 
 from sim.cli import main
 from sim.format.model import digest
+from sim.format.words import percent
 from sim.format.scenario import open_scenario
 from sim.montecarlo.compare import parse_spec
 from sim.montecarlo.sweep import locate, sweep_points
@@ -119,6 +120,13 @@ def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):
     assert max(len(line) for line in out.splitlines()) <= 80
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and line.split()[0] in ("1", "2")]
     assert [r[1] for r in rows] == ["0.01", "0.2"]
+    lines = out.splitlines()
+    for pt in s["points"]:  # under each point's row, each outcome's interval
+        (k,) = [i for i, line in enumerate(lines) if line.split()[:1] == [str(pt["point"])]]
+        intervals = lines[k + 1].split()
+        assert intervals == [f"{percent(o['ci95'][0])}-{percent(o['ci95'][1])}" for o in pt["outcomes"].values()]
+    assert s["multiplicity"] == {"method": "holm", "comparisons": 4} and "Holm-adjusted over 4 comparisons" in out
+    assert s["differences"]["war"][0]["p_holm"] < 0.05 and rows[1][2].endswith("%*")  # war differs at the high hazard
     page = (tmp_path / "s" / "sweep.html").read_text()
     assert page.count("data:image/png;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["command"] == "sweep"

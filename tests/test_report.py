@@ -101,8 +101,10 @@ def make_comparison(variant_names=("korea-2019", "korea-2019 --doctrine US=engag
         differences[oid] = []
         for v in variants[1:]:
             diff = v["summary"]["outcomes"][oid]["p"] - o["p"]
-            differences[oid].append({"variant": v["name"], "diff": diff, "ci95": [diff - 0.002, diff + 0.002]})
-    return {"seed": 1, "runs": 10_000, "variants": variants, "differences": differences}
+            p = 1e-6 if abs(diff) > 0.002 else 0.5  # as the test of paired runs would find
+            differences[oid].append({"variant": v["name"], "diff": diff, "ci95": [diff - 0.002, diff + 0.002], "p": p, "p_holm": min(1.0, 6 * p)})
+    return {"seed": 1, "runs": 10_000, "variants": variants, "differences": differences,
+            "multiplicity": {"method": "holm", "comparisons": sum(len(rows) for rows in differences.values())}}
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -236,11 +238,15 @@ def test_comparison_has_a_row_per_variant_and_outcome(comparison_page, compariso
         assert f'data-outcome="{oid}"' in probabilities and f'data-outcome="{oid}"' in differences
 
 
-def test_comparison_marks_differences_that_exclude_zero(comparison_page, comparison):
+def test_comparison_marks_differences_by_their_holm_adjusted_p(comparison_page, comparison):
     war = comparison["differences"]["war"]
-    assert all(d["ci95"][0] > 0 for d in war)  # war rose with the hazard in every variant
+    assert all(d["p_holm"] < 0.05 for d in war)  # war rose with the hazard in every variant
     rows = re.findall(r'<tr class="diff( significant)?" data-outcome="war"', section(comparison_page, "paired-differences"))
     assert rows == [" significant"] * len(war)
+    comparison = dict(comparison, differences={oid: [dict(d, p_holm=0.2) for d in rows] for oid, rows in comparison["differences"].items()})
+    page = comparison_report(comparison)
+    assert "significant" not in section(page, "paired-differences")
+    assert "Holm-adjusted over 6 comparisons" in section(page, "paired-differences")
 
 
 def test_comparison_partial_and_escaping():

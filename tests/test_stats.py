@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 
+from pathlib import Path
+
 from sim.engine.stats import holm, mcnemar, paired_proportions, wilson
+from sim.montecarlo.summary import table
 
 
 def test_paired_interval_matches_a_published_worked_example():
@@ -56,3 +59,19 @@ def test_holm_on_a_known_set_of_p_values():
     # sorted 0.005, 0.01, 0.03, 0.04 -> 4*0.005, 3*0.01, max(0.03, 2*0.03), max(0.06, 1*0.04)
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.5, 0.9]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_a_zero_count_is_shown_with_its_upper_bound():
+    runs = 20_000
+
+    def estimate(count):
+        return {"label": f"seen {count}", "count": count, "p": count / runs, "ci95": list(wilson(count, runs)), "time_to_outcome": None}
+
+    s = {"scenario": "x", "runs": runs, "seed": 1, "outcomes": {"war": estimate(0), "deal": estimate(4)},
+         "thresholds": {"force": estimate(0)}}
+    lines = table(s, Path("out"))
+    zero = [line for line in lines if line.lstrip().startswith("seen 0")]
+    assert len(zero) == 2 and all(line.endswith("0 of 20,000 (95% upper bound 0.019%)") for line in zero)
+    (four,) = [line for line in lines if line.lstrip().startswith("seen 4")]
+    assert "0.020%" in four and "0.008%-0.051%" in four  # small, not rounded to 0.0%
+    assert max(len(line) for line in lines) <= 80
