@@ -128,7 +128,7 @@ def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):
     assert s["multiplicity"] == {"method": "holm", "comparisons": 4} and "Holm-adjusted over 4 comparisons" in out
     assert s["differences"]["war"][0]["p_holm"] < 0.05 and rows[1][2].endswith("%*")  # war differs at the high hazard
     page = (tmp_path / "s" / "sweep.html").read_text()
-    assert page.count("data:image/png;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
+    assert page.count("data:image/svg+xml;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["command"] == "sweep"
 
 

@@ -12,8 +12,7 @@ import pytest
 
 from sim.montecarlo.report import batch_report, comparison_report
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-BATCH_SECTIONS = ["outcome-probabilities", "tension-fan", "cumulative-incidence", "peak-rungs", "top-moves"]
+BATCH_SECTIONS = ["outcome-probabilities", "tension-fan", "cumulative-incidence", "peak-rungs"]
 ACTORS = ["DPRK", "US", "ROK", "UNSC", "China"]
 
 
@@ -27,13 +26,13 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on the Korean Peninsula", hazard=0.0004):
+def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on the Korean Peninsula", hazard=0.0004, deal=0.004):
     """A summary dict and a turns table for `runs` worlds over `turns` weekly turns: war, deal, horizon."""
     rng = np.random.default_rng(seed)
     t = np.arange(turns)
     # per-turn ending probabilities, then the runs ended by each outcome at each turn
     war_rate = hazard * (1 + 3 * np.sin(np.pi * t / turns))
-    deal_rate = np.where(t > 10, 0.004, 0.0)
+    deal_rate = np.where(t > 10, deal, 0.0)
     alive, ended = runs, {"war": np.zeros(turns, int), "deal": np.zeros(turns, int), "unresolved": np.zeros(turns, int)}
     for i in range(turns):
         ended["war"][i] = rng.binomial(alive, war_rate[i])
@@ -116,8 +115,11 @@ def section(page: str, sid: str) -> str:
     return match.group(1)
 
 
-def images(fragment: str) -> list[bytes]:
-    return [base64.b64decode(b) for b in re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', fragment)]
+def images(fragment: str) -> list[str]:
+    """The SVG documents of the fragment's inline images."""
+    found = [base64.b64decode(b).decode() for b in re.findall(r'<img [^>]*src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', fragment)]
+    assert all(svg.startswith("<?xml") and "<svg" in svg for svg in found)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -144,15 +146,45 @@ def comparison_page(comparison):
 
 
 @pytest.mark.parametrize("sid", BATCH_SECTIONS)
-def test_every_section_has_an_inline_png(page, sid):
-    pngs = images(section(page, sid))
-    assert pngs, f"no image in {sid}"
-    for png in pngs:
-        assert png.startswith(PNG_SIGNATURE)
+def test_every_chart_section_has_one_inline_svg_with_labelled_axes(page, sid):
+    (svg,) = images(section(page, sid))
+    # text is kept as text in the SVG: the axes' labels can be read, with their units
+    labels = {"outcome-probabilities": ["Probability (% of runs)"], "tension-fan": [">Turn<", "Tension ("],
+              "cumulative-incidence": [">Turn<", "Runs ended (% of all runs)"], "peak-rungs": ["Peak rung (ladder level)", "share of runs"]}
+    assert all(label in svg for label in labels[sid]), sid
 
 
-def test_one_chart_per_actor_in_top_moves(page, batch):
-    assert len(images(section(page, "top-moves"))) == len(batch[0]["top_moves"])
+def test_one_table_per_actor_in_top_moves(page, batch):
+    moves = section(page, "top-moves")
+    assert len(re.findall(r"<div data-actor=", moves)) == len(batch[0]["top_moves"])
+    assert moves.count("<tr data-option=") == sum(len(m) for m in batch[0]["top_moves"].values())
+    assert "no moves taken" in moves  # UNSC never moved
+
+
+def test_cumulative_incidence_has_a_band_per_outcome_seen_and_a_linear_scale_when_common(page, batch):
+    part = section(page, "cumulative-incidence")
+    (svg,) = images(part)
+    seen = [oid for oid, o in batch[0]["outcomes"].items() if o["kind"] != "horizon" and o["count"]]
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == len(seen) == 2
+    assert "pointwise" in part and "Wilson" in part
+    assert "log scale" not in svg and "logarithmic" not in part
+
+
+def test_cumulative_incidence_of_rare_outcomes_is_on_a_log_scale_with_zero_as_its_bound():
+    summary, turns = make_batch(runs=20_000, hazard=0.00002, deal=0.0)
+    assert summary["outcomes"]["war"]["p"] < 0.05 and summary["outcomes"]["deal"]["count"] == 0
+    part = section(batch_report(summary, turns), "cumulative-incidence")
+    (svg,) = images(part)
+    assert "logarithmic because every outcome stays below 5%" in part
+    assert "log scale" in svg and "0 of 20,000 (95% upper bound 0.019%)" in svg
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == 1  # war's band; deal has only its bound
+
+
+def test_a_zero_count_shows_its_upper_bound_in_the_tables():
+    summary, turns = make_batch(runs=20_000, deal=0.0)
+    table = section(batch_report(summary, turns), "outcome-probabilities")
+    row = re.search(r'<tr data-outcome="deal">.*?</tr>', table).group(0)
+    assert "0 of 20,000 (95% upper bound 0.019%)" in row
 
 
 def test_page_is_self_contained(page):
@@ -206,7 +238,7 @@ def test_degenerate_batch_still_renders():
     cols["tension_p50"] = pa.array(np.where(np.arange(52) > 40, np.nan, turns.column("tension_p50").to_numpy()))
     page = batch_report(summary, pa.table(cols))
     for sid in BATCH_SECTIONS:
-        assert all(png.startswith(PNG_SIGNATURE) for png in images(section(page, sid)))
+        assert len(images(section(page, sid))) == 1
 
 
 def test_importing_sim_report_does_not_import_matplotlib():
@@ -218,9 +250,8 @@ def test_importing_sim_report_does_not_import_matplotlib():
 
 
 @pytest.mark.parametrize("sid", ["variant-probabilities", "paired-differences"])
-def test_comparison_sections_have_inline_pngs(comparison_page, sid):
-    pngs = images(section(comparison_page, sid))
-    assert pngs and all(png.startswith(PNG_SIGNATURE) for png in pngs)
+def test_comparison_sections_have_inline_svgs(comparison_page, sid):
+    assert images(section(comparison_page, sid))
 
 
 def test_comparison_has_a_row_per_variant_and_outcome(comparison_page, comparison):
@@ -259,5 +290,5 @@ def test_comparison_partial_and_escaping():
 
 def test_comparison_of_one_variant_renders():
     page = comparison_report(make_comparison(("only",)))
-    assert images(section(page, "paired-differences"))[0].startswith(PNG_SIGNATURE)
+    assert images(section(page, "paired-differences"))
     assert "PARTIAL" not in page
