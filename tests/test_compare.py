@@ -67,8 +67,8 @@ def test_comparison_json_follows_the_contract_and_the_report_has_both_sections(i
     assert manifest["command"] == "compare" and manifest["seed"] == 3 and manifest["runs"] == 400
     assert not manifest["partial"] and manifest["arguments"]["variants"] == ["korea-2019", "korea-2019"]
     assert [m["folder"] for m in manifest["members"]] == ["variant-1", "variant-2"]
-    for k in (1, 2):  # each variant is an ordinary batch folder
-        assert (out / f"variant-{k}" / "runs.parquet").exists()
+    for k in (1, 2):  # each variant is an ordinary batch folder, but for its report: the comparison draws one for all
+        assert (out / f"variant-{k}" / "runs.parquet").exists() and not (out / f"variant-{k}" / "report.html").exists()
         assert json.loads((out / f"variant-{k}" / "summary.json").read_text()) == c["variants"][k - 1]["summary"]
 
 
@@ -130,6 +130,7 @@ def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):
     page = (tmp_path / "s" / "sweep.html").read_text()
     assert page.count("data:image/svg+xml;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["command"] == "sweep"
+    assert not list((tmp_path / "s").glob("point-*/report.html"))  # one combined report: sweep.html
 
 
 def test_a_sweep_point_at_the_scenarios_own_value_is_the_scenario():

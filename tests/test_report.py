@@ -90,10 +90,12 @@ def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on t
 
 
 def make_comparison(variant_names=("korea-2019", "korea-2019 --doctrine US=engagement", "korea-2019 --doctrine DPRK=restraint")):
-    variants = []
+    """A comparison dict and each variant's turns table."""
+    variants, turns = [], []
     for i, name in enumerate(variant_names):
-        summary, _ = make_batch(seed=1, hazard=0.0004 * (1 + i))
+        summary, table = make_batch(seed=1, hazard=0.0004 * (1 + i))
         variants.append({"name": name, "spec": name, "summary": summary})
+        turns.append(table)
     reference = variants[0]["summary"]["outcomes"]
     differences = {}
     for oid, o in reference.items():
@@ -103,7 +105,7 @@ def make_comparison(variant_names=("korea-2019", "korea-2019 --doctrine US=engag
             p = 1e-6 if abs(diff) > 0.002 else 0.5  # as the test of paired runs would find
             differences[oid].append({"variant": v["name"], "diff": diff, "ci95": [diff - 0.002, diff + 0.002], "p": p, "p_holm": min(1.0, 6 * p)})
     return {"seed": 1, "runs": 10_000, "variants": variants, "differences": differences,
-            "multiplicity": {"method": "holm", "comparisons": sum(len(rows) for rows in differences.values())}}
+            "multiplicity": {"method": "holm", "comparisons": sum(len(rows) for rows in differences.values())}}, turns
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -133,13 +135,18 @@ def page(batch):
 
 
 @pytest.fixture(scope="module")
-def comparison():
+def compared():
     return make_comparison()
 
 
 @pytest.fixture(scope="module")
-def comparison_page(comparison):
-    return comparison_report(comparison)
+def comparison(compared):
+    return compared[0]
+
+
+@pytest.fixture(scope="module")
+def comparison_page(compared):
+    return comparison_report(*compared)
 
 
 # --- the batch report -----------------------------------------------------------------------
@@ -249,9 +256,17 @@ def test_importing_sim_report_does_not_import_matplotlib():
 # --- the comparison report ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sid", ["variant-probabilities", "paired-differences"])
+@pytest.mark.parametrize("sid", ["variant-probabilities", "paired-differences", "cumulative-incidence"])
 def test_comparison_sections_have_inline_svgs(comparison_page, sid):
     assert images(section(comparison_page, sid))
+
+
+def test_comparison_draws_each_variants_incidence_with_bands(comparison_page, comparison):
+    """The comparison's one report stands for its variants' reports (they draw none): their
+    cumulative incidence, a panel per outcome, a band per variant."""
+    (svg,) = images(section(comparison_page, "cumulative-incidence"))
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == 2 * len(comparison["variants"])  # war and deal
+    assert all(f"[{k}] {v['name'][:20]}" in svg for k, v in enumerate(comparison["variants"], 1))
 
 
 def test_comparison_has_a_row_per_variant_and_outcome(comparison_page, comparison):
@@ -275,20 +290,20 @@ def test_comparison_marks_differences_by_their_holm_adjusted_p(comparison_page, 
     rows = re.findall(r'<tr class="diff( significant)?" data-outcome="war"', section(comparison_page, "paired-differences"))
     assert rows == [" significant"] * len(war)
     comparison = dict(comparison, differences={oid: [dict(d, p_holm=0.2) for d in rows] for oid, rows in comparison["differences"].items()})
-    page = comparison_report(comparison)
+    page = comparison_report(comparison, make_comparison()[1])
     assert "significant" not in section(page, "paired-differences")
     assert "Holm-adjusted over 6 comparisons" in section(page, "paired-differences")
 
 
 def test_comparison_partial_and_escaping():
-    comparison = make_comparison(("base", "base <b>hawk</b>"))
+    comparison, turns = make_comparison(("base", "base <b>hawk</b>"))
     comparison["variants"][1]["summary"]["partial"] = True
-    page = comparison_report(comparison)
+    page = comparison_report(comparison, turns)
     assert "PARTIAL" in page
     assert "<b>" not in page and "base &lt;b&gt;hawk&lt;/b&gt;" in page
 
 
 def test_comparison_of_one_variant_renders():
-    page = comparison_report(make_comparison(("only",)))
+    page = comparison_report(*make_comparison(("only",)))
     assert images(section(page, "paired-differences"))
     assert "PARTIAL" not in page

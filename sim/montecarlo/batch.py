@@ -82,7 +82,8 @@ def default_folder(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{seed}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False) -> dict:
+def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, csv: bool = False, resume: bool = False,
+              report: bool = True) -> dict:
     """Play the batch into the folder; returns the summary. Ctrl-C, a crash or a full disk leave
     a partial folder that resumes to the same bytes; the folder is held by this process alone."""
     rules = rules_of(job)
@@ -110,7 +111,7 @@ def run_batch(job: Job, plan: Plan, folder: Folder, backend, arguments: dict, cs
                     _play(job, chunks, finished, folder, backend, progress, interrupts)
                 else:
                     chunks = _until_ci(job, plan, finished, folder, backend, progress, interrupts)
-            result = folder.finish(rules, job, chunks, csv=csv)
+            result = folder.finish(rules, job, chunks, csv=csv, report=report)
         except BaseException:  # Ctrl-C or a failure: keep what finished, marked partial
             manifest["runs_done"] = sum(plan.end(lo) - lo for lo in finished)
             with suppress(OSError, DiskFull):  # on a full disk the manifest on disk says partial already

@@ -141,6 +141,8 @@ def probabilities(codes: list[np.ndarray], ids: list[str]) -> list[dict[str, dic
 
 def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
     """Run every variant into OUT/variant-K/, then write comparison.json, report.html and manifest.json."""
+    import pyarrow.parquet as pq
+
     from .report import comparison_report
 
     members = load_variants(specs, seed)
@@ -156,7 +158,8 @@ def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chu
                 raise BatchError(f"{out / m.folder}: runs.parquet does not match summary.json")
         result = comparison(members, summaries, codes, ids, seed, runs)
         write(out / "comparison.json", dump_json(result))
-        write(out / "report.html", comparison_report(result))
+        turns = [pq.read_table(out / m.folder / "turns.parquet") for m in members]
+        write(out / "report.html", comparison_report(result, turns))
         write(out / "manifest.json", dump_json(manifest | {"partial": False}))
         return result
 

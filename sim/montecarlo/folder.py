@@ -234,9 +234,10 @@ class Folder:
             total = agg if total is None else total + agg
         return total
 
-    def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool) -> dict:
-        """Write runs.parquet, turns.parquet, summary.json and report.html, once every planned
-        chunk is there and reads back whole; otherwise name the missing ones (BatchError)."""
+    def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool, report: bool = True) -> dict:
+        """Write runs.parquet, turns.parquet, summary.json and report.html (unless a combined report
+        of several batches will be drawn instead), once every planned chunk is there and reads back
+        whole; otherwise name the missing ones (BatchError)."""
         import pyarrow.parquet as pq
 
         from .report import batch_report
@@ -252,7 +253,8 @@ class Folder:
         atomic_write(self.path / "turns.parquet", lambda f: pq.write_table(turns, f))
         result = summary(rules, agg, job)
         atomic_write(self.path / "summary.json", lambda f: f.write(dump_json(result).encode()))
-        atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
+        if report:
+            atomic_write(self.path / "report.html", lambda f: f.write(batch_report(result, turns).encode()))
         return result
 
     def _write_runs(self, chunks: Iterable[tuple[int, int]], csv: bool) -> None:

@@ -91,8 +91,9 @@ def batch_report(summary: dict, turns) -> str:
     return _page(f"{title}: batch report", _batch_header(summary) + "".join(sections))
 
 
-def comparison_report(comparison: dict) -> str:
-    """The HTML of a comparison's report.html (`ladder compare`), from its comparison dict."""
+def comparison_report(comparison: dict, turns: list) -> str:
+    """The HTML of a comparison's report.html (`ladder compare`), from its comparison dict and each
+    variant's turns table: the one report of the comparison (its variants have none of their own)."""
     variants = comparison.get("variants", [])
     names = [v["name"] for v in variants]
     reference = variants[0]["summary"] if variants else {}
@@ -122,6 +123,13 @@ def comparison_report(comparison: dict) -> str:
             f"{holm_note(comparison['multiplicity']['comparisons'])}, rows whose adjusted p is below 0.05 are in bold.",
             _img(_difference_chart(names, outcomes, differences), "Paired differences with 95% intervals")
             + _difference_table(outcomes, differences),
+        ),
+        _section(
+            "cumulative-incidence", "Runs ended, by turn",
+            "For each outcome, the cumulative share of each variant's runs that had ended in it by each turn, with its "
+            "pointwise 95% Wilson band (each turn on its own); an outcome a variant never reached is drawn as its upper "
+            f"bound (dotted). A panel whose outcome stays below {LOG_BELOW:.0%} in every variant is on a log scale.",
+            _img(_variant_incidence(variants, turns), "Cumulative share of runs ended by each outcome by turn, per variant, with 95% bands"),
         ),
     ]
     return _page(f"Comparison: {reference.get('title', '')}", head + "".join(sections))
@@ -222,7 +230,7 @@ def _variants_table(variants: list[dict]) -> str:
         doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
         rows.append(
             f'<tr data-variant="{_e(v["name"])}"><td><span class="swatch" style="background:{_vcolour(i)}"></span>'
-            f"{_e(v['name'])}{' (reference)' if i == 0 else ''}</td><td>{_e(v.get('spec'))}</td>"
+            f"[{i + 1}] {_e(v['name'])}{' (reference)' if i == 0 else ''}</td><td>{_e(v.get('spec'))}</td>"
             f"<td class=num>{_num(s.get('runs'))}</td><td>{_e(doctrines)}</td></tr>"
         )
     return _table(["Variant", "Spec", "Runs", "Doctrines"], rows)
@@ -453,42 +461,51 @@ def _rare(incidence: list[tuple[str, np.ndarray]]) -> bool:
 
 
 def _cumulative_incidence(summary: dict, turns, incidence: list[tuple[str, np.ndarray]]):
-    from matplotlib.ticker import FuncFormatter
-
-    from ..engine.stats import wilson
-
     fig, ax = _figure(8.5, 3.8)
     x = _column(turns, "turn")
     runs = summary.get("runs") or 0
     if x is None or len(x) == 0 or not incidence or not runs:
         _empty(ax, "no outcome data")
         return fig
-    log = _rare(incidence)
     top = 0.0
     for oid, y in incidence:
         o = summary["outcomes"][oid]
-        band = np.array([wilson(int(k), runs) for k in np.rint(y * runs)]) * 100  # the counts behind each share
-        top = max(top, band[:, 1].max())
-        if y[-1] == 0:  # never seen: what is known is how high it could be, drawn as its upper bound
-            label = f"{_wrap(o.get('label', oid), 40, 1)}: {none_of(runs, band[-1, 1] / 100)}"
-            ax.plot(x, band[:, 1], drawstyle="steps-post", color=_colour(o), linewidth=1.5, linestyle=":", label=label)
-            continue
-        ax.fill_between(x, band[:, 0], band[:, 1], step="post", color=_colour(o), alpha=0.2, linewidth=0)
-        label = f"{_wrap(o.get('label', oid), 40, 1)}: {percent(y[-1])} by turn {int(x[-1])}"
-        ax.plot(x, y * 100, drawstyle="steps-post", color=_colour(o), linewidth=2, label=label)
+        top = max(top, _incidence_line(ax, x, y, runs, _colour(o), _wrap(o.get("label", oid), 40, 1)))
+    _incidence_axes(ax, runs, top, _rare(incidence))
     ax.set_xlim(x[0], x[-1])
+    ax.set_xlabel("Turn")
+    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=1 if len(incidence) > 2 else len(incidence))
+    _date_axis(ax, summary, turns, x)
+    return fig
+
+
+def _incidence_line(ax, x: np.ndarray, y: np.ndarray, runs: int, colour: str, name: str) -> float:
+    """A cumulative incidence as a step line in its pointwise 95% Wilson band; an outcome never seen
+    as the upper bound of its band, dotted. Returns the band's highest point, in %."""
+    from ..engine.stats import wilson
+
+    band = np.array([wilson(int(k), runs) for k in np.rint(y * runs)]) * 100  # the counts behind each share
+    if y[-1] == 0:  # never seen: what is known is how high it could be
+        ax.plot(x, band[:, 1], drawstyle="steps-post", color=colour, linewidth=1.5, linestyle=":",
+                label=f"{name}: {none_of(runs, band[-1, 1] / 100)}")
+    else:
+        ax.fill_between(x, band[:, 0], band[:, 1], step="post", color=colour, alpha=0.2, linewidth=0)
+        ax.plot(x, y * 100, drawstyle="steps-post", color=colour, linewidth=2, label=f"{name}: {percent(y[-1])} by turn {int(x[-1])}")
+    return float(band[:, 1].max())
+
+
+def _incidence_axes(ax, runs: int, top: float, log: bool) -> None:
+    """The vertical axis of cumulative incidence, in % of runs: logarithmic for rare outcomes."""
+    from matplotlib.ticker import FuncFormatter
+
     if log:
         ax.set_yscale("log")
         ax.set_ylim(50 / runs, top * 1.6)  # from half a run: a zero lower bound sits on the floor
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
     else:
         ax.set_ylim(0, top * 1.15)
-    ax.set_xlabel("Turn")
-    ax.set_ylabel("Runs ended (% of all runs" + (", log scale)" if log else ")"))
-    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=1 if len(incidence) > 2 else len(incidence))
+    ax.set_ylabel("Runs ended (% of all runs" + (", log scale)" if log else ")"), fontsize=9)
     _style(ax)
-    _date_axis(ax, summary, turns, x)
-    return fig
 
 
 def _peak_rungs(summary: dict):
@@ -556,6 +573,28 @@ def _variant_bars(variants: list[dict]):
         ax.grid(False, axis="y")
     handles = [Patch(color=_vcolour(i), label=_wrap(v["name"], 50, 1)) for i, v in enumerate(variants)]
     fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False, ncols=min(k, 3))
+    return fig
+
+
+def _variant_incidence(variants: list[dict], turns: list):
+    """A panel per outcome (but the horizon), a line and band per variant."""
+    reference = variants[0]["summary"] if variants else {}
+    ids = [oid for oid, _ in _incidence(reference, turns[0])] if variants else []
+    fig, axes = _grid(len(ids), 2, 4.4, 2.8)
+    if not ids:
+        _empty(axes[0], "no outcome data")
+        return fig
+    for ax, oid in zip(axes, ids):
+        lines = [(_column(t, "turn"), _column(t, f"ended_{oid}"), v["summary"].get("runs") or 0) for v, t in zip(variants, turns)]
+        top = 0.0
+        for i, (v, (x, y, runs)) in enumerate(zip(variants, lines)):
+            top = max(top, _incidence_line(ax, x, y, runs, _vcolour(i), _wrap(f"[{i + 1}] {v['name']}", 44, 2)))
+        _incidence_axes(ax, max(runs for _, _, runs in lines), top, max(float(y[-1]) for _, y, _ in lines) < LOG_BELOW)
+        ax.set_xlim(lines[0][0][0], lines[0][0][-1])
+        ax.set_title(_wrap(reference["outcomes"][oid].get("label", oid), 48, 1), fontsize=10, loc="left")
+        ax.set_xlabel("Turn", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7, frameon=False)
     return fig
 
 

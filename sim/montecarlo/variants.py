@@ -46,7 +46,8 @@ def play_all(members: list[Member], out: Path, runs: int, chunk: int, workers: i
             print(f"[{k}/{len(members)}] {m.name}", file=sys.stderr)
         folder = Folder(out / m.folder)
         plan = Plan(runs, chunk, workers)
-        summaries.append(run_batch(m.job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}))
+        # no report per member: the group draws one combined report of them all
+        summaries.append(run_batch(m.job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}, report=False))
     return summaries
 
 
