@@ -496,12 +496,13 @@ def _incidence_line(ax, x: np.ndarray, y: np.ndarray, runs: int, colour: str, na
 
 def _incidence_axes(ax, runs: int, top: float, log: bool) -> None:
     """The vertical axis of cumulative incidence, in % of runs: logarithmic for rare outcomes."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if log:
         ax.set_yscale("log")
         ax.set_ylim(50 / runs, top * 1.6)  # from half a run: a zero lower bound sits on the floor
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+        ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: "6x10^-2" between them is noise
     else:
         ax.set_ylim(0, top * 1.15)
     ax.set_ylabel("Runs ended (% of all runs" + (", log scale)" if log else ")"), fontsize=9)
