@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import simpy
 
@@ -195,6 +196,41 @@ def _batch_once(spec: str, runs: int, workers: int, dask: str | None = None) -> 
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+REPORT_RUNS = 20_000  # the report's target: a batch of this many runs drawn in under a second
+
+
+def measure_report(folder: str) -> None:
+    """Draw the report of the batch in `folder` in this process, which has not drawn one yet: print
+    the seconds to the first report (reading the batch and importing matplotlib on the way) and the
+    best of three draws after it, as JSON."""
+    start = time.perf_counter()
+    import pyarrow.parquet as pq
+
+    from .montecarlo.report import batch_report
+
+    summary = json.loads(Path(folder, "summary.json").read_text())
+    turns = pq.read_table(Path(folder, "turns.parquet"))
+    batch_report(summary, turns)
+    first = time.perf_counter() - start
+    draws = []
+    for _ in range(3):
+        start = time.perf_counter()
+        batch_report(summary, turns)
+        draws.append(time.perf_counter() - start)
+    print(json.dumps({"first_s": first, "draw_s": min(draws)}))
+
+
+def _report_once(spec: str) -> dict:
+    """A batch of REPORT_RUNS, then its report drawn again in a fresh process (so matplotlib's import counts)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = tmp + "/out"
+        code = f"from sim.bench import measure_batch; measure_batch({spec!r}, {REPORT_RUNS}, {os.cpu_count() or 1}, None, {out!r})"
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", f"from sim.bench import measure_report; measure_report({out!r})"],
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
     runs = 20_000 if quick else 100_000
     cores = os.cpu_count() or 1
@@ -202,6 +238,7 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
     all_ = _batch_once(spec, runs, cores)
     dask = _batch_once(spec, runs, cores, "local")
     big = _batch_once(spec, runs * 10, cores)
+    report = _report_once(spec)
     return {
         "scenario": spec, "runs": runs, "cores": cores,
         "one_worker_runs_per_s": round(runs / one["seconds"], 1),
@@ -211,6 +248,9 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
         "dask_overhead": round(dask["seconds"] / all_["seconds"], 2),
         "peak_rss_mib": {str(runs): round(all_["peak_rss_mib"], 1), str(runs * 10): round(big["peak_rss_mib"], 1)},
         "memory_ratio_10x_runs": round(big["peak_rss_mib"] / all_["peak_rss_mib"], 2),
+        "report_runs": REPORT_RUNS,
+        "report_first_ms": round(report["first_s"] * 1000, 1),
+        "report_draw_ms": round(report["draw_s"] * 1000, 1),
     }
 
 
@@ -224,4 +264,6 @@ def report_batch(f: dict) -> list[str]:
         f"  Dask, all cores     {f['dask_runs_per_s']:>10,.0f} runs/s   time vs local: {f['dask_overhead']:.2f}",
         f"  peak memory         {f['peak_rss_mib'][str(n)]:>10,.0f} MiB at {n:,} runs, {f['peak_rss_mib'][str(big)]:,.0f} MiB at {big:,}"
         f" (ratio {f['memory_ratio_10x_runs']:.2f}; target: at most 1.5)",
+        f"  report, {f['report_runs']:,} runs {f['report_draw_ms']:>7,.0f} ms to draw (target: under 1,000 ms)",
+        f"  {'':<19} {f['report_first_ms']:>7,.0f} ms the first in a process (reading it, importing matplotlib)",
     ]

@@ -14,6 +14,7 @@ from conftest import one_error_line
 
 from sim.cli import main
 from sim.format.model import digest
+from sim.format.words import percent
 from sim.format.scenario import open_scenario
 from sim.montecarlo.compare import parse_spec
 from sim.montecarlo.sweep import locate, sweep_points
@@ -38,32 +39,36 @@ def itself(tmp_path_factory):
     return out, json.loads(printed)
 
 
-def test_a_scenario_against_itself_differs_by_exactly_zero(itself):
+def test_a_scenario_against_itself_differs_by_exactly_zero_with_an_honest_interval(itself):
+    """Identical runs differ by zero, but the interval is about the chances, not these runs: it stays
+    open (a normal interval on the per-run differences collapsed to [0, 0])."""
     _, c = itself
     first, second = (v["summary"]["outcomes"] for v in c["variants"])
     assert first == second
     for rows in c["differences"].values():
-        assert [(d["diff"], d["ci95"]) for d in rows] == [(0.0, [0.0, 0.0])]
+        ((d),) = rows
+        assert d["diff"] == 0 and d["ci95"][0] < 0 < d["ci95"][1] and d["p"] == d["p_holm"] == 1.0
+    assert c["multiplicity"] == {"method": "holm", "comparisons": len(c["differences"])}
 
 
 def test_comparison_json_follows_the_contract_and_the_report_has_both_sections(itself):
     out, printed = itself
     c = json.loads((out / "comparison.json").read_text())
     assert c == printed
-    assert {"seed", "runs", "variants", "differences"} <= set(c) and (c["seed"], c["runs"]) == (3, 400)
+    assert {"seed", "runs", "variants", "differences", "multiplicity"} <= set(c) and (c["seed"], c["runs"]) == (3, 400)
     assert [set(v) for v in c["variants"]] == [{"name", "spec", "summary"}] * 2
     names = [v["name"] for v in c["variants"]]
     assert names[0] == "korea-2019" and len(set(names)) == 2  # a repeated spec is told apart
     assert list(c["differences"]) == list(c["variants"][0]["summary"]["outcomes"])
-    assert all(set(d) == {"variant", "diff", "ci95"} and d["variant"] == names[1] for rows in c["differences"].values() for d in rows)
+    assert all(set(d) == {"variant", "diff", "ci95", "p", "p_holm"} and d["variant"] == names[1] for rows in c["differences"].values() for d in rows)
     page = (out / "report.html").read_text()
     assert 'id="variant-probabilities"' in page and 'id="paired-differences"' in page
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "compare" and manifest["seed"] == 3 and manifest["runs"] == 400
     assert not manifest["partial"] and manifest["arguments"]["variants"] == ["korea-2019", "korea-2019"]
     assert [m["folder"] for m in manifest["members"]] == ["variant-1", "variant-2"]
-    for k in (1, 2):  # each variant is an ordinary batch folder
-        assert (out / f"variant-{k}" / "runs.parquet").exists()
+    for k in (1, 2):  # each variant is an ordinary batch folder, but for its report: the comparison draws one for all
+        assert (out / f"variant-{k}" / "runs.parquet").exists() and not (out / f"variant-{k}" / "report.html").exists()
         assert json.loads((out / f"variant-{k}" / "summary.json").read_text()) == c["variants"][k - 1]["summary"]
 
 
@@ -97,7 +102,8 @@ def test_without_strike_options_war_is_less_likely_and_the_table_fits(tmp_path, 
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     war_rows = lines[lines.index("  War on the Korean Peninsula") + 1:][:2]
-    assert war_rows[0].startswith("    [1] ") and war_rows[1].rstrip().endswith("*")  # a difference whose interval excludes 0
+    assert war_rows[0].startswith("    [1] ") and war_rows[1].rstrip().endswith("*")  # Holm-adjusted p < 0.05
+    assert war["p_holm"] < 0.05 and "Holm-adjusted over 4 comparisons" in out
 
 
 def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):
@@ -114,9 +120,17 @@ def test_a_sweep_of_the_hazard_raises_war_and_the_table_fits(tmp_path, capsys):
     assert max(len(line) for line in out.splitlines()) <= 80
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and line.split()[0] in ("1", "2")]
     assert [r[1] for r in rows] == ["0.01", "0.2"]
+    lines = out.splitlines()
+    for pt in s["points"]:  # under each point's row, each outcome's interval
+        (k,) = [i for i, line in enumerate(lines) if line.split()[:1] == [str(pt["point"])]]
+        intervals = lines[k + 1].split()
+        assert intervals == [f"{percent(o['ci95'][0])}-{percent(o['ci95'][1])}" for o in pt["outcomes"].values()]
+    assert s["multiplicity"] == {"method": "holm", "comparisons": 4} and "Holm-adjusted over 4 comparisons" in out
+    assert s["differences"]["war"][0]["p_holm"] < 0.05 and rows[1][2].endswith("%*")  # war differs at the high hazard
     page = (tmp_path / "s" / "sweep.html").read_text()
-    assert page.count("data:image/png;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
+    assert page.count("data:image/svg+xml;base64,") == 1 and 'data-point="2"' in page and "<script" not in page
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["command"] == "sweep"
+    assert not list((tmp_path / "s").glob("point-*/report.html"))  # one combined report: sweep.html
 
 
 def test_a_sweep_point_at_the_scenarios_own_value_is_the_scenario():

@@ -12,8 +12,7 @@ import pytest
 
 from sim.montecarlo.report import batch_report, comparison_report
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-BATCH_SECTIONS = ["outcome-probabilities", "tension-fan", "cumulative-incidence", "peak-rungs", "top-moves"]
+BATCH_SECTIONS = ["outcome-probabilities", "tension-fan", "cumulative-incidence", "peak-rungs"]
 ACTORS = ["DPRK", "US", "ROK", "UNSC", "China"]
 
 
@@ -27,13 +26,13 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on the Korean Peninsula", hazard=0.0004):
+def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on the Korean Peninsula", hazard=0.0004, deal=0.004):
     """A summary dict and a turns table for `runs` worlds over `turns` weekly turns: war, deal, horizon."""
     rng = np.random.default_rng(seed)
     t = np.arange(turns)
     # per-turn ending probabilities, then the runs ended by each outcome at each turn
     war_rate = hazard * (1 + 3 * np.sin(np.pi * t / turns))
-    deal_rate = np.where(t > 10, 0.004, 0.0)
+    deal_rate = np.where(t > 10, deal, 0.0)
     alive, ended = runs, {"war": np.zeros(turns, int), "deal": np.zeros(turns, int), "unresolved": np.zeros(turns, int)}
     for i in range(turns):
         ended["war"][i] = rng.binomial(alive, war_rate[i])
@@ -91,18 +90,22 @@ def make_batch(runs=10_000, turns=52, seed=1, partial=False, war_label="War on t
 
 
 def make_comparison(variant_names=("korea-2019", "korea-2019 --doctrine US=engagement", "korea-2019 --doctrine DPRK=restraint")):
-    variants = []
+    """A comparison dict and each variant's turns table."""
+    variants, turns = [], []
     for i, name in enumerate(variant_names):
-        summary, _ = make_batch(seed=1, hazard=0.0004 * (1 + i))
+        summary, table = make_batch(seed=1, hazard=0.0004 * (1 + i))
         variants.append({"name": name, "spec": name, "summary": summary})
+        turns.append(table)
     reference = variants[0]["summary"]["outcomes"]
     differences = {}
     for oid, o in reference.items():
         differences[oid] = []
         for v in variants[1:]:
             diff = v["summary"]["outcomes"][oid]["p"] - o["p"]
-            differences[oid].append({"variant": v["name"], "diff": diff, "ci95": [diff - 0.002, diff + 0.002]})
-    return {"seed": 1, "runs": 10_000, "variants": variants, "differences": differences}
+            p = 1e-6 if abs(diff) > 0.002 else 0.5  # as the test of paired runs would find
+            differences[oid].append({"variant": v["name"], "diff": diff, "ci95": [diff - 0.002, diff + 0.002], "p": p, "p_holm": min(1.0, 6 * p)})
+    return {"seed": 1, "runs": 10_000, "variants": variants, "differences": differences,
+            "multiplicity": {"method": "holm", "comparisons": sum(len(rows) for rows in differences.values())}}, turns
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -114,8 +117,11 @@ def section(page: str, sid: str) -> str:
     return match.group(1)
 
 
-def images(fragment: str) -> list[bytes]:
-    return [base64.b64decode(b) for b in re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', fragment)]
+def images(fragment: str) -> list[str]:
+    """The SVG documents of the fragment's inline images."""
+    found = [base64.b64decode(b).decode() for b in re.findall(r'<img [^>]*src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', fragment)]
+    assert all(svg.startswith("<?xml") and "<svg" in svg for svg in found)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -129,28 +135,63 @@ def page(batch):
 
 
 @pytest.fixture(scope="module")
-def comparison():
+def compared():
     return make_comparison()
 
 
 @pytest.fixture(scope="module")
-def comparison_page(comparison):
-    return comparison_report(comparison)
+def comparison(compared):
+    return compared[0]
+
+
+@pytest.fixture(scope="module")
+def comparison_page(compared):
+    return comparison_report(*compared)
 
 
 # --- the batch report -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("sid", BATCH_SECTIONS)
-def test_every_section_has_an_inline_png(page, sid):
-    pngs = images(section(page, sid))
-    assert pngs, f"no image in {sid}"
-    for png in pngs:
-        assert png.startswith(PNG_SIGNATURE)
+def test_every_chart_section_has_one_inline_svg_with_labelled_axes(page, sid):
+    (svg,) = images(section(page, sid))
+    # text is kept as text in the SVG: the axes' labels can be read, with their units
+    labels = {"outcome-probabilities": ["Probability (% of runs)"], "tension-fan": [">Turn<", "Tension ("],
+              "cumulative-incidence": [">Turn<", "Runs ended (% of all runs)"], "peak-rungs": ["Peak rung (ladder level)", "share of runs"]}
+    assert all(label in svg for label in labels[sid]), sid
 
 
-def test_one_chart_per_actor_in_top_moves(page, batch):
-    assert len(images(section(page, "top-moves"))) == len(batch[0]["top_moves"])
+def test_one_table_per_actor_in_top_moves(page, batch):
+    moves = section(page, "top-moves")
+    assert len(re.findall(r"<div data-actor=", moves)) == len(batch[0]["top_moves"])
+    assert moves.count("<tr data-option=") == sum(len(m) for m in batch[0]["top_moves"].values())
+    assert "no moves taken" in moves  # UNSC never moved
+
+
+def test_cumulative_incidence_has_a_band_per_outcome_seen_and_a_linear_scale_when_common(page, batch):
+    part = section(page, "cumulative-incidence")
+    (svg,) = images(part)
+    seen = [oid for oid, o in batch[0]["outcomes"].items() if o["kind"] != "horizon" and o["count"]]
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == len(seen) == 2
+    assert "pointwise" in part and "Wilson" in part
+    assert "log scale" not in svg and "logarithmic" not in part
+
+
+def test_cumulative_incidence_of_rare_outcomes_is_on_a_log_scale_with_zero_as_its_bound():
+    summary, turns = make_batch(runs=20_000, hazard=0.00002, deal=0.0)
+    assert summary["outcomes"]["war"]["p"] < 0.05 and summary["outcomes"]["deal"]["count"] == 0
+    part = section(batch_report(summary, turns), "cumulative-incidence")
+    (svg,) = images(part)
+    assert "logarithmic because every outcome stays below 5%" in part
+    assert "log scale" in svg and "0 of 20,000 (95% upper bound 0.019%)" in svg
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == 1  # war's band; deal has only its bound
+
+
+def test_a_zero_count_shows_its_upper_bound_in_the_tables():
+    summary, turns = make_batch(runs=20_000, deal=0.0)
+    table = section(batch_report(summary, turns), "outcome-probabilities")
+    row = re.search(r'<tr data-outcome="deal">.*?</tr>', table).group(0)
+    assert "0 of 20,000 (95% upper bound 0.019%)" in row
 
 
 def test_page_is_self_contained(page):
@@ -204,7 +245,7 @@ def test_degenerate_batch_still_renders():
     cols["tension_p50"] = pa.array(np.where(np.arange(52) > 40, np.nan, turns.column("tension_p50").to_numpy()))
     page = batch_report(summary, pa.table(cols))
     for sid in BATCH_SECTIONS:
-        assert all(png.startswith(PNG_SIGNATURE) for png in images(section(page, sid)))
+        assert len(images(section(page, sid))) == 1
 
 
 def test_importing_sim_report_does_not_import_matplotlib():
@@ -215,10 +256,17 @@ def test_importing_sim_report_does_not_import_matplotlib():
 # --- the comparison report ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sid", ["variant-probabilities", "paired-differences"])
-def test_comparison_sections_have_inline_pngs(comparison_page, sid):
-    pngs = images(section(comparison_page, sid))
-    assert pngs and all(png.startswith(PNG_SIGNATURE) for png in pngs)
+@pytest.mark.parametrize("sid", ["variant-probabilities", "paired-differences", "cumulative-incidence"])
+def test_comparison_sections_have_inline_svgs(comparison_page, sid):
+    assert images(section(comparison_page, sid))
+
+
+def test_comparison_draws_each_variants_incidence_with_bands(comparison_page, comparison):
+    """The comparison's one report stands for its variants' reports (they draw none): their
+    cumulative incidence, a panel per outcome, a band per variant."""
+    (svg,) = images(section(comparison_page, "cumulative-incidence"))
+    assert len(re.findall(r'<g id="(FillBetween)?PolyCollection_', svg)) == 2 * len(comparison["variants"])  # war and deal
+    assert all(f"[{k}] {v['name'][:20]}" in svg for k, v in enumerate(comparison["variants"], 1))
 
 
 def test_comparison_has_a_row_per_variant_and_outcome(comparison_page, comparison):
@@ -236,22 +284,26 @@ def test_comparison_has_a_row_per_variant_and_outcome(comparison_page, compariso
         assert f'data-outcome="{oid}"' in probabilities and f'data-outcome="{oid}"' in differences
 
 
-def test_comparison_marks_differences_that_exclude_zero(comparison_page, comparison):
+def test_comparison_marks_differences_by_their_holm_adjusted_p(comparison_page, comparison):
     war = comparison["differences"]["war"]
-    assert all(d["ci95"][0] > 0 for d in war)  # war rose with the hazard in every variant
+    assert all(d["p_holm"] < 0.05 for d in war)  # war rose with the hazard in every variant
     rows = re.findall(r'<tr class="diff( significant)?" data-outcome="war"', section(comparison_page, "paired-differences"))
     assert rows == [" significant"] * len(war)
+    comparison = dict(comparison, differences={oid: [dict(d, p_holm=0.2) for d in rows] for oid, rows in comparison["differences"].items()})
+    page = comparison_report(comparison, make_comparison()[1])
+    assert "significant" not in section(page, "paired-differences")
+    assert "Holm-adjusted over 6 comparisons" in section(page, "paired-differences")
 
 
 def test_comparison_partial_and_escaping():
-    comparison = make_comparison(("base", "base <b>hawk</b>"))
+    comparison, turns = make_comparison(("base", "base <b>hawk</b>"))
     comparison["variants"][1]["summary"]["partial"] = True
-    page = comparison_report(comparison)
+    page = comparison_report(comparison, turns)
     assert "PARTIAL" in page
     assert "<b>" not in page and "base &lt;b&gt;hawk&lt;/b&gt;" in page
 
 
 def test_comparison_of_one_variant_renders():
-    page = comparison_report(make_comparison(("only",)))
-    assert images(section(page, "paired-differences"))[0].startswith(PNG_SIGNATURE)
+    page = comparison_report(*make_comparison(("only",)))
+    assert images(section(page, "paired-differences"))
     assert "PARTIAL" not in page

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.stats import paired_difference, wilson
+from ..engine.stats import holm, mcnemar, paired_proportions, wilson
 from ..format.errors import BatchError, UsageError
 from ..format.files import dump_json
-from ..format.words import plural
+from ..format.words import holm_note, percent, plural, points
 from .chunks import Job
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
@@ -90,20 +90,41 @@ def outcome_codes(path: Path, ids: list[str], runs: int) -> np.ndarray:
     return codes
 
 
-def comparison(members: list[Member], summaries: list[dict], codes: list[np.ndarray], ids: list[str], seed: int, runs: int) -> dict:
-    """The comparison dict (batch contract): variants with their summaries, paired differences per outcome."""
+def paired_differences(names: list[str], codes: list[np.ndarray], ids: list[str]) -> dict[str, list]:
+    """Per outcome, each member's probability minus the first's over the same runs: Newcombe's
+    paired interval, the exact McNemar p-value, and that p Holm-adjusted over every row (each row
+    is a comparison someone may read a difference into)."""
     differences: dict[str, list] = {}
     for k, oid in enumerate(ids):
-        base = (codes[0] == k).astype(np.int8)
+        first = codes[0] == k
         rows = []
-        for m, c in zip(members[1:], codes[1:]):
-            diff, (lo, hi) = paired_difference(base, (c == k).astype(np.int8))
-            rows.append({"variant": m.name, "diff": diff, "ci95": [lo, hi]})
+        for name, c in zip(names[1:], codes[1:]):
+            this = c == k
+            both = int(np.count_nonzero(first & this))
+            this_only = int(np.count_nonzero(this)) - both
+            first_only = int(np.count_nonzero(first)) - both
+            diff, (lo, hi) = paired_proportions(both, this_only, first_only, len(c) - both - this_only - first_only)
+            rows.append({"variant": name, "diff": diff, "ci95": [lo, hi], "p": mcnemar(this_only, first_only)})
         differences[oid] = rows
+    flat = [row for rows in differences.values() for row in rows]
+    for row, adjusted in zip(flat, holm([row["p"] for row in flat])):
+        row["p_holm"] = adjusted
+    return differences
+
+
+def multiplicity(differences: dict[str, list]) -> dict:
+    """What the adjusted p-values were adjusted over, for the tables and reports to say."""
+    return {"method": "holm", "comparisons": sum(len(rows) for rows in differences.values())}
+
+
+def comparison(members: list[Member], summaries: list[dict], codes: list[np.ndarray], ids: list[str], seed: int, runs: int) -> dict:
+    """The comparison dict (batch contract): variants with their summaries, paired differences per outcome."""
+    differences = paired_differences([m.name for m in members], codes, ids)
     return {
         "seed": seed, "runs": runs,
         "variants": [{"name": m.name, "spec": m.spec, "summary": s} for m, s in zip(members, summaries)],
         "differences": differences,
+        "multiplicity": multiplicity(differences),
     }
 
 
@@ -120,6 +141,8 @@ def probabilities(codes: list[np.ndarray], ids: list[str]) -> list[dict[str, dic
 
 def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
     """Run every variant into OUT/variant-K/, then write comparison.json, report.html and manifest.json."""
+    import pyarrow.parquet as pq
+
     from .report import comparison_report
 
     members = load_variants(specs, seed)
@@ -135,7 +158,8 @@ def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chu
                 raise BatchError(f"{out / m.folder}: runs.parquet does not match summary.json")
         result = comparison(members, summaries, codes, ids, seed, runs)
         write(out / "comparison.json", dump_json(result))
-        write(out / "report.html", comparison_report(result))
+        turns = [pq.read_table(out / m.folder / "turns.parquet") for m in members]
+        write(out / "report.html", comparison_report(result, turns))
         write(out / "manifest.json", dump_json(manifest | {"partial": False}))
         return result
 
@@ -148,22 +172,22 @@ def compare_table(c: dict, folder: Path) -> list[str]:
     for k, v in enumerate(variants, 1):
         lines.append(fit(f"  [{k}] {v['name']}" + ("  (reference)" if k == 1 else ""), 80))
     labels = _labels(variants)
-    lines += ["", f"  {'outcome':<24} {'p':>6}  {'95% interval':<13}  {'vs [1]':>7}  95% interval (pp)"]
+    lines += ["", f"  {'outcome':<24} {'p':>7}  {'95% interval':<15}  {'vs [1]':>7}  95% interval (pp)"]
     for oid, o in outcomes.items():
         lines.append(f"  {fit(o['label'], 76)}")
         diffs = {d["variant"]: d for d in c["differences"].get(oid, [])}
         for k, v in enumerate(variants, 1):
             vo = v["summary"]["outcomes"][oid]
             lo, hi = vo["ci95"]
-            row = f"    {fit(f'[{k}] ' + labels[k - 1], 22):<22} {vo['p']:>6.1%}  {lo:>5.1%}-{hi:<7.1%}"
+            row = f"    {fit(f'[{k}] ' + labels[k - 1], 22):<22} {percent(vo['p']):>7}  {percent(lo) + '-' + percent(hi):<15}"
             d = diffs.get(v["name"]) if k > 1 else None
             if d:
-                dlo, dhi = d["ci95"]
-                mark = " *" if dlo > 0 or dhi < 0 else ""
-                row += f"  {_pp(d['diff']):>7}  [{_pp(dlo)}, {_pp(dhi)}]{mark}"
+                mark = " *" if d["p_holm"] < 0.05 else ""
+                row += f"  {points(d['diff']):>7}  [{points(d['ci95'][0])}, {points(d['ci95'][1])}]{mark}"
             lines.append(row.rstrip())
-    lines += ["", "  vs [1]: difference in percentage points, paired over the same runs;",
-              "  * its 95% interval excludes zero"]
+    lines += ["", "  vs [1]: difference in percentage points, paired over the same runs (Newcombe's",
+              "  interval); * exact McNemar p < 0.05, " + holm_note(c["multiplicity"]["comparisons"]),
+              "  (the intervals are each 95%, not adjusted)"]
     return lines
 
 
@@ -179,8 +203,3 @@ def _labels(variants: list[dict]) -> list[str]:
         parts += [f"{a}={d}" for a, d in s.get("doctrines", {}).items() if reference.get(a) != d]
         labels.append(" ".join(parts) or v["name"])
     return labels
-
-
-def _pp(x: float) -> str:
-    v = 100 * x
-    return "0" if abs(v) < 0.005 else f"{v:+.2f}"

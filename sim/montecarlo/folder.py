@@ -253,8 +253,9 @@ class Folder:
 
     def finish(self, rules: Rules, job: Job, chunks: Iterable[tuple[int, int]], csv: bool, report: bool = True) -> dict:
         """Write runs.parquet (and events.parquet, trajectories.parquet if asked for),
-        turns.parquet, summary.json and report.html (unless not `report`), once every planned
-        chunk is there and reads back whole; otherwise name the missing ones (BatchError)."""
+        turns.parquet, summary.json and report.html (unless not `report`: a combined report of
+        several batches is drawn instead), once every planned chunk is there and reads back
+        whole; otherwise name the missing ones (BatchError)."""
         import pyarrow.parquet as pq
 
         from .report import batch_report

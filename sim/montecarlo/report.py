@@ -1,6 +1,7 @@
 """Self-contained HTML reports of a Monte Carlo batch and of a comparison of variants.
 
-Each page is one file: the figures are PNG images inlined as base64 data URIs, the style is one
+Each page is one file: the figures are SVG images inlined as base64 data URIs (vector, so sharp at
+any zoom; with the text left as text they draw about a third faster than PNG), the style is one
 small inline CSS block, and there are no scripts, fonts or links to anything outside the page.
 The pages read only the batch contract (`summary`, `turns`, `comparison`; see sim/batch.py).
 Matplotlib is imported when a report is drawn, never when `sim` is imported, and draws on
@@ -17,13 +18,13 @@ import textwrap
 
 import numpy as np
 
-from ..format.words import plural
+from ..format.words import holm_note, none_of, percent, plural, points
 
 KIND_COLOURS = {"war": "#c0392b", "deal": "#2e8b57", "condition": "#d98c1f", "horizon": "#7f8c8d"}
 OTHER_COLOUR = "#4c72b0"
 VARIANT_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
-DPI = 150  # images are drawn at 1.5x and shown at 1x, so they stay sharp on high-density screens
-SHOWN_DPI = 100
+SHOWN_DPI = 100  # pixels per inch of figure, as shown
+LOG_BELOW = 0.05  # cumulative incidence is drawn on a log scale when every outcome stays below this
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222;
@@ -40,6 +41,8 @@ table { border-collapse: collapse; font-size: .88em; margin: .4em 0; }
 th, td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.significant td { font-weight: 600; }
+h3 { font-size: 1em; margin: .4em 0 0; } table.moves { width: 34em; } td.bars { width: 8em; }
+.bar { display: inline-block; height: .8em; background: #55a868; border-radius: 1px; }
 .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; }
 """
 
@@ -50,13 +53,14 @@ tr.significant td { font-weight: 600; }
 def batch_report(summary: dict, turns) -> str:
     """The HTML of a batch's report.html, from its summary dict and turns pyarrow.Table."""
     outcomes = summary.get("outcomes", {})
+    incidence = _incidence(summary, turns)
     sections = [
         _section(
             "outcome-probabilities", "Outcome probabilities",
             "Share of runs ending in each outcome, with its Wilson 95% interval; "
             "time to outcome is the turn a run ended (median and quartiles).",
             '<div class="row">' + _img(_outcome_chart(outcomes), "Bar chart of the probability of each outcome with 95% intervals")
-            + _outcome_table(outcomes) + "</div>",
+            + _outcome_table(outcomes, summary.get("runs", 0)) + "</div>",
         ),
         _section(
             "tension-fan", "Tension over time",
@@ -65,30 +69,31 @@ def batch_report(summary: dict, turns) -> str:
         ),
         _section(
             "cumulative-incidence", "Runs ended, by turn",
-            "Cumulative share of all runs that had ended in each outcome by the end of each turn.",
-            _img(_cumulative_incidence(summary, turns), "Cumulative share of runs ended by each outcome by turn"),
+            "Cumulative share of all runs that had ended in each outcome by the end of each turn. The shaded band "
+            "around each line is its 95% Wilson interval at each turn taken on its own (pointwise, not a band for "
+            "the whole curve); an outcome never seen is drawn as the upper bound of its interval (dotted)."
+            + (f" The scale is logarithmic because every outcome stays below {LOG_BELOW:.0%}." if _rare(incidence) else ""),
+            _img(_cumulative_incidence(summary, turns, incidence), "Cumulative share of runs ended by each outcome by turn, with 95% bands"),
         ),
         _section(
             "peak-rungs", "Peak rungs",
             "How high each actor climbed in a run: the distribution of its peak position on the ladder "
-            "(whole levels, rounded down), with the mean marked.",
+            "(whole levels, rounded down), each row scaled to the tallest bar of all, with the mean marked.",
             _img(_peak_rungs(summary), "Distributions of each actor's peak rung"),
         ),
         _section(
             "top-moves", "Most frequent moves",
-            "The moves each actor made most, in average number per game.",
-            '<div class="grid">'
-            + "".join(_img(_top_moves_chart(actor, moves), f"Most frequent moves of {actor}")
-                      for actor, moves in summary.get("top_moves", {}).items())
-            + "</div>",
+            "The moves each actor made most, in average number per game; the bars are scaled to the actor's most frequent move.",
+            '<div class="grid">' + "".join(_moves_table(actor, moves) for actor, moves in summary.get("top_moves", {}).items()) + "</div>",
         ),
     ]
     title = summary.get("title") or summary.get("scenario") or "Batch"
     return _page(f"{title}: batch report", _batch_header(summary) + "".join(sections))
 
 
-def comparison_report(comparison: dict) -> str:
-    """The HTML of a comparison's report.html (`ladder compare`), from its comparison dict."""
+def comparison_report(comparison: dict, turns: list) -> str:
+    """The HTML of a comparison's report.html (`ladder compare`), from its comparison dict and each
+    variant's turns table: the one report of the comparison (its variants have none of their own)."""
     variants = comparison.get("variants", [])
     names = [v["name"] for v in variants]
     reference = variants[0]["summary"] if variants else {}
@@ -113,9 +118,18 @@ def comparison_report(comparison: dict) -> str:
         _section(
             "paired-differences", f"Difference against {names[0] if names else 'the reference'}",
             "Each variant's probability minus the first variant's, in percentage points, paired over the same runs, "
-            "with its 95% interval; each outcome's panel has its own scale. Rows whose interval excludes zero are in bold.",
+            "with its 95% interval (Newcombe's hybrid score interval for paired data, each interval 95% on its own); "
+            "each outcome's panel has its own scale. p is the exact McNemar test; "
+            f"{holm_note(comparison['multiplicity']['comparisons'])}, rows whose adjusted p is below 0.05 are in bold.",
             _img(_difference_chart(names, outcomes, differences), "Paired differences with 95% intervals")
             + _difference_table(outcomes, differences),
+        ),
+        _section(
+            "cumulative-incidence", "Runs ended, by turn",
+            "For each outcome, the cumulative share of each variant's runs that had ended in it by each turn, with its "
+            "pointwise 95% Wilson band (each turn on its own); an outcome a variant never reached is drawn as its upper "
+            f"bound (dotted). A panel whose outcome stays below {LOG_BELOW:.0%} in every variant is on a log scale.",
+            _img(_variant_incidence(variants, turns), "Cumulative share of runs ended by each outcome by turn, per variant, with 95% bands"),
         ),
     ]
     return _page(f"Comparison: {reference.get('title', '')}", head + "".join(sections))
@@ -161,8 +175,8 @@ def _batch_header(s: dict) -> str:
     doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
     thresholds = s.get("thresholds", {})
     rows = [
-        f"<tr><td>{_e(t.get('label', tid))}</td><td class=num>{_e(t.get('level'))}</td><td class=num>{_pct(t.get('p'))}</td>"
-        f"<td class=num>{_ci(t.get('ci95'))}</td><td class=num>{_num(t.get('count'))}</td></tr>"
+        f"<tr><td>{_e(t.get('label', tid))}</td><td class=num>{_e(t.get('level'))}</td>{_estimate(t, s.get('runs', 0))}"
+        f"<td class=num>{_num(t.get('count'))}</td></tr>"
         for tid, t in thresholds.items()
     ]
     table = ("<h2>Thresholds crossed</h2>"
@@ -177,17 +191,36 @@ def _batch_header(s: dict) -> str:
     )
 
 
-def _outcome_table(outcomes: dict) -> str:
+def _estimate(x: dict, runs: int) -> str:
+    """Two cells, p and its 95% interval; for a count of zero, one cell saying how high it could be."""
+    if x.get("count") == 0 and x.get("ci95"):
+        return f"<td class=num colspan=2>{_e(none_of(runs, x['ci95'][1]))}</td>"
+    return f"<td class=num>{percent(x.get('p'))}</td><td class=num>{_ci(x.get('ci95'))}</td>"
+
+
+def _outcome_table(outcomes: dict, runs: int) -> str:
     rows = []
     for oid, o in outcomes.items():
         t = o.get("time_to_outcome")
         when = f"{t['median']:g} ({t['q1']:g}–{t['q3']:g})" if t else "—"
         rows.append(
             f'<tr data-outcome="{_e(oid)}"><td><span class="swatch" style="background:{_colour(o)}"></span>{_e(o.get("label", oid))}</td>'
-            f"<td class=num>{_pct(o.get('p'))}</td><td class=num>{_ci(o.get('ci95'))}</td>"
-            f"<td class=num>{_num(o.get('count'))}</td><td class=num>{when}</td></tr>"
+            f"{_estimate(o, runs)}<td class=num>{_num(o.get('count'))}</td><td class=num>{when}</td></tr>"
         )
     return _table(["Outcome", "p", "95% interval", "Runs", "Median turn (IQR)"], rows)
+
+
+def _moves_table(actor: str, moves: list[dict]) -> str:
+    """An actor's most frequent moves as a table with a bar in each row: HTML, not a chart (text
+    and a width cost nothing to draw)."""
+    most = max((m.get("per_game", 0.0) for m in moves), default=0.0)
+    rows = [
+        f'<tr data-option="{_e(m.get("option"))}"><td>{_e(m.get("label") or m.get("option"))}</td>'
+        f'<td class=num>{_per_game(m.get("per_game", 0.0))}</td>'
+        f'<td class=bars><span class=bar style="width:{100 * m.get("per_game", 0.0) / most if most else 0:.1f}%"></span></td></tr>'
+        for m in moves
+    ] or ['<tr><td class=muted colspan=3>no moves taken</td></tr>']
+    return f'<div data-actor="{_e(actor)}"><h3>{_e(actor)}</h3>' + _table(["Move", "Per game", ""], rows, "moves") + "</div>"
 
 
 def _variants_table(variants: list[dict]) -> str:
@@ -197,7 +230,7 @@ def _variants_table(variants: list[dict]) -> str:
         doctrines = ", ".join(f"{a}: {d}" for a, d in s.get("doctrines", {}).items())
         rows.append(
             f'<tr data-variant="{_e(v["name"])}"><td><span class="swatch" style="background:{_vcolour(i)}"></span>'
-            f"{_e(v['name'])}{' (reference)' if i == 0 else ''}</td><td>{_e(v.get('spec'))}</td>"
+            f"[{i + 1}] {_e(v['name'])}{' (reference)' if i == 0 else ''}</td><td>{_e(v.get('spec'))}</td>"
             f"<td class=num>{_num(s.get('runs'))}</td><td>{_e(doctrines)}</td></tr>"
         )
     return _table(["Variant", "Spec", "Runs", "Doctrines"], rows)
@@ -209,7 +242,10 @@ def _variant_table(variants: list[dict], outcomes: dict) -> str:
         cells = ""
         for v in variants:
             vo = v["summary"].get("outcomes", {}).get(oid, {})
-            cells += f"<td class=num>{_pct(vo.get('p'))} <span class=muted>{_ci(vo.get('ci95'))}</span></td>"
+            if vo.get("count") == 0:
+                cells += f"<td class=num>{_e(none_of(v['summary'].get('runs', 0), vo['ci95'][1]))}</td>"
+            else:
+                cells += f"<td class=num>{percent(vo.get('p'))} <span class=muted>{_ci(vo.get('ci95'))}</span></td>"
         rows.append(f'<tr data-outcome="{_e(oid)}"><td>{_e(o.get("label", oid))}</td>{cells}</tr>')
     return _table(["Outcome"] + [v["name"] for v in variants], rows)
 
@@ -219,40 +255,28 @@ def _difference_table(outcomes: dict, differences: dict) -> str:
     for oid, o in outcomes.items():
         for d in differences.get(oid, []):
             lo, hi = d["ci95"]
-            sig = " significant" if lo > 0 or hi < 0 else ""
+            sig = " significant" if d["p_holm"] < 0.05 else ""
             rows.append(
                 f'<tr class="diff{sig}" data-outcome="{_e(oid)}" data-variant="{_e(d["variant"])}"><td>{_e(o.get("label", oid))}</td>'
-                f"<td>{_e(d['variant'])}</td><td class=num>{_pp(d['diff'])}</td><td class=num>[{_pp(lo)}, {_pp(hi)}]</td></tr>"
+                f"<td>{_e(d['variant'])}</td><td class=num>{points(d['diff'])} pp</td>"
+                f"<td class=num>[{points(lo)}, {points(hi)}] pp</td><td class=num>{_p(d['p'])}</td><td class=num>{_p(d['p_holm'])}</td></tr>"
             )
-    return _table(["Outcome", "Variant", "Difference", "95% interval"], rows)
+    return _table(["Outcome", "Variant", "Difference", "95% interval", "p", "p, Holm-adjusted"], rows)
 
 
 # --- numbers --------------------------------------------------------------------------------
 
 
-def _pct(p) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "—"
-    x = 100 * p
-    if x < 0.0005:  # zero, or a bound that is zero but for rounding
-        return "0%"
-    if x < 0.1:
-        return f"{x:.3f}%"
-    if x < 10:
-        return f"{x:.2f}%"
-    return f"{x:.2f}%" if 99.9 < x < 100 else f"{x:.1f}%"
-
-
 def _ci(ci) -> str:
-    return "—" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+    return "—" if not ci else f"[{percent(ci[0])}, {percent(ci[1])}]"
 
 
-def _pp(x: float) -> str:
-    """A difference of probabilities in percentage points, signed."""
-    v = 100 * x
-    if abs(v) < 0.005:
-        return "0 pp"
-    return f"{v:+.2f} pp" if abs(v) < 10 else f"{v:+.1f} pp"
+def _per_game(v: float) -> str:
+    return f"{v:.1f}" if v >= 1 else f"{v:.2g}"
+
+
+def _p(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
 def _num(n) -> str:
@@ -313,14 +337,19 @@ def _grid(n: int, cols: int, panel_width: float, panel_height: float, **subplots
 
 
 def _img(fig, alt: str) -> str:
-    """An <img> tag holding the figure as a base64 PNG; the figure is cleared afterwards."""
+    """An <img> tag holding the figure as a base64 SVG; the figure is cleared afterwards. An <img>,
+    not inline <svg>: each figure keeps its own ids, and the page links to nothing."""
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    # text as text (the browser sets it; drawing glyphs as paths is most of an SVG's time and size);
+    # a fixed salt and no date, so the same figure is the same bytes
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ladder"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None}, facecolor="white")
+    width = round(fig.get_figwidth() * SHOWN_DPI)
     fig.clear()
-    data = buf.getvalue()
-    width = int.from_bytes(data[16:20], "big") * SHOWN_DPI // DPI  # from the PNG's IHDR
     return (f'<figure><img width="{width}" alt="{_e(alt)}" '
-            f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"></figure>')
+            f'src="data:image/svg+xml;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"></figure>')
 
 
 def _empty(ax, message: str) -> None:
@@ -385,10 +414,10 @@ def _outcome_chart(outcomes: dict):
     ax.errorbar(p * 100, y, xerr=err, fmt="none", ecolor="#222", capsize=4, linewidth=1.2)
     right = max(ci[:, 1].max() * 100, 1e-3)
     for yi, pi, (lo, hi) in zip(y, p, ci):
-        ax.text(hi * 100 + right * 0.02, yi, f"{_pct(pi)}\n[{_pct(lo)}, {_pct(hi)}]", va="center", fontsize=8, linespacing=1.1)
+        ax.text(hi * 100 + right * 0.02, yi, f"{percent(pi)}\n[{percent(lo)}, {percent(hi)}]", va="center", fontsize=8, linespacing=1.1)
     _percent_axis(ax, right * 1.32)
     ax.set_yticks(y, labels=[_wrap(o.get("label", oid)) for oid, o in items], fontsize=9)
-    ax.set_xlabel("Probability (share of runs)")
+    ax.set_xlabel("Probability (% of runs)")
     _style(ax)
     ax.grid(False, axis="y")
     return fig
@@ -408,7 +437,7 @@ def _tension_fan(summary: dict, turns):
         ax.plot(x, mean, color="#c44e52", linewidth=1.5, linestyle="--", label="mean")
     ax.set_xlim(x[0], x[-1])
     ax.set_xlabel("Turn")
-    ax.set_ylabel("Tension")
+    ax.set_ylabel("Tension (the scenario's index)")
     fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=3)
     ax.margins(y=0.12)
     _style(ax)
@@ -416,86 +445,100 @@ def _tension_fan(summary: dict, turns):
     return fig
 
 
-def _cumulative_incidence(summary: dict, turns):
-    fig, ax = _figure(8.5, 3.8)
-    x = _column(turns, "turn")
+def _incidence(summary: dict, turns) -> list[tuple[str, np.ndarray]]:
+    """The outcomes to draw as cumulative incidence, with each one's share ended by each turn:
+    war and deal first (the ones asked about), then any other outcome but the horizon."""
     outcomes = summary.get("outcomes", {})
-    # war and deal first (the ones asked about), then any other non-horizon outcome
     order = sorted((oid for oid, o in outcomes.items() if o.get("kind") != "horizon"),
                    key=lambda oid: {"war": 0, "deal": 1}.get(outcomes[oid].get("kind"), 2))
     lines = [(oid, _column(turns, f"ended_{oid}")) for oid in order]
-    lines = [(oid, y) for oid, y in lines if y is not None]
-    if x is None or len(x) == 0 or not lines:
+    return [(oid, y) for oid, y in lines if y is not None and len(y)]
+
+
+def _rare(incidence: list[tuple[str, np.ndarray]]) -> bool:
+    """Whether every outcome stays so rare that a linear scale would flatten them all against zero."""
+    return bool(incidence) and max(float(y[-1]) for _, y in incidence) < LOG_BELOW
+
+
+def _cumulative_incidence(summary: dict, turns, incidence: list[tuple[str, np.ndarray]]):
+    fig, ax = _figure(8.5, 3.8)
+    x = _column(turns, "turn")
+    runs = summary.get("runs") or 0
+    if x is None or len(x) == 0 or not incidence or not runs:
         _empty(ax, "no outcome data")
         return fig
-    for oid, y in lines:
-        o = outcomes[oid]
-        label = f"{_wrap(o.get('label', oid), 40, 1)}: {_pct(y[-1])} by turn {int(x[-1])}"
-        ax.plot(x, y * 100, drawstyle="steps-post", color=_colour(o), linewidth=2, label=label)
+    top = 0.0
+    for oid, y in incidence:
+        o = summary["outcomes"][oid]
+        top = max(top, _incidence_line(ax, x, y, runs, _colour(o), _wrap(o.get("label", oid), 40, 1)))
+    _incidence_axes(ax, runs, top, _rare(incidence))
     ax.set_xlim(x[0], x[-1])
-    ax.set_ylim(bottom=0)
     ax.set_xlabel("Turn")
-    ax.set_ylabel("Runs ended (% of all runs)")
-    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=min(len(lines), 2))
-    ax.margins(y=0.15)
-    _style(ax)
+    fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=1 if len(incidence) > 2 else len(incidence))
     _date_axis(ax, summary, turns, x)
     return fig
 
 
+def _incidence_line(ax, x: np.ndarray, y: np.ndarray, runs: int, colour: str, name: str) -> float:
+    """A cumulative incidence as a step line in its pointwise 95% Wilson band; an outcome never seen
+    as the upper bound of its band, dotted. Returns the band's highest point, in %."""
+    from ..engine.stats import wilson
+
+    band = np.array([wilson(int(k), runs) for k in np.rint(y * runs)]) * 100  # the counts behind each share
+    if y[-1] == 0:  # never seen: what is known is how high it could be
+        ax.plot(x, band[:, 1], drawstyle="steps-post", color=colour, linewidth=1.5, linestyle=":",
+                label=f"{name}: {none_of(runs, band[-1, 1] / 100)}")
+    else:
+        ax.fill_between(x, band[:, 0], band[:, 1], step="post", color=colour, alpha=0.2, linewidth=0)
+        ax.plot(x, y * 100, drawstyle="steps-post", color=colour, linewidth=2, label=f"{name}: {percent(y[-1])} by turn {int(x[-1])}")
+    return float(band[:, 1].max())
+
+
+def _incidence_axes(ax, runs: int, top: float, log: bool) -> None:
+    """The vertical axis of cumulative incidence, in % of runs: logarithmic for rare outcomes."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(50 / runs, top * 1.6)  # from half a run: a zero lower bound sits on the floor
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+        ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: "6x10^-2" between them is noise
+    else:
+        ax.set_ylim(0, top * 1.15)
+    ax.set_ylabel("Runs ended (% of all runs" + (", log scale)" if log else ")"), fontsize=9)
+    _style(ax)
+
+
 def _peak_rungs(summary: dict):
+    """One row per actor on a shared axis: the share of runs whose peak was at each level, as bars
+    scaled to the row (the tallest bar of all fills it), and the mean marked. One axes, not a panel
+    per actor: each panel costs its own layout, and one axis compares the actors at a glance."""
     dist = summary.get("peak_rung_distribution", {})
     means = summary.get("mean_peak_rung", {})
     actors = list(dist)
-    fig, flat = _grid(len(actors), 3, 3.4, 2.3, sharex=True, sharey=True)
-    if not actors:
-        _empty(flat[0], "no peak rungs")
+    fig, ax = _figure(8.5, 0.55 * max(len(actors), 1) + 1.2)
+    shares = {a: np.asarray(dist[a].get("counts", []), dtype=float) / max(sum(dist[a].get("counts", [])), 1) for a in actors}
+    tallest = max((float(v.max()) for v in shares.values() if v.size), default=0.0)
+    if not actors or tallest == 0:
+        _empty(ax, "no peak rungs")
         return fig
-    for ax, actor in zip(flat, actors):
+    for row, actor in enumerate(actors):
+        base = len(actors) - 1 - row  # actors in order, top to bottom
         levels = np.asarray(dist[actor].get("levels", []), dtype=float)
-        counts = np.asarray(dist[actor].get("counts", []), dtype=float)
-        total = counts.sum()
-        _style(ax)
-        ax.grid(False, axis="x")
-        if total == 0:
-            ax.set_title(_t(actor), fontsize=10)
-            ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, color="#666")
-            continue
-        # bin L holds peaks in [L, L+1): draw it there, so the mean falls where it belongs
-        ax.bar(levels, counts / total * 100, width=1.0, align="edge", color="#4c72b0", edgecolor="white", linewidth=0.6)
+        # bin L holds peaks in [L, L+1): drawn there, so the mean falls where it belongs
+        ax.axhline(base, color="#bbb", linewidth=0.8)
+        ax.bar(levels, shares[actor] / tallest * 0.85, bottom=base, width=1.0, align="edge", color="#4c72b0",
+               edgecolor="white", linewidth=0.6)
         mean = means.get(actor)
-        title = _t(actor)
-        if mean is not None:
-            ax.axvline(mean, color="#c0392b", linestyle="--", linewidth=1.5)
-            title += f" · mean {mean:.1f}"
-        ax.set_title(title, fontsize=10)
-        ax.tick_params(labelsize=8, labelbottom=True)
+        if mean is not None and shares[actor].sum() > 0:
+            ax.plot([mean, mean], [base, base + 0.9], color="#c0392b", linestyle="--", linewidth=1.5)
+            ax.text(mean, base + 0.9, f" mean {mean:.1f}", fontsize=8, color="#c0392b", va="top")
     all_levels = sorted({lv for a in actors for lv in dist[a].get("levels", [])})
-    if all_levels:
-        step = max(1, math.ceil(len(all_levels) / 9))
-        shown = [lv for lv in all_levels if int(lv) % step == 0]
-        flat[0].set_xticks(shown, labels=[f"{lv:g}" for lv in shown])
-        flat[0].set_xlim(all_levels[0], all_levels[-1] + 1)
-    fig.supxlabel("Peak rung (level)", fontsize=9)
-    fig.supylabel("% of runs", fontsize=9)
-    return fig
-
-
-def _top_moves_chart(actor: str, moves: list[dict]):
-    fig, ax = _figure(5.4, 0.42 * max(len(moves), 1) + 0.9)
-    ax.set_title(_t(actor), fontsize=11, loc="left")
-    if not moves:
-        _empty(ax, "no moves taken")
-        return fig
-    y = np.arange(len(moves))[::-1]  # most taken at the top
-    values = [m.get("per_game", 0.0) for m in moves]
-    ax.barh(y, values, color="#55a868", height=0.65)
-    for yi, v in zip(y, values):
-        ax.text(v, yi, f" {v:.1f}" if v >= 1 else f" {v:.2g}", va="center", fontsize=8)
-    ax.set_yticks(y, labels=[_wrap(m.get("label") or m.get("option", ""), 34) for m in moves], fontsize=8)
-    ax.set_xlim(0, max(values) * 1.15 if max(values) > 0 else 1)
-    ax.set_xlabel("Moves per game", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlim(all_levels[0], all_levels[-1] + 1)
+    ax.set_yticks(np.arange(len(actors))[::-1] + 0.3, labels=[_t(a) for a in actors], fontsize=9)
+    ax.set_ylim(0, len(actors))
+    ax.set_xlabel("Peak rung (ladder level)")
+    ax.set_ylabel("Actor (bar height: share of runs)", fontsize=9)
     _style(ax)
     ax.grid(False, axis="y")
     return fig
@@ -521,8 +564,9 @@ def _variant_bars(variants: list[dict]):
                     fmt="none", ecolor="#222", capsize=2.5, linewidth=1)
         right = max(ci[:, 1].max() * 100, 1e-3)
         for yi, pi, hi in zip(y, p, ci[:, 1]):
-            ax.text(hi * 100 + right * 0.03, yi, _pct(pi), va="center", fontsize=8)
+            ax.text(hi * 100 + right * 0.03, yi, percent(pi), va="center", fontsize=8)
         _percent_axis(ax, right * 1.3)
+        ax.set_xlabel("Probability (% of runs)", fontsize=8)
         ax.set_yticks([])
         ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")
         ax.tick_params(axis="x", labelsize=8)
@@ -530,6 +574,28 @@ def _variant_bars(variants: list[dict]):
         ax.grid(False, axis="y")
     handles = [Patch(color=_vcolour(i), label=_wrap(v["name"], 50, 1)) for i, v in enumerate(variants)]
     fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False, ncols=min(k, 3))
+    return fig
+
+
+def _variant_incidence(variants: list[dict], turns: list):
+    """A panel per outcome (but the horizon), a line and band per variant."""
+    reference = variants[0]["summary"] if variants else {}
+    ids = [oid for oid, _ in _incidence(reference, turns[0])] if variants else []
+    fig, axes = _grid(len(ids), 2, 4.4, 2.8)
+    if not ids:
+        _empty(axes[0], "no outcome data")
+        return fig
+    for ax, oid in zip(axes, ids):
+        lines = [(_column(t, "turn"), _column(t, f"ended_{oid}"), v["summary"].get("runs") or 0) for v, t in zip(variants, turns)]
+        top = 0.0
+        for i, (v, (x, y, runs)) in enumerate(zip(variants, lines)):
+            top = max(top, _incidence_line(ax, x, y, runs, _vcolour(i), _wrap(f"[{i + 1}] {v['name']}", 44, 2)))
+        _incidence_axes(ax, max(runs for _, _, runs in lines), top, max(float(y[-1]) for _, y, _ in lines) < LOG_BELOW)
+        ax.set_xlim(lines[0][0][0], lines[0][0][-1])
+        ax.set_title(_wrap(reference["outcomes"][oid].get("label", oid), 48, 1), fontsize=10, loc="left")
+        ax.set_xlabel("Turn", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7, frameon=False)
     return fig
 
 

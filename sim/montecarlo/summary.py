@@ -8,7 +8,7 @@ import numpy as np
 
 from ..engine.rules import Rules
 from ..engine.stats import quantiles_from_counts, wilson
-from ..format.words import plural
+from ..format.words import none_of, percent, plural
 from .chunks import FIXED, RUNG_STEP, TENSION_BINS, Aggregates, Job, level_range
 
 LABEL = 34
@@ -18,9 +18,12 @@ def _label(text: str) -> str:
     return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
 
 
-def _interval(ci) -> str:
-    lo, hi = ci
-    return f"{lo:.1%}-{hi:.1%}"
+def _estimate(x: dict, runs: int) -> str:
+    """p and its 95% interval; a count of zero as its upper bound, since "0.0%" says nothing of how rare."""
+    if x["count"] == 0:
+        return none_of(runs, x["ci95"][1])
+    lo, hi = x["ci95"]
+    return f"{percent(x['p']):>6}  {percent(lo) + '-' + percent(hi):<13}"
 
 
 def table(s: dict, folder: Path, until_ci: float | None = None) -> list[str]:
@@ -30,12 +33,12 @@ def table(s: dict, folder: Path, until_ci: float | None = None) -> list[str]:
     lines = [head, f"results in {folder}/", "", f"  {'outcome':<{LABEL}} {'p':>6}  {'95% interval':<13}  turn: median (q1-q3)"]
     for o in s["outcomes"].values():
         t = o["time_to_outcome"]
-        when = f"{t['median']:g} ({t['q1']:g}-{t['q3']:g})" if t else "-"
-        lines.append(f"  {_label(o['label']):<{LABEL}} {o['p']:>6.1%}  {_interval(o['ci95']):<13}  {when}")
+        when = f"  {t['median']:g} ({t['q1']:g}-{t['q3']:g})" if t else ""
+        lines.append(f"  {_label(o['label']):<{LABEL}} {_estimate(o, s['runs'])}{when}".rstrip())
     if s["thresholds"]:
         lines += ["", f"  {'threshold crossed':<{LABEL}} {'p':>6}  95% interval"]
         for t in s["thresholds"].values():
-            lines.append(f"  {_label(t['label']):<{LABEL}} {t['p']:>6.1%}  {_interval(t['ci95'])}")
+            lines.append(f"  {_label(t['label']):<{LABEL}} {_estimate(t, s['runs'])}".rstrip())
     return lines
 
 

@@ -12,8 +12,9 @@ import numpy as np
 
 from ..format.errors import ScenarioError, UsageError
 from ..format.files import dump_json
-from ..format.words import plural
+from ..format.words import holm_note, percent, plural
 from .chunks import Job
+from .compare import multiplicity, outcome_codes, paired_differences
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
@@ -153,6 +154,9 @@ def sweep(scenario: str, sets: list[str], runs: int, seed: int, out: Path, worke
         write(out / "manifest.json", dump_json(manifest))
         summaries = play_all(members, out, runs, chunk, workers, arguments)
         outcomes = {oid: {"label": o["label"], "kind": o["kind"]} for oid, o in summaries[0]["outcomes"].items()}
+        ids = list(outcomes)
+        codes = [outcome_codes(out / m.folder / "runs.parquet", ids, runs) for m in members]
+        differences = paired_differences([m.folder for m in members], codes, ids)
         points = []
         for k, (m, s, combo) in enumerate(zip(members, summaries, itertools.product(*(vs for _, vs in params))), 1):
             points.append({
@@ -163,6 +167,7 @@ def sweep(scenario: str, sets: list[str], runs: int, seed: int, out: Path, worke
         result = {
             "scenario": loaded.name, "title": loaded.scenario.title, "seed": seed, "runs": runs,
             "parameters": parameters, "outcomes": outcomes, "points": points,
+            "differences": differences, "multiplicity": multiplicity(differences),
         }
         write(out / "sweep.json", dump_json(result))
         write(out / "sweep.html", sweep_report(result))
@@ -179,48 +184,59 @@ def _short(paths: list[str]) -> list[str]:
     return paths
 
 
+def differs(s: dict) -> dict[tuple[str, str], bool]:
+    """(point folder, outcome) -> whether that point's probability differs from point 1's,
+    by the paired McNemar p Holm-adjusted over every point and outcome."""
+    return {(d["variant"], oid): d["p_holm"] < 0.05 for oid, rows in s["differences"].items() for d in rows}
+
+
 def sweep_table(s: dict, folder: Path) -> list[str]:
-    """The grid at 80 columns: one row per point, its values then each outcome's p."""
+    """The grid at 80 columns: one row per point, its values then each outcome's p, and under
+    it each outcome's 95% interval."""
     paths = [p["path"] for p in s["parameters"]]
     ids = list(s["outcomes"])
     heads = _short(paths)
     widths = [min(24, max([len(h)] + [len(_show(pt["values"][p])) for pt in s["points"]])) for h, p in zip(heads, paths)]
-    out_ws = [max(7, min(10, len(oid))) for oid in ids]
-    if 6 + sum(w + 1 for w in widths + out_ws) > 80:  # too wide: narrower outcome columns, then values
-        out_ws = [7] * len(ids)
+    out_ws = [max(14, min(17, len(oid) + 1)) for oid in ids]  # an interval such as 0.012%-0.133%, and a mark
     while widths and 6 + sum(w + 1 for w in widths + out_ws) > 80 and max(widths) > 6:
-        widths[widths.index(max(widths))] -= 1  # then the widest value column, a character at a time
+        widths[widths.index(max(widths))] -= 1  # too wide: the widest value column, a character at a time
     lines = [f"sweep: {s['scenario']}, {plural(len(s['points']), 'point')} of {plural(s['runs'], 'run', spec=',')}, seed {s['seed']}", f"results in {folder}/", ""]
     for p in s["parameters"]:
         lines.append(fit(f"  {p['path']} = {', '.join(_show(v) for v in p['values'])}", 80))
     head = f"  {'#':>3} " + " ".join(f"{fit(h, w):<{w}}" for h, w in zip(heads, widths))
-    head += "".join(f" {fit(oid, w):>{w}}" for oid, w in zip(ids, out_ws))
+    head += "".join(f" {fit(oid, w - 1):>{w - 1}} " for oid, w in zip(ids, out_ws))
     lines += ["", head.rstrip()]
-    widest = 0.0
+    marked = differs(s)
+    indent = 6 + sum(w + 1 for w in widths) - 1
     for pt in s["points"]:
         row = f"  {pt['point']:>3} " + " ".join(f"{fit(_show(pt['values'][p]), w):<{w}}" for p, w in zip(paths, widths))
+        under = " " * indent
         for oid, w in zip(ids, out_ws):
             o = pt["outcomes"][oid]
-            row += f" {o['p']:>{w}.1%}"
-            widest = max(widest, (o["ci95"][1] - o["ci95"][0]) / 2)
-        lines.append(row.rstrip())
+            star = "*" if marked.get((pt["folder"], oid)) else ""
+            row += f" {percent(o['p']):>{w - 1}}{star or ' '}"  # the mark past the column, so the numbers align
+            under += f" {percent(o['ci95'][0]) + '-' + percent(o['ci95'][1]):>{w - 1}} "
+        lines += [row.rstrip(), under.rstrip()]
     labels = ", ".join(f"{oid}: {o['label']}" for oid, o in s["outcomes"].items())
-    lines += ["", fit(f"  every 95% interval within +-{widest:.1%}; same runs at every point", 80)]
+    lines += ["", "  under each p its 95% interval (Wilson); same runs at every point;",
+              f"  * differs from point 1 (McNemar p < 0.05, {holm_note(s['multiplicity']['comparisons'])})"]
     lines += ["  " + line for line in textwrap.wrap(labels, 76)]
     return lines
 
 
 def sweep_report(s: dict) -> str:
     """sweep.html: a table of the grid and, for each swept value, each outcome's probability against it."""
-    from .report import _ci, _e, _img, _page, _pct, _section, _table
+    from .report import _ci, _e, _img, _page, _section, _table
 
     paths = [p["path"] for p in s["parameters"]]
     outcomes = s["outcomes"]
+    marked = differs(s)
     rows = []
     for pt in s["points"]:
         cells = "".join(f"<td>{_e(_show(pt['values'][p]))}</td>" for p in paths)
         cells += "".join(
-            f"<td class=num>{_pct(pt['outcomes'][oid]['p'])} <span class=muted>{_ci(pt['outcomes'][oid]['ci95'])}</span></td>"
+            f"<td class=num>{percent(pt['outcomes'][oid]['p'])}{'*' if marked.get((pt['folder'], oid)) else ''} "
+            f"<span class=muted>{_ci(pt['outcomes'][oid]['ci95'])}</span></td>"
             for oid in outcomes
         )
         rows.append(f'<tr data-point="{pt["point"]}"><td class=num>{pt["point"]}</td>{cells}</tr>')
@@ -235,7 +251,9 @@ def sweep_report(s: dict) -> str:
         f"{len(s['points'])} points · every point plays the same runs (common random numbers)</p></header>"
     )
     sections = [
-        _section("grid", "Grid", "Each point's values and each outcome's probability with its Wilson 95% interval.", table),
+        _section("grid", "Grid", "Each point's values and each outcome's probability with its Wilson 95% interval; "
+                 "* where it differs from point 1's (paired over the same runs, exact McNemar p < 0.05, "
+                 f"{holm_note(s['multiplicity']['comparisons'])}).", table),
         _section(
             "sweep-charts", "Outcome probabilities against each swept value",
             "One panel per outcome, each on its own scale, with 95% intervals; where other values are swept too, "
@@ -288,6 +306,7 @@ def _sweep_chart(s: dict, j: int):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
         ax.set_title(_wrap(o.get("label", oid), 48, 1), fontsize=10, loc="left")
         ax.set_xlabel(_wrap(path, 60, 1), fontsize=8)
+        ax.set_ylabel("Probability (% of runs)", fontsize=8)
         ax.tick_params(labelsize=8)
         _style(ax)
     if others:

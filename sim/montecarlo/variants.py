@@ -47,7 +47,8 @@ def play_all(members: list[Member], out: Path, runs: int, chunk: int, workers: i
         folder = Folder(out / m.folder)
         plan = Plan(runs, chunk, workers)
         job = replace(m.job, variant=m.name)  # each member's rows labelled, so the members' results stack
-        summaries.append(run_batch(job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}))
+        # no report per member: the group draws one combined report of them all
+        summaries.append(run_batch(job, plan, folder, LocalBackend(workers), arguments | {"member": m.spec}, report=False))
     return summaries
 
 
