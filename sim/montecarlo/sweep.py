@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
+from ..format.values import locate as locate_value
 from ..format.errors import ScenarioError, UsageError
 from ..format.files import dump_json
 from ..format.words import holm_note, percent, plural
@@ -47,52 +47,15 @@ def parse_sets(sets: list[str]) -> list[tuple[str, list]]:
 
 
 def locate(data: dict, path: str):
-    """The container and key a dotted path names in the scenario data. Mapping keys may hold dots
-    (variable names do): the longest key that matches is taken. List items are named by their id."""
-    parts = path.split(".")
-    if not all(parts):
-        raise UsageError(f"--set {path}: an empty component in the path")
-    node, i, trail = data, 0, []
-    container = key = None
-    while i < len(parts):
-        if isinstance(node, dict):
-            keys = [k for k in node if isinstance(k, str)]
-            found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in node), None)
-            if found is None:
-                _unknown(path, parts, i, trail, keys, "key")
-            container, key = node, ".".join(parts[i:found])
-        elif isinstance(node, list):
-            ids = [item.get("id") for item in node if isinstance(item, dict) and isinstance(item.get("id"), str)]
-            found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in ids), None)
-            if found is None:
-                _unknown(path, parts, i, trail, ids, "id")
-            container, key = node, next(n for n, item in enumerate(node) if isinstance(item, dict) and item.get("id") == ".".join(parts[i:found]))
-        else:
-            where = ".".join(trail)
-            raise UsageError(f"--set {path}: {where} is a single value ({node!r}); it has no '{parts[i]}'")
-        trail.append(".".join(parts[i:found]))
-        node, i = container[key], found
+    """The container and key a dotted path names in the scenario data (`with_values`' paths),
+    which must be a single value: a sweep sets numbers, not whole mappings or lists."""
+    container, key = locate_value(data, path, what="--set")
+    node = container[key]
     if isinstance(node, (dict, list)):
-        inside = list(node)[:4] if isinstance(node, dict) else [x.get("id") for x in node if isinstance(x, dict)][:4]
+        inside = list(node)[:1] if isinstance(node, dict) else [x.get("id") for x in node if isinstance(x, dict)][:1]
         hint = f", e.g. {path}.{inside[0]}" if inside and inside[0] is not None else ""
         raise UsageError(f"--set {path}: names a whole {'mapping' if isinstance(node, dict) else 'list'}; give a path to a single value{hint}")
-    if key == "id":
-        raise UsageError(f"--set {path}: ids cannot be swept")
     return container, key
-
-
-def _unknown(path: str, parts: list[str], i: int, trail: list[str], pool: list[str], what: str):
-    best, word = None, parts[i]
-    for cand in pool:  # a candidate with dots is compared with as many components
-        piece = ".".join(parts[i: i + cand.count(".") + 1])
-        score = difflib.SequenceMatcher(None, piece, cand).ratio()
-        if score >= 0.6 and (best is None or score > best[0]):
-            best = (score, cand, piece)
-    where = f" under '{'.'.join(trail)}'" if trail else ""
-    if best:
-        raise UsageError(f"--set {path}: unknown {what} '{best[2]}'{where} (did you mean '{best[1]}'?)")
-    shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
-    raise UsageError(f"--set {path}: unknown {what} '{word}'{where} (one of: {shown})")
 
 
 def _point_name(values: dict) -> str:
