@@ -4,6 +4,7 @@ thresholds and resolutions, the "since your last move" summary; and the report t
 fixture (the korea scenarios are being retuned: their numbers move)."""
 from __future__ import annotations
 
+import pytest
 from conftest import DATA
 
 from sim.play.game import Game, Setup
@@ -57,28 +58,21 @@ async def test_an_offer_opens_a_banner_with_its_terms_time_and_keys(tmp_path):
         assert list(picker.reasons)[:2] == ["red_accept_talks", "red_refuse_talks"]  # the answers first
 
 
-async def test_a_accepts_from_the_banner_and_it_closes(tmp_path):
+@pytest.mark.parametrize("key, option, said, title", [
+    ("a", "red_accept_talks", "talks PASSED: Offer talks", "Talks passed"),
+    ("r", "red_refuse_talks", "talks proposed by Blue REFUSED by Red: Offer talks", "Talks refused"),
+])
+async def test_the_banners_keys_answer_the_offer_and_it_closes(tmp_path, key, option, said, title):
     app = tutorial_as_red(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         board = await to_the_offer(pilot)
-        await pilot.press("a")
+        await pilot.press(key)
         await settle(pilot)
-        assert board.game.moves[-1].option == "red_accept_talks"
+        assert board.game.moves[-1].option == option
         assert not board.query_one("#offer").display
-        assert any("talks PASSED: Offer talks" in line for line in news(board))
-        assert "Talks passed" in [n.title for n in app._notifications]
-
-
-async def test_r_refuses_from_the_banner(tmp_path):
-    app = tutorial_as_red(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        board = await to_the_offer(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        assert board.game.moves[-1].option == "red_refuse_talks"
-        assert not board.query_one("#offer").display
-        assert any("talks proposed by Blue REFUSED by Red: Offer talks" in line for line in news(board))
-        assert not any("never came" in line for line in news(board))  # an answer came: a refusal
+        assert any(said in line for line in news(board))
+        assert title in [n.title for n in app._notifications]
+        assert not any("never came" in line for line in news(board))  # an answer came
 
 
 async def test_an_offer_left_unanswered_lapses_and_the_news_says_so(tmp_path):
