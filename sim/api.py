@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from .format.errors import LadderError, ScenarioError, UsageError
 
-__all__ = ["BatchResult", "Game", "LadderError", "Scenario", "ScenarioError", "UsageError", "batch", "compare", "load",
-           "run", "with_values"]
+__all__ = ["BatchResult", "ExploreResult", "Game", "LadderError", "Scenario", "ScenarioError", "UsageError", "batch", "compare",
+           "explore", "load", "run", "with_values"]
 
 if TYPE_CHECKING:
     import pyarrow
@@ -123,6 +123,19 @@ class BatchResult:
         return self.runs.to_pandas()
 
 
+@dataclass(frozen=True)
+class ExploreResult:
+    """An exploration's results, in memory: `design` (design.parquet: a row per point, each
+    parameter's value), `results` (results.parquet: each point's outcome probabilities and mean
+    peak rungs), `indices` (indices.json), `prim` (prim.json), and `folder` when `out` was given."""
+
+    design: pyarrow.Table
+    results: pyarrow.Table
+    indices: dict
+    prim: dict
+    folder: Path | None = None
+
+
 def load(name_or_path: str | os.PathLike) -> Scenario:
     """A bundled scenario by name (`korea-2019`) or a `.scenario.yaml` file, validated: raises
     ScenarioError with every problem located (FILE:LINE:COL: message), as `ladder validate`."""
@@ -209,6 +222,42 @@ def compare(variants: list[str], runs: int, seed: int = 0, workers: int = 1, out
         return compare_variants(list(variants), runs, seed, Path(out), workers, chunk, arguments)
     with tempfile.TemporaryDirectory(prefix="ladder-compare-") as tmp:
         return compare_variants(list(variants), runs, seed, Path(tmp) / "compare", workers, chunk, arguments)
+
+
+def explore(scenario: Scenario | str, vary: dict[str, tuple[float, float]], method: str, points: int, runs_per_point: int,
+            seed: int = 0, levers: dict[str, list] | None = None, outcome: str = "war", workers: int = 1,
+            out: str | os.PathLike | None = None, chunk: int | None = None) -> ExploreResult:
+    """`ladder explore SCENARIO --vary PATH=LO:HI ... --lever PATH=A,B ... --method METHOD --points N
+    --runs-per-point R --seed S --outcome OUTCOME`: `vary` maps paths to (low, high), `levers`
+    paths to their values; `method` is sobol, morris or lhs. Needs the `explore` extra. Without
+    `out`, nothing is left on disk. Bad input raises UsageError with the command line's message."""
+    from .montecarlo.explore import explore as run_explore
+    from .montecarlo.explore import parse_vary
+
+    s = _scenario(scenario)
+    if not isinstance(vary, dict) or not isinstance(levers or {}, dict):
+        raise UsageError("explore: vary maps paths to (low, high), levers paths to lists of values")
+    ranges = []
+    for path, bounds in vary.items():
+        if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
+            raise UsageError(f"--vary {path}: expected (LO, HI), got {bounds!r}")
+        ranges += parse_vary([f"{path}={bounds[0]}:{bounds[1]}"])
+    chosen = [(path, list(values)) for path, values in (levers or {}).items()]
+    seed, runs, points = _whole(seed, SEEDS, "seed"), _whole(runs_per_point, RUNS, "runs_per_point"), _whole(points, RUNS, "points")
+    workers = min(_whole(workers, RUNS, "workers"), os.cpu_count() or 1)
+    chunk = None if chunk is None else _whole(chunk, RUNS, "chunk")
+    arguments = {"api": "sim.explore", "vary": {p: [lo, hi] for p, lo, hi in ranges}, "levers": dict(chosen), "method": method,
+                 "points": points, "runs_per_point": runs, "seed": seed, "outcome": outcome, "workers": workers, "chunk": chunk}
+
+    def play(path: Path) -> dict:
+        return run_explore(s.model, s.name, s.label, ranges, chosen, method, points, runs, seed, outcome, path, workers, chunk, arguments)
+
+    if out is not None:
+        r = play(Path(out))
+        return ExploreResult(r["design"], r["results"], r["indices"], r["prim"], Path(out))
+    with tempfile.TemporaryDirectory(prefix="ladder-explore-") as tmp:
+        r = play(Path(tmp) / "explore")
+    return ExploreResult(r["design"], r["results"], r["indices"], r["prim"])
 
 
 def _scenario(scenario: Scenario | str | os.PathLike) -> Scenario:

@@ -97,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     _batch_args(sweep, "sweep")
     sweep.add_argument("--json", action="store_true", help="print sweep.json instead of the table")
 
+    explore = sub.add_parser("explore", help="which uncertain values drive an outcome: sensitivity indices and PRIM boxes")
+    explore.add_argument("scenario", help="bundled name or path")
+    explore.add_argument("--vary", action="append", default=[], metavar="PATH=LO:HI",
+                         help="a number to vary over a range, e.g. mechanics.hazard.midpoint=60:90 (repeatable)")
+    explore.add_argument("--lever", action="append", default=[], dest="levers", metavar="PATH=A,B,...",
+                         help="a value to choose among, sampled alongside the ranges, e.g. actors.China.doctrine=engagement,shield")
+    explore.add_argument("--method", required=True, choices=["sobol", "morris", "lhs"],
+                         help="sobol: N base samples (a power of 2); morris: N trajectories; lhs: N points of a Latin hypercube")
+    explore.add_argument("--points", type=_positive, required=True, metavar="N")
+    explore.add_argument("--runs-per-point", type=_positive, required=True, metavar="R", help="games per design point")
+    explore.add_argument("--outcome", default="war", help="the outcome analysed (default war)")
+    _batch_args(explore, "explore")
+    explore.add_argument("--json", action="store_true", help="print indices.json and prim.json instead of the summary")
+
     replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
     replay.add_argument("folder", metavar="DIR")
     replay.add_argument("--run", type=_run, required=True, dest="run_index", help="run index within the batch")
@@ -411,6 +425,32 @@ def cmd_sweep(args) -> int:
     return _emit(args, result, lambda s: sweep_table(s, out))
 
 
+def cmd_explore(args) -> int:
+    from pathlib import Path
+
+    from .format.scenario import open_scenario
+    from .montecarlo.batch import default_folder
+    from .montecarlo.explore import explore, explore_table, parse_vary
+    from .montecarlo.sweep import parse_sets
+
+    chunk = args.chunk  # unless given, a point's games are spread over the workers
+    _settle(args)
+    args.chunk = chunk
+    varies, levers = parse_vary(args.vary), parse_sets(args.levers, "--lever")
+    loaded = open_scenario(args.scenario)
+    out = Path(args.out or default_folder("explore", args.seed))
+    arguments = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    try:
+        result = explore(loaded.scenario, loaded.name, str(loaded.path), varies, levers, args.method, args.points,
+                         args.runs_per_point, args.seed, args.outcome, out, args.workers, args.chunk, arguments)
+    except KeyboardInterrupt:
+        print(f"ladder: interrupted: partial results in {out}; run the exploration again with another --out", file=sys.stderr)
+        return 130
+    if args.json:
+        return _emit(args, {"indices": result["indices"], "prim": result["prim"]}, None)
+    return _emit(args, result, lambda r: explore_table(r, out))
+
+
 def cmd_replay(args) -> int:
     from .montecarlo.folder import Folder
 
@@ -469,6 +509,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "compare": cmd_compare,
     "sweep": cmd_sweep,
+    "explore": cmd_explore,
     "bench": cmd_bench,
 }
 

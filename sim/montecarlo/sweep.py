@@ -18,8 +18,8 @@ from .compare import multiplicity, outcome_codes, paired_differences
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 
-def parse_sets(sets: list[str]) -> list[tuple[str, list]]:
-    """`PATH=V1,V2,...` flags -> [(path, [values parsed as YAML scalars]), ...]."""
+def parse_sets(sets: list[str], flag: str = "--set") -> list[tuple[str, list]]:
+    """`PATH=V1,V2,...` flags -> [(path, [values parsed as YAML scalars]), ...] (also `explore --lever`)."""
     import yaml
 
     params: list[tuple[str, list]] = []
@@ -27,34 +27,34 @@ def parse_sets(sets: list[str]) -> list[tuple[str, list]]:
         path, sep, values = text.partition("=")
         path = path.strip()
         if not sep or not path or not values.strip():
-            raise UsageError(f"--set {text!r}: expected PATH=V1,V2,..., e.g. mechanics.hazard.max=0.02,0.04")
+            raise UsageError(f"{flag} {text!r}: expected PATH=V1,V2,..., e.g. mechanics.hazard.max=0.02,0.04")
         if any(p == path for p, _ in params):
-            raise UsageError(f"--set {path}: given twice; list all its values in one --set")
+            raise UsageError(f"{flag} {path}: given twice; list all its values in one {flag}")
         parsed = []
         for raw in values.split(","):
             raw = raw.strip()
             if not raw:
-                raise UsageError(f"--set {text!r}: an empty value")
+                raise UsageError(f"{flag} {text!r}: an empty value")
             try:
                 value = yaml.safe_load(raw)
             except yaml.YAMLError as exc:
-                raise UsageError(f"--set {path}: cannot read {raw!r} as a value: {str(exc).splitlines()[0]}") from None
+                raise UsageError(f"{flag} {path}: cannot read {raw!r} as a value: {str(exc).splitlines()[0]}") from None
             if isinstance(value, (dict, list)):
-                raise UsageError(f"--set {path}: {raw!r} is not a single value")
+                raise UsageError(f"{flag} {path}: {raw!r} is not a single value")
             parsed.append(value)
         params.append((path, parsed))
     return params
 
 
-def locate(data: dict, path: str):
+def locate(data: dict, path: str, flag: str = "--set"):
     """The container and key a dotted path names in the scenario data (`with_values`' paths),
-    which must be a single value: a sweep sets numbers, not whole mappings or lists."""
-    container, key = locate_value(data, path, what="--set")
+    which must be a single value: a sweep (or an exploration) sets numbers, not whole mappings or lists."""
+    container, key = locate_value(data, path, what=flag)
     node = container[key]
     if isinstance(node, (dict, list)):
         inside = list(node)[:1] if isinstance(node, dict) else [x.get("id") for x in node if isinstance(x, dict)][:1]
         hint = f", e.g. {path}.{inside[0]}" if inside and inside[0] is not None else ""
-        raise UsageError(f"--set {path}: names a whole {'mapping' if isinstance(node, dict) else 'list'}; give a path to a single value{hint}")
+        raise UsageError(f"{flag} {path}: names a whole {'mapping' if isinstance(node, dict) else 'list'}; give a path to a single value{hint}")
     return container, key
 
 
