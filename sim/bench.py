@@ -196,6 +196,41 @@ def _batch_once(spec: str, runs: int, workers: int, dask: str | None = None) -> 
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def bench_explore(spec: str = "korea-2019", quick: bool = False) -> dict:
+    """An exploration of 200 points of 100 games (`ladder explore --method lhs`, varying the
+    hazard's midpoint by 10 either way) against a plain batch of as many games, all cores each,
+    in the same run: what playing the design point by point costs, the baseline for playing every
+    point's worlds in one engine batch."""
+    from .montecarlo.explore import explore
+
+    points, per = (40, 100) if quick else (200, 100)
+    cores = os.cpu_count() or 1
+    plain = _batch_once(spec, points * per, cores)["seconds"]
+    loaded = open_scenario(spec)
+    mid = loaded.scenario.mechanics.hazard.midpoint
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        explore(loaded.scenario, loaded.name, str(loaded.path), [("mechanics.hazard.midpoint", mid - 10, mid + 10)], [], "lhs",
+                points, per, 1, "war", Path(tmp) / "out", cores, None, {"bench": True})
+        design = time.perf_counter() - start
+    return {
+        "scenario": spec, "points": points, "runs_per_point": per, "games": points * per, "cores": cores,
+        "plain_runs_per_s": round(points * per / plain, 1), "explore_runs_per_s": round(points * per / design, 1),
+        "plain_over_explore": round(design / plain, 2),
+    }
+
+
+def report_explore(f: dict) -> list[str]:
+    return [
+        f"Explore benchmark: {f['scenario']}, {f['points']} points x {f['runs_per_point']} games against one batch of "
+        f"{f['games']:,}, {f['cores']} cores",
+        "",
+        f"  plain batch         {f['plain_runs_per_s']:>10,.0f} runs/s",
+        f"  explore (lhs)       {f['explore_runs_per_s']:>10,.0f} runs/s   {f['plain_over_explore']:.1f} times slower "
+        "(the design is played point by point)",
+    ]
+
+
 REPORT_RUNS = 20_000  # the report's target: a batch of this many runs drawn in under a second
 
 

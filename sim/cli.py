@@ -130,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     what = bench.add_mutually_exclusive_group()
     what.add_argument("--batch", action="store_true", help="batches instead: workers, Dask and memory (minutes)")
     what.add_argument("--play", action="store_true", help="the app's waits instead: a forecast (1,000 rollouts, 12 turns)")
+    what.add_argument("--explore", action="store_true", help="an exploration of 200 points x 100 games against a batch of 20,000")
     return p
 
 
@@ -472,8 +473,10 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench, bench_batch, bench_play, report, report_batch, report_play
+    from .bench import bench, bench_batch, bench_explore, bench_play, report, report_batch, report_explore, report_play
 
+    if args.explore:
+        return _emit(args, bench_explore(args.scenario, quick=args.quick), report_explore)
     if args.batch:
         return _emit(args, bench_batch(args.scenario, quick=args.quick), report_batch)
     if args.play:
