@@ -110,6 +110,7 @@ def test_the_command_writes_every_file_and_its_manifest_reproduces_it(tmp_path, 
     (["--vary", "mechanics.hazard.max=0.01:7"], "--vary mechanics.hazard.max=7"),
     (["--vary", "mechanics.hazard.midpoint=60:90", "--lever", "actors.Red.doctrine=hawk,owl"], "--lever actors.Red.doctrine='owl'"),
     (["--vary", "mechanics.hazard.midpoint=60:90", "--points", "2"], "lhs needs at least 4"),
+    (["--lever", "actors.Red.doctrine=hawk,dove,hawk"], "the value hawk is given twice"),
     (["--vary", "mechanics.hazard.midpoint=60:90", "--outcome", "peace"], "the scenario's outcomes are war, deal, stalemate"),
 ])
 def test_bad_input_is_refused(refuse, tmp_path, argv, expected):

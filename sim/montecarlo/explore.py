@@ -15,7 +15,7 @@ worlds in one engine batch, with parameters per world, is the faster path left f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -102,6 +102,9 @@ def factors(model, varies: list[tuple[str, float, float]], levers: list[tuple[st
         if any(f.path == path for f in out):
             raise UsageError(f"--lever {path}: also given with --vary; a path is a range or a lever")
         locate(data, path, "--lever")
+        twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+        if twice is not None:  # a repeated value would take two shares of the design
+            raise UsageError(f"--lever {path}: the value {_show(twice)} is given twice")
         for v in values:
             with_values(model, {path: v}, what="--lever")
         out.append(Factor(path, values=tuple(values)))
@@ -146,36 +149,37 @@ def design(method: str, fs: list[Factor], points: int, seed: int) -> np.ndarray:
     return qmc.LatinHypercube(len(fs), rng=np.random.default_rng(seed)).random(points)
 
 
+MEASURES = {"sobol": ("ST", ["S1", "S1_conf", "ST", "ST_conf"]), "morris": ("mu_star", ["mu_star", "mu_star_conf", "sigma", "mu"]),
+            "lhs": ("rho", ["rho", "p"])}
+
+
 def indices(method: str, fs: list[Factor], unit: np.ndarray, y: np.ndarray, seed: int) -> dict:
     """Per factor: Sobol's first-order and total indices with SALib's bootstrap 95% intervals,
     Morris's mu* (with its interval) and sigma, or for a Latin hypercube Spearman's rank
-    correlation (no variance decomposition without a structured design). `ranked`: most influential first."""
+    correlation (no variance decomposition without a structured design). `ranked`: most
+    influential first. An outcome whose probability is the same at every point has no index."""
     _need()
     names = [f.path for f in fs]
+    key, fields = MEASURES[method]
+    found = {"method": method, "measure": key, "conf_level": 0.95}
+    if np.ptp(y) == 0:  # SALib would divide by a zero variance
+        return found | {"factors": {n: dict.fromkeys(fields) for n in names}, "ranked": names,
+                        "note": "the outcome's probability is the same at every point: nothing to attribute"}
     if method == "sobol":
         from SALib.analyze import sobol
 
-        si = sobol.analyze(_problem(fs), y, calc_second_order=False, seed=seed)
-        per = {n: {"S1": _num(si["S1"][i]), "S1_conf": _num(si["S1_conf"][i]), "ST": _num(si["ST"][i]),
-                   "ST_conf": _num(si["ST_conf"][i])} for i, n in enumerate(names)}
-        key = "ST"
+        raw = sobol.analyze(_problem(fs), y, calc_second_order=False, seed=seed)
     elif method == "morris":
         from SALib.analyze import morris
 
-        mo = morris.analyze(_problem(fs), unit, y, num_levels=MORRIS_LEVELS, seed=seed)
-        per = {n: {"mu_star": _num(mo["mu_star"][i]), "mu_star_conf": _num(mo["mu_star_conf"][i]), "sigma": _num(mo["sigma"][i]),
-                   "mu": _num(mo["mu"][i])} for i, n in enumerate(names)}
-        key = "mu_star"
+        raw = morris.analyze(_problem(fs), unit, y, num_levels=MORRIS_LEVELS, seed=seed)
     else:
         from scipy.stats import spearmanr
 
-        per = {}
-        for i, n in enumerate(names):
-            rho, p = spearmanr(unit[:, i], y) if np.ptp(y) > 0 else (float("nan"), float("nan"))
-            per[n] = {"rho": _num(rho), "p": _num(p)}
-        key = "rho"
+        raw = dict(zip(fields, zip(*(spearmanr(unit[:, i], y) for i in range(len(names))))))
+    per = {n: {f: _num(raw[f][i]) for f in fields} for i, n in enumerate(names)}
     ranked = sorted(names, key=lambda n: -abs(per[n][key] or 0.0))
-    return {"method": method, "measure": key, "conf_level": 0.95, "factors": per, "ranked": ranked}
+    return found | {"factors": per, "ranked": ranked}
 
 
 def _num(x) -> float | None:
@@ -242,7 +246,7 @@ def _results_table(members: list[Member], summaries: list[dict]):
     for k, (m, s) in enumerate(zip(members, summaries), 1):
         row = {"point": [k]} | {f"p_{oid}": [o["p"]] for oid, o in s["outcomes"].items()}
         row |= {f"peak_{actor}": [v] for actor, v in s["mean_peak_rung"].items()}
-        rows.append(results_table(pa.table(row), m.job))
+        rows.append(results_table(pa.table(row), replace(m.job, variant=m.name)))  # labelled as the point's runs are
     return pa.concat_tables(rows)
 
 
@@ -302,7 +306,7 @@ def explore_table(result: dict, folder: Path) -> list[str]:
              f"{plural(info['runs'], 'run', spec=',')}, seed {info['seed']}, outcome {info['outcome']}", f"results in {folder}/", ""]
     heads = {"ST": "S1 ± 95%   ST ± 95%", "mu_star": "mu* ± 95%   sigma", "rho": "Spearman rho"}
     lines.append(f"  {'parameter':<40} {heads[ind['measure']]}")
-    for n in ind["ranked"]:
+    for n in [] if "note" in ind else ind["ranked"]:
         v = ind["factors"][n]
         if ind["measure"] == "ST":
             text = f"{_f(v['S1'])} ± {_f(v['S1_conf'])}  {_f(v['ST'])} ± {_f(v['ST_conf'])}"
@@ -311,8 +315,12 @@ def explore_table(result: dict, folder: Path) -> list[str]:
         else:
             text = _f(v["rho"])
         lines.append(f"  {fit(n, 40):<40} {text}")
+    if "note" in ind:
+        lines.append(f"  ({ind['note']})")
     box = boxes["boxes"][boxes["chosen"]]
     lines += ["", f"  PRIM, {boxes['interest']}:"]
+    if not boxes["cases_of_interest"]:
+        return lines + ["  no point of interest: the outcome's probability is the same at every point"]
     lines.append(f"  box {box['box']} of {len(boxes['boxes']) - 1}: coverage {percent(box['coverage'])}, density {percent(box['density'])}, "
                  f"mass {percent(box['mass'])}")
     for n in box["restricted"] or ["(no parameter restricted)"]:
@@ -385,7 +393,7 @@ def _influence_chart(ind: dict):
         ax.set_xlabel("Rank correlation with the outcome's probability", fontsize=8)
     ax.set_yticks(y, labels=[_wrap(n, 40, 2) for n in names], fontsize=8)
     ax.set_ylabel("Parameter", fontsize=8)
-    ax.legend(fontsize=8, frameon=False)
+    fig.legend(loc="outside upper center", fontsize=8, frameon=False, ncols=2)  # above the bars, never over them
     _style(ax)
     return fig
 
