@@ -242,6 +242,9 @@ def explore(scenario: Scenario | str, vary: dict[str, tuple[float, float]], meth
         if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
             raise UsageError(f"--vary {path}: expected (LO, HI), got {bounds!r}")
         ranges += parse_vary([f"{path}={bounds[0]}:{bounds[1]}"])
+    for path, values in (levers or {}).items():
+        if not isinstance(values, (list, tuple)):
+            raise UsageError(f"--lever {path}: expected a list of values, got {values!r}")
     chosen = [(path, list(values)) for path, values in (levers or {}).items()]
     seed, runs, points = _whole(seed, SEEDS, "seed"), _whole(runs_per_point, RUNS, "runs_per_point"), _whole(points, RUNS, "points")
     workers = min(_whole(workers, RUNS, "workers"), os.cpu_count() or 1)

@@ -28,7 +28,7 @@ from ..format.words import percent, plural
 from .chunks import MAX_CHUNK, Job, column
 from .folder import results_table
 from .prim import peel
-from .sweep import _show, locate, parse_sets
+from .sweep import _plain_value, _show, locate, parse_sets
 from .variants import Member, claimed, fit, group_manifest, play_all, write
 
 METHODS = ("sobol", "morris", "lhs")
@@ -214,11 +214,7 @@ def discover(fs: list[Factor], unit: np.ndarray, p: np.ndarray, outcome: str) ->
     x = np.array([[f.number(u) for f, u in zip(fs, row)] for row in unit])
     result = peel(x, y, [f.path for f in fs])
     return {"outcome": outcome, "interest": f"p({outcome}) >= {cut:.6g}, its {INTEREST:.0%} quantile over the design points",
-            "cut": cut, "levers": {f.path: [_plain(v) for v in f.values] for f in fs if f.values}} | result
-
-
-def _plain(v):
-    return v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
+            "cut": cut, "levers": {f.path: [_plain_value(v) for v in f.values] for f in fs if f.values}} | result
 
 
 def _design_table(fs: list[Factor], unit: np.ndarray):
@@ -274,7 +270,7 @@ def explore(model, name: str, source: str, varies: list[tuple[str, float, float]
             "explore", members, seed, runs, chunk, arguments, scenario=name, source=source, digest=Job(model, name, seed).digest,
             method=method, points=points, design_rows=len(unit), runs_per_point=runs, outcome=outcome,
             vary=[{"path": f.path, "low": f.low, "high": f.high, "whole": f.whole} for f in fs if not f.values],
-            levers=[{"path": f.path, "values": [_plain(v) for v in f.values]} for f in fs if f.values],
+            levers=[{"path": f.path, "values": [_plain_value(v) for v in f.values]} for f in fs if f.values],
             lever_design="sampled alongside: one more factor of the design, its unit value picking one value (equal shares)",
             settings={"sobol_second_order": False, "morris_levels": MORRIS_LEVELS, "bootstrap_resamples": 100,
                       "conf_level": 0.95, "prim_interest_quantile": INTEREST},
