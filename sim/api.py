@@ -205,23 +205,40 @@ def _batch(job, plan, path: Path, arguments: dict, report: bool, keep: bool) -> 
                        path if keep else None)
 
 
-def compare(variants: list[str], runs: int, seed: int = 0, workers: int = 1, out: str | os.PathLike | None = None,
+def compare(variants: list, runs: int, seed: int = 0, workers: int = 1, out: str | os.PathLike | None = None,
             chunk: int = 5000) -> dict:
-    """`ladder compare VARIANT... --runs RUNS --seed SEED`: each variant (a scenario, or
-    "SCENARIO --doctrine ACTOR=PRESET ...") over the same runs; returns comparison.json's content
-    (each outcome's probability per variant, and the paired difference from the first). Without
-    `out`, nothing is left on disk."""
+    """`ladder compare VARIANT... --runs RUNS --seed SEED`: each variant over the same runs;
+    returns comparison.json's content (each outcome's probability per variant, and the paired
+    difference from the first). A variant is a spec as the command line takes it ("SCENARIO" or
+    "SCENARIO --doctrine ACTOR=PRESET ..."), a `Scenario` (say one made by `with_values`), or a
+    `(Scenario, {actor: preset})` pair. Without `out`, nothing is left on disk."""
     from .montecarlo.compare import compare as compare_variants
 
-    if isinstance(variants, str) or not variants:
+    if isinstance(variants, (str, Scenario)) or not variants:
         raise UsageError("compare needs a list of variants, e.g. ['korea-2019', 'korea-2019 --doctrine US=engagement']")
     seed, runs = _whole(seed, SEEDS, "seed"), _whole(runs, RUNS, "runs")
     workers, chunk = min(_whole(workers, RUNS, "workers"), os.cpu_count() or 1), _whole(chunk, RUNS, "chunk")
-    arguments = {"api": "sim.compare", "variants": list(variants), "runs": runs, "seed": seed, "workers": workers, "chunk": chunk}
+    members = [v if isinstance(v, str) else _member(v, seed) for v in variants]
+    shown = [v if isinstance(v, str) else v.name for v in members]
+    arguments = {"api": "sim.compare", "variants": shown, "runs": runs, "seed": seed, "workers": workers, "chunk": chunk}
     if out is not None:
-        return compare_variants(list(variants), runs, seed, Path(out), workers, chunk, arguments)
+        return compare_variants(members, runs, seed, Path(out), workers, chunk, arguments)
     with tempfile.TemporaryDirectory(prefix="ladder-compare-") as tmp:
-        return compare_variants(list(variants), runs, seed, Path(tmp) / "compare", workers, chunk, arguments)
+        return compare_variants(members, runs, seed, Path(tmp) / "compare", workers, chunk, arguments)
+
+
+def _member(variant, seed: int):
+    """A variant given as a Scenario, or a (Scenario, doctrines) pair, as compare plays it: named
+    by its label and the doctrines chosen."""
+    from .montecarlo.chunks import Job
+    from .montecarlo.variants import Member
+
+    s, doctrines = variant if isinstance(variant, tuple) and len(variant) == 2 else (variant, None)
+    if not isinstance(s, Scenario):
+        raise UsageError(f"compare: a variant is a spec, a Scenario or a (Scenario, doctrines) pair, not {type(variant).__name__}")
+    chosen = _doctrines(doctrines, s)
+    name = " ".join([s.label] + [f"--doctrine {actor}={preset}" for actor, preset in chosen.items()])
+    return Member(name, name, Job(s.model, s.name, seed, chosen, s.label), "", "python")
 
 
 def explore(scenario: Scenario | str, vary: dict[str, tuple[float, float]], method: str, points: int, runs_per_point: int,

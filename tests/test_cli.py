@@ -75,7 +75,7 @@ def test_bench_quick_reports_the_documented_figures(capsys):
     data = json.loads(out)
     assert code == 0
     assert data["floor_worlds_per_s"] > 0 and set(data["batch_worlds_per_s"]) == {"1", "1000"}
-    assert data["ratio_1000_vs_floor"] > 0
+    assert data["ratio_1000_vs_floor"] > 0 and data["with_values_ms"] > 0
 
 
 @pytest.mark.parametrize(

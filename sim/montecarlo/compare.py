@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,28 +37,20 @@ def parse_spec(text: str) -> tuple[str, list[str]]:
     return scenario, chosen
 
 
-def load_variants(specs: list[str], seed: int) -> list[Member]:
-    """Every variant found and checked (scenario, doctrines, shared outcomes) before anything runs."""
-    from ..format.scenario import open_scenario, parse_doctrines
-
-    if len(specs) < 2:
+def load_variants(variants: list, seed: int) -> list[Member]:
+    """Every variant found and checked (scenario, doctrines, shared outcomes) before anything
+    runs. A variant is a spec ("SCENARIO --doctrine ACTOR=PRESET ...") or a Member made
+    elsewhere (`sim.compare` of scenarios changed in Python)."""
+    if len(variants) < 2:
         raise UsageError("compare needs at least two variants, e.g. `ladder compare korea-2019 \"korea-2019 --doctrine US=dove\"`")
     members: list[Member] = []
     seen: dict[str, int] = {}
-    for k, text in enumerate(specs, 1):
-        name, flags = parse_spec(text)
-        loaded = open_scenario(name)
-        try:
-            chosen = parse_doctrines(flags, loaded.scenario)
-        except UsageError as exc:
-            raise UsageError(f"variant {text!r}: {exc}") from None
-        spec = shlex.join([name] + [x for actor, preset in chosen.items() for x in ("--doctrine", f"{actor}={preset}")])
-        shown = text.strip()
-        seen[shown] = seen.get(shown, 0) + 1
-        if seen[shown] > 1:  # the report tells variants apart by name
-            shown = f"{shown} [{seen[shown]}]"
-        job = Job(loaded.scenario, loaded.name, seed, chosen)
-        members.append(Member(shown, spec, job, f"variant-{k}", str(loaded.path)))
+    for k, variant in enumerate(variants, 1):
+        member = variant if isinstance(variant, Member) else _from_spec(variant, seed)
+        seen[member.name] = seen.get(member.name, 0) + 1
+        if seen[member.name] > 1:  # the report tells variants apart by name
+            member = replace(member, name=f"{member.name} [{seen[member.name]}]")
+        members.append(replace(member, folder=f"variant-{k}"))
     first = [o.id for o in members[0].job.scenario.outcomes]
     for m in members[1:]:
         ids = [o.id for o in m.job.scenario.outcomes]
@@ -139,13 +132,26 @@ def probabilities(codes: list[np.ndarray], ids: list[str]) -> list[dict[str, dic
     return out
 
 
-def compare(specs: list[str], runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
+def _from_spec(text: str, seed: int) -> Member:
+    from ..format.scenario import open_scenario, parse_doctrines
+
+    name, flags = parse_spec(text)
+    loaded = open_scenario(name)
+    try:
+        chosen = parse_doctrines(flags, loaded.scenario)
+    except UsageError as exc:
+        raise UsageError(f"variant {text!r}: {exc}") from None
+    spec = shlex.join([name] + [x for actor, preset in chosen.items() for x in ("--doctrine", f"{actor}={preset}")])
+    return Member(text.strip(), spec, Job(loaded.scenario, loaded.name, seed, chosen), "", str(loaded.path))
+
+
+def compare(variants: list, runs: int, seed: int, out: Path, workers: int, chunk: int, arguments: dict) -> dict:
     """Run every variant into OUT/variant-K/, then write comparison.json, report.html and manifest.json."""
     import pyarrow.parquet as pq
 
     from .report import comparison_report
 
-    members = load_variants(specs, seed)
+    members = load_variants(variants, seed)
     out = Path(out)
     with claimed(out):
         manifest = group_manifest("compare", members, seed, runs, chunk, arguments)
