@@ -162,9 +162,7 @@ class Processes:
                 if event.limit is not None:
                     spent = worlds[count[worlds] >= event.limit]
                     blocked[spent] = rules.horizon
-                mark = len(self.log.records)
-                changes = self._effects(rules.chance_effects[c], worlds, np.ones(len(worlds), bool), turn, None, event.id)
-                self._log(turn, "chance", worlds, subject=event.id, data={"news": event.news, "changes": changes}, at=mark)
+                self._happen("chance", rules.chance_effects[c], worlds, turn, event.id, news=event.news)
                 if rules.chance_ends[c] >= 0:
                     self._end(worlds, rules.chance_ends[c], turn, cause=event.id)
 
@@ -174,10 +172,14 @@ class Processes:
         cond = self.rules.inject_when[i]
         if cond is not None:
             worlds = worlds[cond.mask(self.state.names(turn))[worlds]]
-        inject = self.rules.scenario.injects[i]
+        self._happen("inject", self.rules.inject_effects[i], worlds, turn, self.rules.scenario.injects[i].id)
+
+    def _happen(self, kind: str, effects, worlds: np.ndarray, turn: int, subject: str, **data) -> None:
+        """An event no actor takes (an inject, a calendar window, chance) happens in these worlds:
+        its effects, logged before what they cause."""
         mark = len(self.log.records)
-        changes = self._effects(self.rules.inject_effects[i], worlds, np.ones(len(worlds), bool), turn, None, inject.id)
-        self._log(turn, "inject", worlds, subject=inject.id, data={"changes": changes}, at=mark)
+        changes = self._effects(effects, worlds, np.ones(len(worlds), bool), turn, None, subject)
+        self._log(turn, kind, worlds, subject=subject, data={**data, "changes": changes}, at=mark)
 
     def _calendar(self):
         """Closes and opens the calendar's windows on their turns, in every world still played
@@ -198,14 +200,10 @@ class Processes:
         calendar = self.rules.calendar
         window = calendar.windows[i]
         worlds = self.state.active.nonzero()[0]
-        effects = calendar.start_effects[i] if opens else calendar.end_effects[i]
-        mark = len(self.log.records)
-        changes = self._effects(effects, worlds, np.ones(len(worlds), bool), turn, None, window.id)
         if opens:
-            kind, news = "window_open", window.news or window.label
+            self._happen("window_open", calendar.start_effects[i], worlds, turn, window.id, news=window.news or window.label)
         else:
-            kind, news = "window_close", window.news_end or f"{window.label} ends"
-        self._log(turn, kind, worlds, subject=window.id, data={"news": news, "changes": changes}, at=mark)
+            self._happen("window_close", calendar.end_effects[i], worlds, turn, window.id, news=window.news_end or f"{window.label} ends")
 
     def _fly(self, flight: Flight) -> None:
         fid = next(self._ids)
