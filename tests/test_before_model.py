@@ -62,6 +62,9 @@ def test_a_recorded_game_is_what_it_was(name, capsys):
     now = json.loads(capsys.readouterr().out)
     before = json.loads((BEFORE / f"{name}.game.json").read_text())
     assert [now.pop(f) for f in ADDED_FIELDS] == [now["events"][-1]["cause"]]  # the outcome event's cause
+    actors = list(open_scenario(SCENARIOS[name]).scenario.actors)
+    # who saw each event (issue 17): with nothing hidden, every actor saw every event
+    assert [ev.pop("seen_by") for ev in now["events"]] == [actors] * len(now["events"])
     assert now == before
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..format.model import Doctrine as DoctrineSpec
 from ..format.model import DoctrineTerms, Goal
 from . import rng
+from .knowledge import View
 from .rules import CompiledEffect, Rules
 
 
@@ -156,12 +157,12 @@ class _Terms:
         position = {int(k): r for r, k in enumerate(rows)} if self.sets or self.goal_effects else {}
         for k, var, value, p in self.sets:
             if k in position:
-                s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
+                s[position[k]] += p * (value - state.column(var)) * self.per_unit[var]
         if self.goal_effects:
             self._goal_values(rules, state, s, position, scale)
         if self.risk:
             h = rules.scenario.mechanics.hazard
-            e = (state.vars[:, rules.tension] - h.midpoint).astype(np.float32)
+            e = (state.column(rules.tension) - h.midpoint).astype(np.float32)
             e *= np.float32(-h.steepness)
             np.exp(e, out=e)  # single precision: a vectorised exponential, several times faster
             weight = self.risk * 100.0  # per percentage point of hazard
@@ -184,7 +185,7 @@ class _Terms:
             if not rows:
                 continue
             if v not in now:
-                x = state.vars[:, v]
+                x = state.column(v)
                 now[v] = x, self._utility(rules, v, x)
             x, u = now[v]
             if set_ is not None:
@@ -241,6 +242,7 @@ class Doctrine:
         for rule in spec.rules:
             self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule), rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
+        self.on_view = rules.knowledge.hidden_from(actor)  # else its view is the truth: it reads the state
 
     def choose(self, rules: Rules, state, available: np.ndarray, turn: int, round_: int = 0) -> np.ndarray:
         """Local option index per world (K means pass), sampled by softmax(score / temperature).
@@ -279,9 +281,13 @@ class Doctrine:
         return logits
 
     def reads(self, state, turn: int) -> tuple[object, dict]:
-        """What the doctrine reads, and the only place it is read from: the state and the names
-        its rules' conditions read. (Fog of war will put the actor's view of the state here.)"""
-        return state, state.names(turn)
+        """What the doctrine reads, and the only place it is read from: its actor's view of the
+        state (`knowledge.View`; the state itself when nothing is hidden from it) and the names
+        its rules' conditions read, as the actor sees them."""
+        if not self.on_view:
+            return state, state.names(turn)
+        view = View(state, self.actor)
+        return view, view.names(turn)
 
     def _situation(self, rules: Rules, state, turn: int) -> _Situation:
         view, env = self.reads(state, turn)

@@ -15,6 +15,7 @@ KINDS = (
     "window_open",  # a calendar window opened (with its news line)
     "window_close",  # a calendar window closed
     "chance",  # an event of chance happened
+    "detected",  # an actor detected a covert preparation (news for it alone)
     "prepare",  # a move's preparation began (visible or covert)
     "move",  # a move happened (with its success and immediate changes)
     "effect",  # a lagged change landed
@@ -36,13 +37,24 @@ class Event:
     actor: str | None = None
     subject: str | None = None
     data: dict = field(default_factory=dict)  # name -> value for all worlds, or array over `worlds`
+    # Who saw it, as it happened: None, every actor; else actor -> True or a flag per world of `worlds`.
+    seen_by: dict | None = None
 
-    def view(self, position: int) -> dict:
-        """The record as seen in one of its worlds (position within `worlds`)."""
+    def view(self, position: int, actors: list[str] = ()) -> dict:
+        """The record as seen in one of its worlds (position within `worlds`); `seen_by` lists
+        the actors (of `actors`) who saw it."""
         out = {"turn": self.turn, "kind": self.kind, "actor": self.actor, "subject": self.subject}
         for name, value in self.data.items():
             out[name] = _scalar(value, position)
+        out["seen_by"] = list(actors) if self.seen_by is None else [a for a in actors if self.saw(a, position)]
         return out
+
+    def saw(self, actor: str, position: int) -> bool:
+        """Whether `actor` saw this event in the world at `position` within `worlds`."""
+        if self.seen_by is None:
+            return True
+        seen = self.seen_by.get(actor, False)
+        return bool(seen if np.ndim(seen) == 0 else seen[position])
 
 
 def _scalar(value, position: int):
@@ -57,8 +69,9 @@ def _scalar(value, position: int):
 
 
 class EventLog:
-    def __init__(self):
+    def __init__(self, actors: list[str] = ()):
         self.records: list[Event] = []
+        self.actors = list(actors)  # whom `seen_by` can name
 
     def add(self, turn: int, kind: str, worlds: np.ndarray, at: int | None = None, **kw) -> None:
         """Record an event; `at` puts it before later records (a cause before its consequences)."""
@@ -70,5 +83,5 @@ class EventLog:
         for ev in self.records:
             hit = np.flatnonzero(ev.worlds == world)
             if len(hit):
-                out.append(ev.view(int(hit[0])))
+                out.append(ev.view(int(hit[0]), self.actors))
         return out

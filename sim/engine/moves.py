@@ -54,9 +54,13 @@ class Moves:
         prepared = rules.prepare[opts] > 0
         if prepared.any():
             st.ready[opts[prepared], worlds[prepared]] = turn + rules.prepare[opts[prepared]]
+            known = rules.knowledge
+            for c, i in enumerate(known.covert):  # a new covert preparation: nobody has detected it yet
+                st.detected[worlds[prepared & (opts == i)], c] = False
             for i, rows in _cohorts(np.where(prepared, opts, -1)) if self.record else ():
                 o = rules.options[i]
-                self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare})
+                self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare},
+                          seen_by=None if o.visible else {o.actor: True})
             opts, worlds = opts[~prepared], worlds[~prepared]
         if len(worlds):
             self._execute(opts, worlds, turn)
@@ -95,14 +99,16 @@ class Moves:
         for var, column in later.items():
             applied = ~np.isnan(column)
             _add(changes, var, len(worlds), applied, column[applied])
-        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark)
+        seen = self._seen(i, worlds)
+        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark, seen_by=seen)
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
         for j in rules.crosses[i].nonzero()[0]:
             new = worlds[success & ~st.red_line[worlds, j]]
             st.red_line[new, j] = True
             st.red_line_turn[new, j] = turn
-            self._log(turn, "red_line", new, actor=rules.red_lines[j].owner, subject=rules.red_lines[j].id, data={"by": o.id})
+            self._log(turn, "red_line", new, actor=rules.red_lines[j].owner, subject=rules.red_lines[j].id, data={"by": o.id},
+                      seen_by=self._seen(i, new))
         if rules.ends_game[i] >= 0:
             self._end(worlds[success], rules.ends_game[i], turn, cause=o.id)
 
@@ -139,12 +145,31 @@ class Moves:
         change = np.where(applied, after - before, np.nan)
         return {rules.var_names[v]: change[c] for c, v in enumerate(table.cols) if applied[c].any()}
 
+    def _seen(self, i: int, worlds: np.ndarray) -> dict | None:
+        """Who sees option i carried out in these worlds: everyone (None), unless it is not
+        attributed: then its actor, and those who detected its preparation."""
+        rules = self.rules
+        known = rules.knowledge
+        if not known.unattributed[i]:
+            return None
+        a = int(rules.option_actor[i])
+        seen = {rules.actors[a]: True}
+        c = known.covert_index.get(i)
+        for b, _ in known.detect[c] if c is not None else ():
+            seen[rules.actors[b]] = self.state.detected[worlds, c, b]
+        return seen
+
     def _move_position(self, a: int, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
         st, rules = self.state, self.rules
         position, peak = st.position[:, a], st.peak[:, a]  # contiguous columns: 1-D indexing
         pos = np.maximum(position[worlds], rules.climbs_to[opts])  # a move up raises a position to its level,
         np.minimum(pos, rules.falls_to[opts], out=pos)  # a move down lowers it to its level
         position[worlds] = pos
+        if "seen_position" in vars(st):  # as others see it: moves not attributed leave it as it was
+            seen = ~rules.knowledge.unattributed[opts]
+            w, o = worlds[seen], opts[seen]
+            column = st.seen_position[:, a]
+            column[w] = np.minimum(np.maximum(column[w], rules.climbs_to[o]), rules.falls_to[o])
         before = peak[worlds]
         peak[worlds] = np.maximum(before, pos)
         up = pos > before
@@ -157,7 +182,9 @@ class Moves:
             new = new[crossed[new] < 0]
             if len(new):
                 crossed[new] = turn
-                self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id)
+                hidden = rules.knowledge.unattributed[opts[np.isin(worlds, new)]]
+                seen = {rules.actors[a]: True, **{b: ~hidden for b in rules.actors if b != rules.actors[a]}} if hidden.any() else None
+                self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id, seen_by=seen)
 
     def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:
         """Apply what happens now and schedule the rest; returns the immediate changes (when recording)."""
@@ -223,19 +250,21 @@ class Moves:
         return after - before if self.record else None
 
     def _land(self, f: Flight) -> None:
-        """Carry out what a flight brings."""
+        """Carry out what a flight brings (news for its actor alone if its move was not attributed)."""
         st, rules = self.state, self.rules
         live = st.active[f.worlds]
         worlds = f.worlds[live]
+        i = rules.option_index.get(f.subject, -1) if f.actor else -1
+        seen = {f.actor: True} if i >= 0 and rules.knowledge.unattributed[i] else None
         if f.kind == "effect":
             deltas = f.deltas[live] * (st.sanction_scale(f.turn, worlds) if f.effect.sanction else 1.0)
             applied = self._apply(f.effect.var, worlds, deltas)
             if self.record:
                 data = {"var": rules.var_names[f.effect.var], "delta": applied, "turns": 1}
-                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+                self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data, seen_by=seen)
         elif f.kind == "rate":  # news only: the rate itself is booked in the state (`_spread`)
             data = {"var": rules.var_names[f.effect.var], "delta": f.deltas[live], "turns": f.effect.over}
-            self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data)
+            self._log(f.turn, "effect", worlds, actor=f.actor, subject=f.subject, data=data, seen_by=seen)
         elif f.kind == "expire":
             changes: dict = {}
             for var, w, d in f.reverts:
@@ -243,7 +272,7 @@ class Moves:
                 applied = self._apply(var, w[keep], d[keep])
                 if self.record:
                     _add(changes, rules.var_names[var], len(worlds), np.isin(worlds, w[keep]), applied)
-            self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes})
+            self._log(f.turn, "expire", worlds, actor=f.actor, subject=f.subject, data={"changes": changes}, seen_by=seen)
 
 
 def _add(changes: dict, name: str, size: int, where: np.ndarray, values: np.ndarray) -> None:

@@ -6,6 +6,7 @@ play, Monte Carlo batches, forecasts and replays. Within a turn the processes ru
     turn + 0.04  calendar windows close and open (their effects and news)
     turn + 0.05  injects (scheduled events of the scenario)
     turn + 0.07  chance events, drawn in every world (after the injects: a scheduled event can make one likelier)
+    turn + 0.08  covert preparations under way may be detected by each other actor (before they complete)
     turn + 0.10  preparations complete, lagged effects land, durations end
     turn + 0.20  proposal windows close (talks accepted or refused, resolutions vetoed or passed)
     turn + 0.30  actors decide, one after another in the scenario's order; an actor with several
@@ -28,7 +29,7 @@ import simpy
 from . import rng
 from .moves import Flight, _cohorts, _rank
 
-CALENDAR, INJECT, CHANCE, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.07, 0.10, 0.20, 0.30, 0.90
+CALENDAR, INJECT, CHANCE, DETECT, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.07, 0.08, 0.10, 0.20, 0.30, 0.90
 
 
 @dataclass
@@ -165,6 +166,34 @@ class Processes:
                 self._happen("chance", rules.chance_effects[c], worlds, turn, event.id, news=event.news)
                 if rules.chance_ends[c] >= 0:
                     self._end(worlds, rules.chance_ends[c], turn, cause=event.id)
+
+    def _detection(self):
+        """Each turn, before preparations complete: each actor may detect each covert preparation
+        under way that it has not detected yet (a detection is news for the detector alone)."""
+        env, rules, st = self.env, self.rules, self.state
+        k = rules.knowledge
+        for turn in range(max(self._first(DETECT), 0), rules.horizon):
+            yield env.timeout(turn + DETECT - env.now)
+            if self.finished:
+                return
+            names = None
+            for c, i in enumerate(k.covert):
+                worlds = ((st.ready[i] >= turn) & st.active).nonzero()[0]
+                for b, chance in k.detect[c] if len(worlds) else ():
+                    w = worlds[~st.detected[worlds, c, b]]
+                    if isinstance(chance, float):
+                        p = chance
+                    else:
+                        names = st.names(turn) if names is None else names
+                        p = np.clip(np.broadcast_to(chance.number(names), (st.size,))[w], 0.0, 1.0)
+                    u = rng.uniform(st.stream[w], rng.key("detect"), turn, rules.option_key[i], b)
+                    hit = w[u < p]
+                    if not len(hit):
+                        continue
+                    st.detected[hit, c, b] = True
+                    o = rules.options[i]
+                    self._log(turn, "detected", hit, actor=rules.actors[b], subject=o.id,
+                              data={"by": o.actor, "ready": st.ready[i, hit].astype(int)}, seen_by={rules.actors[b]: True})
 
     def _inject(self, i: int, turn: int):
         yield self.env.timeout(turn + INJECT - self.env.now)

@@ -11,6 +11,7 @@ from ..format.expr import Expression, call_name, compile_expression
 from ..format.model import Effect, Option, Scenario
 from . import rng
 from .calendar import Calendar
+from .knowledge import Knowledge
 from .memory import Recall
 
 NO_LIMIT = 10**6  # max_per_year of an option without a yearly limit
@@ -139,6 +140,7 @@ class Rules:
         # Every preset's situational rules, whichever the actors end up playing: compiled now, so
         # that the record keeps what their conditions read (`compile`).
         self.rule_when = {r.when: self.compile(r.when) for d in s.doctrines.values() for r in d.rules}
+        self.knowledge = Knowledge(self)  # who sees what (its detection chances are expressions too)
 
         self.topics = list(s.mechanics.proposals)
         self.topic_index = {t: i for i, t in enumerate(self.topics)}
@@ -279,10 +281,11 @@ class Rules:
     @cached_property
     def calls(self) -> dict[str, set[str]]:
         """What each call of the expression language may be given: count and since an option, a
-        tag or ACTOR.TAG; crossed a threshold."""
+        tag or ACTOR.TAG; crossed a threshold; prepared an option that takes preparing."""
         keys = {o.id for o in self.options} | {t for o in self.options for t in o.tags}
         keys |= {f"{o.actor}.{t}" for o in self.options for t in o.tags}
-        return {"count": keys, "since": keys, "crossed": {t.id for t in self.scenario.ladder.thresholds}}
+        return {"count": keys, "since": keys, "crossed": {t.id for t in self.scenario.ladder.thresholds},
+                "prepared": {o.id for o in self.options if o.prepare}}
 
     def compile(self, text: str | None) -> Expression | None:
         """An expression of the scenario. Compile them all here, as the rules are made: the state

@@ -45,6 +45,14 @@ class State:
         self.red_line_turn = F((W, len(rules.red_lines)), -1, int)
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.memory = Memory(rules.recall, W)  # the record of moves that expressions read
+        known = rules.knowledge
+        if known.hides_variables:  # what each actor believes of the variables hidden from it (`knowledge`)
+            self.belief = [np.asfortranarray(np.tile(rules.initial[cols], (W, 1))) for cols in known.hidden]
+            self.late = [np.full((W, known.kind[v].amount), rules.initial[v], order="F") for v in known.late]
+        if known.covert:  # which actor has detected each covert option's preparation under way
+            self.detected = F((W, len(known.covert), A), dtype=bool)
+        if known.unattributed.any():  # positions as others see them: moves not attributed do not count
+            self.seen_position = F((W, A))
         self.active = np.ones(W, dtype=bool)  # worlds still being played
         self.rate = F((W, R))  # per-turn changes by spread effects in force (sanctions: before scaling)
         # Per rate, [world, slot]: what joins it at the end of turn t, at slot t % rate_turns.
@@ -79,15 +87,23 @@ class State:
         return _Names({**self._columns, "turn": float(turn), **rules.calendar.names[turn]}, self, turn)
 
     def computed(self, name: str, turn: int) -> np.ndarray:
-        """A name read from the record rather than a column: a threshold crossed, or a call of
-        the record of moves (`Memory.value`)."""
-        j = self.rules.crossed.get(name)
+        """A name read from the record rather than a column: a threshold crossed, an option in
+        preparation, or a call of the record of moves (`Memory.value`)."""
+        rules = self.rules
+        if name.startswith("prepared("):
+            return self.ready[rules.option_index[name[len("prepared("):-1]]] >= 0
+        j = rules.crossed.get(name)
         return self.memory.value(name, turn) if j is None else self.threshold_turn[:, j] >= 0
 
-    def sanction_scale(self, turn: int, worlds: np.ndarray | None = None) -> np.ndarray:
-        """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some."""
+    def column(self, v: int) -> np.ndarray:
+        """Variable v in every world (what a doctrine reads: `knowledge.View` has the same)."""
+        return self.vars[:, v]
+
+    def sanction_scale(self, turn: int, worlds: np.ndarray | None = None, env: dict | None = None) -> np.ndarray:
+        """The multiplier of sanctions (mechanics.sanctions.scale) in every world, or in some
+        (as the names `env` have it: an actor's view; by default, the truth)."""
         expr = self.rules.sanction_scale
-        env = self.names(turn)
+        env = self.names(turn) if env is None else env
         if worlds is not None:
             env = {name: np.asarray(env[name])[worlds] if np.ndim(env[name]) else env[name] for name in expr.names}
         size = self.size if worlds is None else len(worlds)

@@ -12,6 +12,7 @@ import simpy
 from . import rng
 from .doctrine import Doctrine
 from .events import EventLog
+from .knowledge import View
 from .moves import Flight, Moves
 from .processes import INJECT, Decision, Processes
 from .proposals import Proposals
@@ -32,6 +33,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
     ):
         runs = np.arange(runs) if np.isscalar(runs) else np.asarray(runs)
         self._setup(rules, seed, State(rules, rng.streams(seed, runs), runs), humans, doctrines, record, 0.0)
+        if rules.knowledge.hides_variables:  # what others believe at the start: noisy ones already with an error
+            rules.knowledge.observe(self.state, -1)
         for i, turn in enumerate(rules.inject_turn):
             if turn < rules.horizon:
                 self.env.process(self._inject(i, turn))
@@ -46,7 +49,7 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
             Doctrine(rules, i, choice[a], rules.scenario.doctrines[choice[a]]) for i, a in enumerate(rules.actors)
         ]
         self.record = record
-        self.log = EventLog()
+        self.log = EventLog(rules.actors)
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
         self._ids = itertools.count()
@@ -60,6 +63,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
             self.env.process(self._calendar())
         if rules.chance:
             self.env.process(self._chance())
+        if rules.knowledge.covert:
+            self.env.process(self._detection())
 
     def _start_actors(self, force):
         for a in range(len(self.rules.actors)):
@@ -92,16 +97,20 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         decision, self.waiting = self.waiting, None
         decision.event.succeed(option)
 
-    def fork(self, copies: int, force: dict[str, str | None] | None = None, humans=(), record=False) -> Engine:
+    def fork(self, copies: int, force: dict[str, str | None] | None = None, humans=(), record=False,
+             as_seen_by: str | None = None) -> Engine:
         """`copies` rollouts of every world from now on, each with its own luck.
 
         Rollout r of world w is world w * copies + r. A pending human decision is taken by
-        `force[actor]` if given, else by the actor's doctrine.
+        `force[actor]` if given, else by the actor's doctrine. `as_seen_by`: rollouts consistent
+        with what that actor knows (`knowledge.consistent`), not with the truth.
         """
         new = object.__new__(Engine)
         index = np.repeat(np.arange(self.state.size), copies)
         state = self.state.take(index)
         state.stream = rng.fork_streams(self.state.stream, self.turn, copies)
+        if as_seen_by is not None:
+            self.rules.knowledge.consistent(state, self.rules.actor_index[as_seen_by], self.turn)
         new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
         for flight in self.flights.values():
             new._fly(flight.remap(copies))
@@ -112,6 +121,10 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         new._start_actors(None if waiting is None else
                           (waiting.actor, waiting.turn, (force or {}).get(waiting.actor), waiting.round))
         return new
+
+    def view(self, actor: str):
+        """What `actor` sees of the state (`knowledge.View`): `column(v)`, `vars`, `position`, `names(turn)`."""
+        return View(self.state, self.rules.actor_index[actor])
 
     def why_not(self, actor: str, world: int = 0) -> list[tuple[str, str | None]]:
         """For each of the actor's options in one world: None if available now, else the reason."""

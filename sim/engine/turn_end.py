@@ -38,6 +38,9 @@ class TurnEnd:
         np.minimum(step, cooling, out=step)
         pos -= step
         pos[ended] = final_pos
+        if "seen_position" in vars(st):  # cools as the position itself does
+            seen = st.seen_position
+            seen -= np.minimum(np.maximum(seen, -cooling), cooling)
         tension = st.vars[:, rules.tension]
         st.tension_history[turn] = tension
         st.tension_history[turn, ended] = np.nan
@@ -55,6 +58,8 @@ class TurnEnd:
             self._end(st.active.nonzero()[0], rules.horizon_outcome, turn, cause="horizon")
         if rules.year(turn + 1) != rules.year(turn):
             st.year_count[:] = 0
+        if rules.knowledge.hides_variables:
+            rules.knowledge.observe(st, turn)
 
     def _end(self, worlds: np.ndarray, outcome: int, turn: int, cause: str) -> None:
         st = self.state

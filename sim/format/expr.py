@@ -13,10 +13,10 @@ Grammar, loosest binding first (as in Python):
                 | ("-" | "+") expr | "(" expr ")" | NUMBER | "true" | "false" | NAME | CALL
     CMP        := "<" | "<=" | ">" | ">=" | "==" | "!="
     NAME       := IDENT ("." IDENT)*        IDENT := [A-Za-z_][A-Za-z0-9_]*
-    CALL       := "count(" KEY "," DIGITS ")" | "since(" KEY ")" | "crossed(" KEY ")"
+    CALL       := "count(" KEY "," DIGITS ")" | "since(" KEY ")" | "crossed(" KEY ")" | "prepared(" KEY ")"
     KEY        := ID ("." ID)?              ID := [A-Za-z][A-Za-z0-9_-]*   (an option id may hold '-')
 
-The three calls are the whole of it: not general functions, but the record of the game read by
+The four calls are the whole of it: not general functions, but the record of the game read by
 name (see `call_name`), so the engine knows which records an expression reads before it plays.
 
 `not` cannot stand where Python forbids it (``a < not b``, ``-not a``).
@@ -48,10 +48,10 @@ class ExpressionError(ValueError):
 
 
 # A call is one token: its argument is an id (which may hold '-', as option ids do), not an expression.
-_CALL = r"(count|since|crossed)\s*\(\s*([A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?)\s*(?:,\s*([0-9]+)\s*)?\)"
+_CALL = r"(count|since|crossed|prepared)\s*\(\s*([A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?)\s*(?:,\s*([0-9]+)\s*)?\)"
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<call>(?:count|since|crossed)\s*\(\s*[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?\s*(?:,\s*[0-9]+\s*)?\))
+  | (?P<call>(?:count|since|crossed|prepared)\s*\(\s*[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)?\s*(?:,\s*[0-9]+\s*)?\))
   | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<bad>\*\*|//|&&|\|\||=>|=<)
@@ -80,13 +80,13 @@ _BAD = {
 }
 _CALL_PARTS = re.compile(_CALL)
 _CALLS = {  # what each call reads, and its argument as messages name it
-    "count": "option or tag", "since": "option or tag", "crossed": "threshold",
+    "count": "option or tag", "since": "option or tag", "crossed": "threshold", "prepared": "option that takes preparing",
 }
 _SIGNATURE = {
     "count": f"count(OPTION_OR_TAG, N), N a whole number of turns from 1 to {MAX_COUNT_TURNS}",
-    "since": "since(OPTION_OR_TAG)", "crossed": "crossed(THRESHOLD)",
+    "since": "since(OPTION_OR_TAG)", "crossed": "crossed(THRESHOLD)", "prepared": "prepared(OPTION)",
 }
-_SIGNATURES = "count(OPTION_OR_TAG, N), since(OPTION_OR_TAG) and crossed(THRESHOLD)"
+_SIGNATURES = "count(OPTION_OR_TAG, N), since(OPTION_OR_TAG), crossed(THRESHOLD) and prepared(OPTION)"
 _WORDS = {"and", "or", "not", "true", "false"}
 _CAPITALS = {"True": "true", "False": "false", "AND": "and", "OR": "or", "NOT": "not"}
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -227,7 +227,7 @@ class _Parser:
 
 
     def call(self, text: str, at: int) -> Node:
-        """count(KEY, N), since(KEY) or crossed(KEY): a value the engine keeps per world, read by
+        """count(KEY, N), since(KEY), crossed(KEY) or prepared(KEY): a value the engine keeps per world, read by
         its name (`call_name`) like a variable."""
         parts = _CALL_PARTS.fullmatch(text)
         func, key, turns = parts.groups()

@@ -257,6 +257,37 @@ class Answer(Strict):
     accept: bool = Field(description="True accepts (or votes for), false refuses (or vetoes).")
 
 
+# A chance: a probability, or an expression (text) computing one per world; one error, not one per alternative.
+Chance = Annotated[
+    Union[Annotated[float, Field(ge=0, le=1), Tag("number")], Annotated[Expr, Tag("expression")]],
+    Discriminator(lambda v: "expression" if isinstance(v, str) else "number"),
+]
+Detection = Annotated[
+    Union[Annotated[Chance, Tag("chance")], Annotated[dict[Id, Chance], Tag("by actor")]],
+    Discriminator(lambda v: "by actor" if isinstance(v, dict) else "chance"),
+]
+
+
+class Noisy(Strict):
+    noisy: float = Field(gt=0, description="Standard deviation of the error others see the variable with, in its units.")
+
+
+class Late(Strict):
+    late: int = Field(ge=1, le=520, description="Turns behind the truth others see the variable.")
+
+
+def _visibility_kind(v) -> str:
+    if isinstance(v, dict):
+        return "late" if "late" in v else "noisy"
+    return "late" if isinstance(v, Late) else "noisy" if isinstance(v, Noisy) else "level"
+
+
+Visibility = Annotated[
+    Union[Annotated[Literal["public", "private"], Tag("level")], Annotated[Noisy, Tag("noisy")], Annotated[Late, Tag("late")]],
+    Discriminator(_visibility_kind),
+]
+
+
 class Option(Strict):
     id: Id = Field(description="Unique name of the move, e.g. dprk_icbm.")
     actor: Id = Field(description="Actor who can take this move.")
@@ -267,7 +298,19 @@ class Option(Strict):
     tags: list[Id] = Field(default_factory=list, description="Free labels doctrines and statistics refer to.")
     source: SourceRef = Field(description="The text the move comes from, with a short quote.")
     prepare: Turns = Field(0, description="Turns of preparation before the move happens.")
-    visible: bool = Field(True, description="Whether others see indicators during preparation.")
+    visible: bool = Field(
+        True, description="Whether others see indicators during preparation; false: a covert preparation, "
+        "unseen by others until they detect it (`detection`).",
+    )
+    detection: Optional[Detection] = Field(
+        None,
+        description="Chance per turn that each other actor detects the covert preparation: a probability, an "
+        "expression on the state (clipped to [0, 1]), or a mapping ACTOR -> either (actors not named never detect it).",
+    )
+    attributed: bool = Field(
+        True, description="Whether others see the move when it is carried out; false: only its actor (and those "
+        "who detected its preparation) know it happened, though its effects act on the state.",
+    )
     duration: Turns = Field(0, description="Turns the move stays in force (an exercise, a deployment).")
     success: float = Field(1.0, ge=0, le=1, description="Probability the move succeeds (tests can fail).")
     requires: Optional[Expr] = Field(None, description="Condition on the state for the move to be available.")
@@ -586,6 +629,11 @@ class Scenario(Strict):
     injects: list[Inject] = Field(default_factory=list, description="Events scheduled by turn or date.")
     calendar: list[Window] = Field(default_factory=list, description="Windows that open and close on the same dates every year.")
     chance: list[Chance] = Field(default_factory=list, description="Events of chance, drawn every turn.")
+    visibility: dict[Name, Visibility] = Field(
+        default_factory=dict,
+        description="How actors other than a variable's owner see it: public (the default), private (not at all: "
+        "they keep what it was at the start), {noisy: SD} (with a fresh error each turn) or {late: TURNS}.",
+    )
     outcomes: list[Outcome] = Field(min_length=1, description="How a game can end, checked in this order.")
     mechanics: Mechanics = Field(default_factory=Mechanics, description="Hazard, vetoes, proposals, sanctions, red lines.")
     calibration: Optional[Calibration] = Field(None, description="Real figures `ladder calibrate` compares with.")
@@ -634,4 +682,8 @@ def _without_added_defaults(data: dict) -> dict:
         drop(measure, "start", None)
         drop(measure, "end", None)
     drop(data, "chance", [])
+    drop(data, "visibility", {})
+    for option in data["options"]:
+        drop(option, "detection", None)
+        drop(option, "attributed", True)
     return data

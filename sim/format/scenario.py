@@ -241,11 +241,14 @@ class _Checker:
         keys = self.option_ids | self.tags | {f"{o['actor']}.{t}" for o in _items(raw.get("options"))
                                                if isinstance(o.get("actor"), str) and isinstance(o.get("tags"), list)
                                                for t in o["tags"] if isinstance(t, str)}
-        self.calls = {"count": keys, "since": keys, "crossed": set(_ids(_get(raw, "ladder", "thresholds")))}
+        # prepared(OPTION): whether it is in preparation (on an actor's view: as far as it knows)
+        prepared = {o["id"] for o in _items(raw.get("options"))
+                    if isinstance(o.get("id"), str) and isinstance(o.get("prepare"), int) and o["prepare"] > 0}
+        self.calls = {"count": keys, "since": keys, "crossed": set(_ids(_get(raw, "ladder", "thresholds"))), "prepared": prepared}
 
     def run(self) -> list[Problem]:
-        for section in ("actors", "variables", "options", "doctrines", "injects", "calendar", "chance", "outcomes", "mechanics",
-                        "calibration"):
+        for section in ("actors", "variables", "visibility", "options", "doctrines", "injects", "calendar", "chance", "outcomes",
+                        "mechanics", "calibration"):
             getattr(self, f"_{section}")()
         self._unique(("options",))
         self._unique(("injects",), ("calendar",), ("chance",))
@@ -306,6 +309,10 @@ class _Checker:
             if name in self.read_too or name.startswith("window."):
                 self.err(path, f"variable '{name}' has the name of a value expressions read already: rename it", key=True)
 
+    def _visibility(self):
+        for name in self.p.get("visibility") or {}:
+            self.ref(("visibility", name), name, self.variables, "variable", key=True)
+
     def _options(self):
         for i, o in enumerate(self.p.get("options") or []):
             path = ("options", self._index("options", o.id, i))
@@ -331,6 +338,26 @@ class _Checker:
                 self.ref(path + ("answers", "topic"), o.answers.topic, self.topics, "proposal topic")
             if o.ends_game is not None:
                 self.ref(path + ("ends_game",), o.ends_game, self.outcomes, "outcome")
+            self._detection(path, o)
+
+    def _detection(self, path: tuple, o):
+        """A detection chance belongs to a covert preparation; its expressions read known names,
+        and those it names to detect are other actors."""
+        if o.detection is None:
+            return
+        if o.visible or not o.prepare:
+            self.err(path + ("detection",), f"{dotted(path + ('detection',))}: only a covert preparation is detected: "
+                     "the option needs 'prepare' above 0 and 'visible: false'")
+        by = o.detection if isinstance(o.detection, dict) else {None: o.detection}
+        for actor, chance in by.items():
+            at = path + ("detection",) + (() if actor is None else (actor,))
+            if actor is not None:
+                if actor == o.actor:
+                    self.err(at, f"{dotted(at)}: an actor does not detect its own preparation", key=True)
+                else:
+                    self.ref(at, actor, self.actors, "actor", key=True)
+            if isinstance(chance, str):
+                self.expr(at, chance)
 
     def values(self, path: tuple, values: dict):
         """Weights or goals per variable: the variable exists, a goal lies within its range."""
