@@ -208,3 +208,18 @@ def test_bad_knowledge_is_located(capsys, tmp_path, old, new, message):
     changed = text.replace(old, new)
     row = changed[:changed.index(new) + len(new)].count("\n") + 1  # where the problem is: the change's last line
     assert line.startswith(f"{path}:{row}:") and message in line, line
+
+
+def test_the_events_an_actor_saw_hold_no_hidden_change(knowledge):
+    from sim.engine.knowledge import seen_events
+
+    engine = Engine(knowledge, seed=8, runs=1, humans=("A", "B", "C"), record=True)
+    play(engine, {(0, "B"): "b-build", (1, "B"): "b-hack"}, until_turn=3)
+    events = engine.log.for_world(0)
+    build = [e for e in events if e["subject"] == "b-build"]
+    assert set(build[0]["changes"]) == {"B.stock", "B.resolve", "B.economy"}
+    for actor in ("A", "C"):
+        seen = seen_events(events, actor, knowledge)
+        assert [e["changes"] for e in seen if e["subject"] == "b-build"] == [{}]  # the move, not what it changed
+        assert not [e for e in seen if e["subject"] == "b-hack"]
+    assert seen_events(events, "B", knowledge) == events
