@@ -19,8 +19,9 @@ vector is the same layout for every actor, each field in [0, 1], in this order:
     asked        one per proposal topic: 1 if this actor may still answer the pending proposal
     red lines    one per red line: 1 once crossed
 
-For now this is the true state: every agent sees everything. Once actors see only what they
-know (the Knowledge issue: fog of war), it becomes the actor's view of the state.
+It is the actor's view of the state (`Engine.view`), not the truth: a variable hidden from it
+is what it believes (a private one: its value at the start; a noisy one: with this turn's
+error; a late one: as it was), and others' positions are as it has seen them.
 
 Actions: `Discrete(K + 1)`, the actor's K options in the scenario's order (`option_ids`), then
 pass. The action mask is 1 where the engine allows the move now (`Engine.why_not` gives no
@@ -165,10 +166,11 @@ class LadderEnv(AECEnv):
         """The observation vector (its fields are in the module's docstring)."""
         rules, st, turn = self.rules, self.engine.state, self.engine.turn
         a = rules.actor_index[agent]
+        view = self.engine.view(agent)
         pending = st.pend_until[0] >= turn
         return np.concatenate([
-            (st.vars[0] - rules.vmin) / rules.span,
-            (st.position[0] / rules.top_level + 1) / 2,
+            (view.vars[0] - rules.vmin) / rules.span,
+            (view.position[0] / rules.top_level + 1) / 2,
             [turn / rules.horizon],
             pending,
             pending & st.awaiting[0, :, a],

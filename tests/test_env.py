@@ -130,3 +130,26 @@ def test_unknown_actors_and_doctrines_are_named():
 def test_importing_sim_does_not_import_pettingzoo():
     code = "import sys, sim, sim.engine, sim.play.game; sys.exit('pettingzoo' in sys.modules or 'gymnasium' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_an_agent_observes_its_view_not_the_truth():
+    # knowledge fixture: B's resolve is private to B; B (an agent) builds it up, A (an agent) never sees it move
+    from conftest import DATA
+
+    env = LadderEnv(str(DATA / "knowledge.scenario.yaml"), agents=("A", "B"), seed=1)
+    rules = env.rules
+    v = rules.var_index["B.resolve"]
+    seen = {"A": [], "B": []}
+    env.reset(seed=1)
+    build = rules.by_actor[rules.actor_index["B"]].tolist().index(rules.option_index["b-build"])
+    for agent in env.agent_iter():
+        obs, _, terminated, truncated, _ = env.last()
+        if terminated or truncated:
+            env.step(None)
+            continue
+        truth = env.engine.state.vars[0, v]
+        seen[agent].append((obs["observation"][v] * rules.span[v] + rules.vmin[v], truth))
+        env.step(build if agent == "B" and obs["action_mask"][build] else len(obs["action_mask"]) - 1)
+    assert max(t for _, t in seen["A"]) > 50  # the truth moved...
+    assert {round(float(o), 4) for o, _ in seen["A"]} == {50.0}  # ...A saw what it was at the start
+    assert all(abs(o - t) < 1e-4 for o, t in seen["B"])  # the owner sees it exactly
