@@ -41,8 +41,29 @@ def describe(loaded: Loaded) -> list[str]:
         out += ["", "Chance events (probability a turn):"]
         for c in s.chance:
             out.append(f"  {c.label}: {c.probability}"[:80])
+    out += _hidden(s)
     out += ["", "Outcomes: " + ", ".join(f"{o.label} ({o.kind})" for o in s.outcomes)]
     return out
+
+
+def _hidden(s) -> list[str]:
+    """What the scenario hides (see the guide's "What each actor knows"): nothing if it hides nothing."""
+    seen = {var: how if isinstance(how, str) else f"seen with an error of {how.noisy:g}" if hasattr(how, "noisy")
+            else f"seen {plural(how.late, 'turn')} late" for var, how in s.visibility.items() if how != "public"}
+    lines = [f"  {var}: {how}" for var, how in seen.items()]
+    for o in s.options:
+        if not o.visible and o.prepare:
+            chance = "never detected" if o.detection is None else f"detection {_chance(o.detection)}"
+            lines.append(f"  {o.label} [{o.id}]: covert preparation, {chance}")
+        if not o.attributed:
+            lines.append(f"  {o.label} [{o.id}]: not attributed")
+    return ["", "Hidden from other actors:", *(line[:80] for line in lines)] if lines else []
+
+
+def _chance(detection) -> str:
+    if isinstance(detection, dict):
+        return ", ".join(f"{actor} {chance}" for actor, chance in detection.items())
+    return f"{detection} by each"
 
 
 def origins(doc: Document) -> list[str]:
