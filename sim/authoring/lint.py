@@ -268,8 +268,9 @@ def _variables_never_changed(doc: Document, rules: Rules) -> list[Problem]:
 
 def _variables_never_read(doc: Document, rules: Rules) -> list[Problem]:
     s = rules.scenario
+    detection = [chance for by in rules.knowledge.detect for _, chance in by if not isinstance(chance, float)]
     conditions = [*rules.requires, *rules.acts_when, *rules.inject_when, *rules.outcome_when, rules.sanction_scale,
-                  *rules.chance_probability]
+                  *rules.chance_probability, *detection]
     read = {name for expr in conditions if expr is not None for name in expr.names}
     read |= {var for actor in s.actors.values() for var in actor.values}
     for d in s.doctrines.values():
@@ -278,8 +279,8 @@ def _variables_never_read(doc: Document, rules: Rules) -> list[Problem]:
             read |= set(rule.weights) | rules.compile(rule.when).names
     read.add(s.mechanics.tension)  # the hazard of war reads it
     return [
-        _warn(doc, ("variables", name), f"variable '{name}' is never read: no condition, actor value "
-              "or doctrine weight uses it", key=True)
+        _warn(doc, ("variables", name), f"variable '{name}' is never read: no condition, detection chance, "
+              "actor value or doctrine weight uses it", key=True)
         for name in s.variables if name not in read
     ]
 
