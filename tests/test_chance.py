@@ -186,4 +186,4 @@ def test_lint_counts_what_chance_events_read_and_change(tmp_path):
     about = [p.message for p in lint(path) if "C.mood" in p.message or "C.luck" in p.message]
     # C.mood changes (by the event) and C.luck is read (by its probability); the other halves are true
     assert sorted(about) == ["warning: variable 'C.luck' never changes: no effect, inject or drift moves it from 0.1",
-                             "warning: variable 'C.mood' is never read: no condition, actor value or doctrine weight uses it"]
+                             "warning: variable 'C.mood' is never read: no condition, detection chance, actor value or doctrine weight uses it"]
