@@ -22,16 +22,10 @@ def game_record(engine: Engine, scenario: str, world: int = 0, view: str | None 
     values, positions, peaks = st.vars[world], st.position[world], st.peak[world].astype(object)
     if view is not None:
         events = seen_events(events, view, rules)
-        a = rules.actor_index[view]
-        seen = engine.view(view)
-        values = seen.vars[world].astype(object)
-        for v in rules.knowledge.hidden[a]:
-            if rules.knowledge.seen(a, int(v)).how == "private":
-                values[v] = None  # its owner's: the viewer holds only the starting value, not a belief
-        positions = seen.position[world]
+        values, positions = believed(engine, view, world), engine.view(view).position[world]
         if rules.knowledge.unattributed.any():
             peaks[:] = None
-            peaks[a] = st.peak[world, a]
+            peaks[rules.actor_index[view]] = st.peak[world, rules.actor_index[view]]
     outcome = st.outcome[world]
     return {
         "scenario": scenario,
@@ -48,6 +42,18 @@ def game_record(engine: Engine, scenario: str, world: int = 0, view: str | None 
         "positions": {actor: _rounded(positions[i], 2) for i, actor in enumerate(rules.actors)},
         "peak_positions": {actor: _rounded(peaks[i], 2) for i, actor in enumerate(rules.actors)},
     }
+
+
+def believed(engine: Engine, actor: str, world: int = 0) -> list[float | None]:
+    """Every variable as `actor` believes it now, None for another's private variable: of that
+    it holds only the starting value, not a belief."""
+    rules = engine.rules
+    a = rules.actor_index[actor]
+    values = engine.view(actor).vars[world].tolist()
+    for v in rules.knowledge.hidden[a]:
+        if rules.knowledge.seen(a, int(v)).how == "private":
+            values[v] = None
+    return values
 
 
 def _rounded(value, digits: int) -> float | None:
