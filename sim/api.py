@@ -150,18 +150,23 @@ def with_values(scenario: Scenario | str, values: dict[str, object]) -> Scenario
     return _scenario(scenario).with_values(values)
 
 
-def run(scenario: Scenario | str, seed: int = 0, run: int = 0, doctrines: dict[str, str] | None = None) -> Game:
-    """One game played to its end: `ladder run SCENARIO --seed SEED --run RUN --doctrine A=P ...`.
-    `doctrines` maps actors to presets (`{"US": "engagement"}`); the others play their defaults."""
+def run(scenario: Scenario | str, seed: int = 0, run: int = 0, doctrines: dict[str, str] | None = None,
+        view: str | None = None) -> Game:
+    """One game played to its end: `ladder run SCENARIO --seed SEED --run RUN --doctrine A=P ...
+    [--view ACTOR]`. `doctrines` maps actors to presets (`{"US": "engagement"}`); the others play
+    their defaults. `view`: the game as that actor saw it (default: the umpire's, everything)."""
     from .engine.rules import Rules
     from .engine.stepping import Engine
+    from .format.scenario import check_actor
     from .play.narrative import game_record
 
     s = _scenario(scenario)
     chosen = _doctrines(doctrines, s)
+    if view is not None:
+        check_actor("--view", view, s.model)
     engine = Engine(Rules(s.model, s.name), seed=_whole(seed, SEEDS, "seed"), runs=[_whole(run, RUNS, "run")],
                     doctrines=chosen).run()
-    return Game(game_record(engine, s.name))
+    return Game(game_record(engine, s.name, view=view))
 
 
 def batch(scenario: Scenario | str, runs: int, seed: int = 0, doctrines: dict[str, str] | None = None,

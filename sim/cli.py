@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     run.add_argument("--run", type=_run, default=0, dest="run_index", help="run index within the seed (default 0)")
     _doctrine_arg(run)
+    run.add_argument("--view", metavar="ACTOR", help="only what ACTOR saw (default: the umpire's view, everything)")
     run.add_argument("--json", action="store_true", help="the game as JSON")
 
     batch = sub.add_parser("batch", help="Monte Carlo: many games, statistics, files and a report")
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="one run of a batch, told as `ladder run` tells it")
     replay.add_argument("folder", metavar="DIR")
     replay.add_argument("--run", type=_run, required=True, dest="run_index", help="run index within the batch")
+    replay.add_argument("--view", metavar="ACTOR", help="only what ACTOR saw (default: the umpire's view, everything)")
     replay.add_argument("--json", action="store_true")
 
     cal = sub.add_parser("calibrate", help="the default game against the real year it represents")
@@ -298,25 +300,29 @@ def cmd_run(args) -> int:
     from .format.scenario import open_scenario, parse_doctrines
 
     loaded = open_scenario(args.scenario)
-    return _tell(loaded.scenario, loaded.name, args.seed, args.run_index, parse_doctrines(args.doctrine, loaded.scenario), args.json)
+    chosen = parse_doctrines(args.doctrine, loaded.scenario)
+    return _tell(loaded.scenario, loaded.name, args.seed, args.run_index, chosen, args.json, args.view)
 
 
-def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool) -> int:
-    """One game played and told: the narrative, or JSON."""
+def _tell(scenario, name: str, seed: int, run: int, chosen: dict, as_json: bool, view: str | None) -> int:
+    """One game played and told, as the umpire saw it or as `view` did: the narrative, or JSON."""
     from .engine.rules import Rules
     from .engine.stepping import Engine
+    from .format.scenario import check_actor
     from .play.narrative import game_record, narrate
 
+    if view is not None:
+        check_actor("--view", view, scenario)
     engine = Engine(Rules(scenario, name), seed=seed, runs=[run], doctrines=chosen).run()
     if as_json:
-        json.dump(game_record(engine, name), sys.stdout, indent=1)
+        json.dump(game_record(engine, name, view=view), sys.stdout, indent=1)
         print()
         return 0
-    print(f"{scenario.title} -- seed {seed}, run {run}")
+    print(f"{scenario.title} -- seed {seed}, run {run}" + (f", as {view} saw it" if view else ""))
     doctrines_line = "Doctrines: " + ", ".join(f"{a} {d}" for a, d in engine.doctrine_names.items())
     print("\n".join(textwrap.wrap(doctrines_line, 80, subsequent_indent="  ")))
     print()
-    print("\n".join(narrate(engine)))
+    print("\n".join(narrate(engine, view=view)))
     return 0
 
 
@@ -456,7 +462,7 @@ def cmd_replay(args) -> int:
     from .montecarlo.folder import Folder
 
     job = Folder(args.folder).replay(args.run_index)
-    return _tell(job.scenario, job.name, job.seed, args.run_index, job.doctrines, args.json)
+    return _tell(job.scenario, job.name, job.seed, args.run_index, job.doctrines, args.json, args.view)
 
 
 def cmd_calibrate(args) -> int:

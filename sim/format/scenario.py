@@ -60,6 +60,13 @@ def parse_doctrines(specs: list[str], scenario: Scenario) -> dict[str, str]:
     return out
 
 
+def check_actor(flag: str, actor: str, scenario: Scenario) -> str:
+    """An actor a flag names (`--view US`), checked against the scenario."""
+    if actor not in scenario.actors:
+        raise UsageError(f"{flag} {quoted(actor)}: unknown actor{_hint(actor, scenario.actors)}")
+    return actor
+
+
 def _hint(word, pool) -> str:
     return did_you_mean(word, pool) or f" (one of: {', '.join(pool)})"
 

@@ -27,7 +27,8 @@ from .summary import widest_interval
 class Progress:
     """Runs done, rate and time left on stderr, in a terminal only."""
 
-    def __init__(self, total: int | None, stream=sys.stderr):
+    def __init__(self, total: int | None, stream=None):
+        stream = stream or sys.stderr  # the stderr of now, not of the import: it may have been replaced since
         self.total, self.stream, self.done = total, stream, 0
         self.start = time.perf_counter()
         self.on = stream.isatty()

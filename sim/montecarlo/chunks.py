@@ -119,12 +119,14 @@ EVENT_DATA = {"success": "bool", "cause": "string", "var": "string", "delta": "f
 
 
 def events(engine: Engine):
-    """Every event of every run as a row (run, turn, kind, actor, subject and EVENT_DATA), in run
-    order and, within a run, in the order of the game's log."""
+    """Every event of every run as a row (run, turn, kind, actor, subject, EVENT_DATA and
+    seen_by), in run order and, within a run, in the order of the game's log. `seen_by` is the
+    actors who saw the event joined by commas ("US,ROK"): a plain string, which any SQL engine
+    can query (`',' || seen_by || ',' LIKE '%,US,%'`), where a list column would not load in SQLite."""
     import pyarrow as pa
 
-    run = engine.state.run
-    cols: dict[str, list] = {k: [] for k in ("run", "turn", "kind", "actor", "subject", *EVENT_DATA)}
+    run, actors = engine.state.run, engine.log.actors
+    cols: dict[str, list] = {k: [] for k in ("run", "turn", "kind", "actor", "subject", *EVENT_DATA, "seen_by")}
     for ev in engine.log.records:
         n = len(ev.worlds)
         cols["run"].append(run[ev.worlds])
@@ -133,8 +135,12 @@ def events(engine: Engine):
         for name in EVENT_DATA:
             value = ev.data.get(name)
             cols[name].append(value.astype(object) if isinstance(value, np.ndarray) else np.full(n, value, dtype=object))
+        if ev.seen_by is None:  # everyone: most events, one string for all their worlds
+            cols["seen_by"].append(np.full(n, ",".join(actors), dtype=object))
+        else:
+            cols["seen_by"].append(np.array([",".join(a for a in actors if ev.saw(a, k)) for k in range(n)], dtype=object))
     order = np.argsort(np.concatenate(cols["run"]) if cols["run"] else np.zeros(0, int), kind="stable")
-    types = {"run": "int64", "turn": "int32", "kind": "string", "actor": "string", "subject": "string"} | EVENT_DATA
+    types = {"run": "int64", "turn": "int32", "kind": "string", "actor": "string", "subject": "string"} | EVENT_DATA | {"seen_by": "string"}
     return pa.table({k: pa.array(np.concatenate(v)[order] if v else [], type=types[k]) for k, v in cols.items()})
 
 

@@ -6,7 +6,9 @@ the turning points (thresholds, red lines, the largest rises in tension), charts
 labelled scales, and a batch of bot-only games of the same scenario and seed, every actor played
 by the doctrine the game gave it (a human's side by the doctrine it would have had as a bot), so
 that the game's outcome, peak rungs and length can be placed in their distribution. A game left
-unfinished is reported up to where it was left, without the comparison.
+unfinished is reported up to where it was left, without the comparison. In a scenario that hides
+moves, "what each side knew" gives the turn each actor learned of each hidden move. The report is
+the umpire's, or one actor's (`view`): the events it saw and the values it believed.
 
 It is read as plain text and on the end screen at 80 columns: every line fits in WIDTH (a table
 that would not is written as a list), and text wraps at spaces (a date is never cut).
@@ -19,16 +21,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..engine.knowledge import seen_events
 from ..engine.state import State
 from ..engine.stats import wilson
 from ..engine.stepping import Engine
 from ..format.words import plural
 from .forecast import Forecast
 from .game import Move
-from .narrative import describe, labels, refusers, sources, var_label, with_answers
+from .narrative import believed, describe, labels, refusers, sources, var_label, with_answers
 
 # What the timeline tells; effects landing and ending are left to the news feed.
-TIMELINE = ("inject", "window_open", "window_close", "chance", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")
+TIMELINE = ("inject", "window_open", "window_close", "chance", "detected", "prepare", "move", "proposal", "resolved", "red_line", "threshold", "outcome")
 QUANTILES = (0.1, 0.5, 0.9)
 WIDTH = 80  # the report's lines, as a terminal shows them
 TABLE_WIDTH = 64  # a wider table is written as a list: the end screen pads and rules its cells
@@ -39,19 +42,24 @@ CHART_COLUMNS = 60
 
 
 def debrief(engine: Engine, name: str, humans: Iterable[str], runs: int = 1000, undone: int = 0,
-            moves: Sequence[Move] = (), forecasts: Mapping[int, Forecast] | None = None) -> str:
+            moves: Sequence[Move] = (), forecasts: Mapping[int, Forecast] | None = None, view: str | None = None) -> str:
     """The report on world 0 of an engine, finished or not (a game left before its end is
     reported up to its last turn, without the bot-only games: they would be set against an
     outcome it did not have); `runs` bot-only games for the comparison; `undone`: how many moves
     the players took back (the timeline has only the moves kept); `moves`: the players' moves
-    kept, and `forecasts`: the forecast shown for each when it was taken, by its index."""
-    events = with_answers(engine.log.for_world(0))
+    kept, and `forecasts`: the forecast shown for each when it was taken, by its index; `view`:
+    the report as that actor saw the game (default: the umpire's, everything)."""
+    events = engine.log.for_world(0)
+    knew = _what_each_side_knew(engine, events, view)  # from the whole log: it tells who never learned
+    if view is not None:
+        events = seen_events(events, view, engine.rules)
+    events = with_answers(events)
     humans = set(humans)
     bots = None
     if engine.finished:
         bots = Engine(engine.rules, seed=engine.seed, runs=runs, doctrines=engine.doctrine_names, record=False).run().state
     sections = [
-        _heading(engine, name),
+        _heading(engine, name, view),
         _players(engine, humans, undone),
         _decisions(engine, events, moves, forecasts or {}),
         _turning_points(engine, events),
@@ -59,7 +67,8 @@ def debrief(engine: Engine, name: str, humans: Iterable[str], runs: int = 1000, 
         _timeline(engine, events, humans),
         _thresholds(engine, events, bots),
         _red_lines(engine, events, bots),
-        _outcome(engine, events),
+        knew,
+        _outcome(engine, events, view),
         _comparison(engine, bots),
         _sources(engine, events),
     ]
@@ -72,7 +81,7 @@ def played(engine: Engine) -> int:
     return int(st.end_turn[0]) if engine.finished else engine.turn
 
 
-def _heading(engine: Engine, name: str) -> str:
+def _heading(engine: Engine, name: str, view: str | None) -> str:
     rules, st = engine.rules, engine.state
     end = played(engine)
     head = (f"Scenario `{name}`, seed {engine.seed}, run {int(st.run[0])}. "
@@ -81,6 +90,10 @@ def _heading(engine: Engine, name: str) -> str:
     if not engine.finished:
         head += (f" **Unfinished**: the game was left at turn {end + 1} ({rules.date(end)}); this report tells it "
                  "up to there, with no outcome and no comparison with bot-only games.")
+    if view is not None:
+        head += (f" **As {view} saw it**: the timeline, thresholds, red lines, hidden moves and final values are "
+                 f"what {view} saw and believed; the tension and rungs (turning points, charts) and the "
+                 "comparison with bot-only games are the umpire's.")
     return f"# After-action report: {rules.scenario.title}\n\n" + _wrap(head)
 
 
@@ -299,10 +312,50 @@ def _red_lines(engine: Engine, events: list[dict], bots: State | None) -> str:
     return "## Red lines\n\n" + _table(("Red line", "Drawn by", "Crossed", "By", "Bot-only games crossing"), rows)
 
 
-def _outcome(engine: Engine, events: list[dict]) -> str:
+def _what_each_side_knew(engine: Engine, events: list[dict], view: str | None) -> str:
+    """Each hidden move of the game (a covert preparation, a move not attributed to its actor)
+    and the turn each actor learned of it: its own actor at once, a detector when it detected the
+    preparation, the others when the move happened if they saw it, else never. In `view`'s
+    report, the hidden moves that actor learned of and when. Nothing when the scenario hides no move."""
+    rules = engine.rules
+    known = rules.knowledge
+    if not known.hides_moves:
+        return ""
+    names = labels(rules)
+    unknown = "never" if engine.finished else "not yet"
+    items = []
+    for n, ev in enumerate(events):
+        i = rules.option_index.get(ev["subject"])
+        if ev["kind"] == "prepare" and not ev["visible"]:
+            # the same preparation is detected, and carried out, with the turn it was ready for
+            later = [e for e in events[n + 1:] if e["subject"] == ev["subject"] and (
+                e["kind"] == "detected" and e["ready"] == ev["ready"] or e["kind"] == "move" and e["turn"] == ev["ready"])]
+        elif ev["kind"] == "move" and known.unattributed[i] and i not in known.covert_index:
+            later = []  # a covert one is told with its preparation
+        else:
+            continue
+        learned: dict[str, str] = {}
+        for e in [ev, *later]:
+            how = "its own" if e is ev and e["actor"] == ev["actor"] else "detected" if e["kind"] == "detected" else "when it happened"
+            for a in e["seen_by"]:
+                learned.setdefault(a, f"turn {e['turn'] + 1} ({how})")
+        if view is not None and view not in learned:
+            continue
+        said = "; ".join(f"{a} {learned.get(a, unknown)}" for a in (rules.actors if view is None else [view]))
+        items.append(_item(f"**{rules.date(ev['turn'])}** (turn {ev['turn'] + 1}) {ev['actor']}: {describe(ev, names)}. "
+                           f"Learned of it: {said}."))
+    if view is not None:
+        intro = f"The moves hidden from some actors that {view} learned of, and the turn it did."
+    else:
+        intro = ("The moves hidden from some actors (prepared covertly, or not attributed to their actor), "
+                 "and the turn each actor learned of them.")
+    return "## What each side knew\n\n" + _wrap(intro) + "\n\n" + ("\n".join(items) or "No move was hidden.")
+
+
+def _outcome(engine: Engine, events: list[dict], view: str | None) -> str:
     rules, st = engine.rules, engine.state
-    rows = [(var_label(rules.scenario, v), f"{rules.initial[i]:.1f}", f"{st.vars[0, i]:.1f}")
-            for i, v in enumerate(rules.var_names)]
+    values = ["unknown" if x is None else f"{x:.1f}" for x in (st.vars[0] if view is None else believed(engine, view))]
+    rows = [(var_label(rules.scenario, v), f"{rules.initial[i]:.1f}", values[i]) for i, v in enumerate(rules.var_names)]
     if not engine.finished:
         return (f"## Where it was left\n\nNo outcome: the game was left at turn {played(engine) + 1}.\n\n"
                 + _table(("Variable", "Start", "Then"), rows))

@@ -3,44 +3,80 @@ from __future__ import annotations
 
 import textwrap
 
+from ..engine.knowledge import seen_events
 from ..engine.stepping import Engine
+from ..format.words import plural
 
 WIDTH = 80
 ACTOR_WIDTH = 5
 
 
-def game_record(engine: Engine, scenario: str, world: int = 0) -> dict:
-    """The `ladder run --json` document for one world of an engine that has finished."""
+def game_record(engine: Engine, scenario: str, world: int = 0, view: str | None = None) -> dict:
+    """The `ladder run --json` document for one world of an engine that has finished: the
+    umpire's (the truth, each event with who saw it), or, with `view`, what that actor saw (the
+    events it saw, less changes of variables hidden from it; the final state as it believes it,
+    a private variable of another as null; positions as it saw them, others' peaks null when a
+    move may have gone unattributed, since it cannot know them)."""
     rules, st = engine.rules, engine.state
-    events = []
-    for ev in engine.log.for_world(world):
-        events.append({"date": rules.date(ev["turn"]).isoformat(), **ev})
+    events = engine.log.for_world(world)
+    values, positions, peaks = st.vars[world], st.position[world], st.peak[world].astype(object)
+    if view is not None:
+        events = seen_events(events, view, rules)
+        values, positions = believed(engine, view, world), engine.view(view).position[world]
+        if rules.knowledge.unattributed.any():
+            peaks[:] = None
+            peaks[rules.actor_index[view]] = st.peak[world, rules.actor_index[view]]
     outcome = st.outcome[world]
     return {
         "scenario": scenario,
         "seed": engine.seed,
         "run": int(st.run[world]),
+        "view": view,
         "doctrines": engine.doctrine_names,
         "outcome": rules.outcomes[outcome].id if outcome >= 0 else None,
         "end_turn": int(st.end_turn[world]),
         "end_date": rules.date(int(st.end_turn[world])).isoformat() if outcome >= 0 else None,
         "cause": rules.causes[st.cause[world]] if outcome >= 0 else None,
-        "events": events,
-        "final_state": {name: round(float(st.vars[world, i]), 3) for i, name in enumerate(rules.var_names)},
-        "positions": {a: round(float(st.position[world, i]), 2) for i, a in enumerate(rules.actors)},
-        "peak_positions": {a: round(float(st.peak[world, i]), 2) for i, a in enumerate(rules.actors)},
+        "events": [{"date": rules.date(ev["turn"]).isoformat(), **ev} for ev in events],
+        "final_state": {name: _rounded(values[i], 3) for i, name in enumerate(rules.var_names)},
+        "positions": {actor: _rounded(positions[i], 2) for i, actor in enumerate(rules.actors)},
+        "peak_positions": {actor: _rounded(peaks[i], 2) for i, actor in enumerate(rules.actors)},
     }
 
 
-def narrate(engine: Engine, world: int = 0) -> list[str]:
-    """A readable line (wrapped to 80 columns) per event, ending with the outcome."""
+def believed(engine: Engine, actor: str, world: int = 0) -> list[float | None]:
+    """Every variable as `actor` believes it now, None for another's private variable: of that
+    it holds only the starting value, not a belief."""
+    rules = engine.rules
+    a = rules.actor_index[actor]
+    values = engine.view(actor).vars[world].tolist()
+    for v in rules.knowledge.hidden[a]:
+        if rules.knowledge.seen(a, int(v)).how == "private":
+            values[v] = None
+    return values
+
+
+def _rounded(value, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def narrate(engine: Engine, world: int = 0, view: str | None = None) -> list[str]:
+    """A readable line (wrapped to 80 columns) per event, ending with the outcome: the umpire's
+    (every event, one that not every actor saw marked with who saw it), or, with `view`, the
+    events that actor saw, less changes of variables hidden from it."""
     rules = engine.rules
     names = labels(rules)
+    events = engine.log.for_world(world)
+    if view is not None:
+        events = seen_events(events, view, rules)
     lines = []
-    for ev in with_answers(engine.log.for_world(world)):
+    for ev in with_answers(events):
         text = describe(ev, names)
         if text is None:
             continue
+        # who saw a detection goes without saying: its detector alone
+        if view is None and len(ev["seen_by"]) < len(rules.actors) and ev["kind"] != "detected":
+            text += f" [seen by {', '.join(ev['seen_by']) or 'no one'}]"
         head = f"{rules.date(ev['turn']).isoformat()}  {(ev['actor'] or '').ljust(ACTOR_WIDTH)} "
         lines += textwrap.wrap(
             text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False
@@ -178,6 +214,10 @@ def describe(ev: dict, labels: dict) -> str | None:
     if kind == "prepare":
         how = "indicators observed" if ev["visible"] else "covert"
         return f"prepares: {label} [{how}; ready turn {ev['ready'] + 1}]"  # turns count from 1, as on the board
+    if kind == "detected":  # news for the detector alone
+        due = ev["ready"] - ev["turn"]  # 0: detected in the turn it happens, before it does
+        when = f"in {plural(due, 'turn')}" if due else "this turn"
+        return f"detects indicators: {ev['by']} preparing {label} [ready turn {ev['ready'] + 1}, {when}]"
     if kind == "move":
         result = "" if ev["success"] else " -- FAILED"
         return f"{label}{result}{_changes(ev.get('changes'))}"
