@@ -65,6 +65,7 @@ def test_a_recorded_game_is_what_it_was(name, capsys):
     actors = list(open_scenario(SCENARIOS[name]).scenario.actors)
     # who saw each event (issue 17): with nothing hidden, every actor saw every event
     assert [ev.pop("seen_by") for ev in now["events"]] == [actors] * len(now["events"])
+    assert [ev.pop("seen_at") for ev in now["events"]] == [dict.fromkeys(actors, ev["turn"]) for ev in now["events"]]
     assert now == before
 
 

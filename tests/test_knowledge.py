@@ -9,6 +9,7 @@ from sim.engine.rules import Rules
 from sim.engine.stepping import Engine
 from sim.format.scenario import load, validate
 from sim.format.source import parse_document
+from sim.engine.knowledge import seen_events
 from sim.play.game import Game, Setup
 
 KNOWLEDGE = DATA / "knowledge.scenario.yaml"
@@ -129,11 +130,17 @@ def test_an_undetected_covert_preparation_is_in_no_other_actors_news(knowledge):
     for world in unseen[:20]:
         events = engine.log.for_world(int(world))
         prepare = [e for e in events if e["kind"] == "prepare"]
-        assert prepare and all(e["seen_by"] == ["B"] for e in prepare)
+        assert prepare and all("A" not in e["seen_by"] and e["seen_at"]["B"] == 0 for e in prepare)
         assert not [e for e in events if "A" in e["seen_by"] and e["subject"] == "b-test"]
     for world in seen[:20]:
         events = engine.log.for_world(int(world))
         assert [e["seen_by"] for e in events if e["kind"] == "detected" and e["actor"] == "A"] == [["A"]]
+        # the preparation's record says when A learned of it: the turn of its detection
+        prepare = [e for e in events if e["kind"] == "prepare"]
+        assert [e["seen_at"]["A"] for e in prepare] == [first[world]]
+        known = lambda now: [e["kind"] for e in seen_events(events, "A", knowledge, now) if e["subject"] == "b-test"]  # noqa: E731
+        assert known(int(first[world]) - 1) == []
+        assert known(int(first[world])) == ["prepare", "detected"]
 
 
 def test_a_bot_knows_of_a_covert_preparation_only_once_it_detects_it(knowledge):
@@ -211,8 +218,6 @@ def test_bad_knowledge_is_located(capsys, tmp_path, old, new, message):
 
 
 def test_the_events_an_actor_saw_hold_no_hidden_change(knowledge):
-    from sim.engine.knowledge import seen_events
-
     engine = Engine(knowledge, seed=8, runs=1, humans=("A", "B", "C"), record=True)
     play(engine, {(0, "B"): "b-build", (1, "B"): "b-hack"}, until_turn=3)
     events = engine.log.for_world(0)

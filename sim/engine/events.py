@@ -39,22 +39,26 @@ class Event:
     data: dict = field(default_factory=dict)  # name -> value for all worlds, or array over `worlds`
     # Who saw it, as it happened: None, every actor; else actor -> True or a flag per world of `worlds`.
     seen_by: dict | None = None
+    # Who learned of it later (a covert preparation detected): actor -> the turn, per world (-1: not yet).
+    learned: dict = field(default_factory=dict)
 
     def view(self, position: int, actors: list[str] = ()) -> dict:
         """The record as seen in one of its worlds (position within `worlds`); `seen_by` lists
-        the actors (of `actors`) who saw it."""
+        the actors (of `actors`) who know of it, and `seen_at` the turn each learned of it."""
         out = {"turn": self.turn, "kind": self.kind, "actor": self.actor, "subject": self.subject}
         for name, value in self.data.items():
             out[name] = _scalar(value, position)
-        out["seen_by"] = list(actors) if self.seen_by is None else [a for a in actors if self.saw(a, position)]
+        seen_at = {a: t for a in actors if (t := self.seen_at(a, position)) >= 0}
+        out["seen_by"], out["seen_at"] = list(seen_at), seen_at
         return out
 
-    def saw(self, actor: str, position: int) -> bool:
-        """Whether `actor` saw this event in the world at `position` within `worlds`."""
-        if self.seen_by is None:
-            return True
-        seen = self.seen_by.get(actor, False)
-        return bool(seen if np.ndim(seen) == 0 else seen[position])
+    def seen_at(self, actor: str, position: int) -> int:
+        """The turn `actor` learned of this event in the world at `position` within `worlds`: the
+        event's own if it saw it happen, a later one if it learned of it since, -1 if neither."""
+        seen = True if self.seen_by is None else self.seen_by.get(actor, False)
+        if seen if np.ndim(seen) == 0 else seen[position]:
+            return self.turn
+        return int(self.learned[actor][position]) if actor in self.learned else -1
 
 
 def _scalar(value, position: int):
@@ -73,10 +77,13 @@ class EventLog:
         self.records: list[Event] = []
         self.actors = list(actors)  # whom `seen_by` can name
 
-    def add(self, turn: int, kind: str, worlds: np.ndarray, at: int | None = None, **kw) -> None:
-        """Record an event; `at` puts it before later records (a cause before its consequences)."""
-        if len(worlds):
-            self.records.insert(len(self.records) if at is None else at, Event(turn, kind, worlds, **kw))
+    def add(self, turn: int, kind: str, worlds: np.ndarray, at: int | None = None, **kw) -> Event | None:
+        """Record an event (returned); `at` puts it before later records (a cause before its consequences)."""
+        if not len(worlds):
+            return None
+        event = Event(turn, kind, worlds, **kw)
+        self.records.insert(len(self.records) if at is None else at, event)
+        return event
 
     def for_world(self, world: int) -> list[dict]:
         out = []

@@ -180,15 +180,17 @@ class View:
         return self.state.sanction_scale(turn, env=self.names(turn))
 
 
-def seen_events(events: list[dict], actor: str, rules) -> list[dict]:
-    """The events of one world (`EventLog.for_world`) as `actor` saw them: those it saw, less
-    what they changed in variables hidden from it (an event that only changed such a variable,
-    a lagged effect, is left out)."""
+def seen_events(events: list[dict], actor: str, rules, now: int | None = None) -> list[dict]:
+    """The events of one world (`EventLog.for_world`) as `actor` saw them: those it knew of by
+    turn `now` (default: by the end of the log; a covert preparation it detected counts from
+    its detection), less what they changed in variables hidden from it (an event that only
+    changed such a variable, a lagged effect, is left out)."""
     a = rules.actor_index[actor]
     hidden = {rules.var_names[v] for v in rules.knowledge.hidden[a]}
     out = []
     for ev in events:
-        if actor not in ev["seen_by"] or ev.get("var") in hidden:
+        learned = ev["seen_at"].get(actor)
+        if learned is None or (now is not None and learned > now) or ev.get("var") in hidden:
             continue
         if hidden and ev.get("changes"):
             ev = {**ev, "changes": {k: d for k, d in ev["changes"].items() if k not in hidden}}

@@ -59,8 +59,10 @@ class Moves:
                 st.detected[worlds[prepared & (opts == i)], c] = False
             for i, rows in _cohorts(np.where(prepared, opts, -1)) if self.record else ():
                 o = rules.options[i]
-                self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id, data={"visible": o.visible, "ready": turn + o.prepare},
-                          seen_by=None if o.visible else {o.actor: True})
+                event = self._log(turn, "prepare", worlds[rows], actor=o.actor, subject=o.id,
+                                  data={"visible": o.visible, "ready": turn + o.prepare}, seen_by=None if o.visible else {o.actor: True})
+                if not o.visible:  # a detection marks when the detector learned of it
+                    self.covert_records.setdefault(i, []).append(event)
             opts, worlds = opts[~prepared], worlds[~prepared]
         if len(worlds):
             self._execute(opts, worlds, turn)

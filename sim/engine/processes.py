@@ -194,6 +194,19 @@ class Processes:
                     o = rules.options[i]
                     self._log(turn, "detected", hit, actor=rules.actors[b], subject=o.id,
                               data={"by": o.actor, "ready": st.ready[i, hit].astype(int)}, seen_by={rules.actors[b]: True})
+                    self._learned(i, rules.actors[b], hit, turn)
+
+    def _learned(self, i: int, actor: str, worlds: np.ndarray, turn: int) -> None:
+        """`actor` detected option i's preparation in these worlds: the record of that preparation
+        notes when (the preparations under way, each matched by the turn it completes)."""
+        st = self.state
+        for event in self.covert_records.get(i, ()):
+            if event.data["ready"] < turn:
+                continue
+            hit = np.isin(event.worlds, worlds[st.ready[i, worlds] == event.data["ready"]])
+            if hit.any():
+                learned = event.learned.setdefault(actor, np.full(len(event.worlds), -1))
+                learned[hit] = turn
 
     def _inject(self, i: int, turn: int):
         yield self.env.timeout(turn + INJECT - self.env.now)

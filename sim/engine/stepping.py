@@ -50,6 +50,7 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         ]
         self.record = record
         self.log = EventLog(rules.actors)
+        self.covert_records: dict[int, list] = {}  # option -> the log's records of its covert preparations
         self.env = simpy.Environment(initial_time=now)
         self.flights: dict[int, Flight] = {}
         self._ids = itertools.count()
@@ -155,6 +156,6 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
             reasons = [r or "does not decide this turn" for r in reasons]
         return [(rules.options[i].id, r) for i, r in zip(idx, reasons)]
 
-    def _log(self, turn: int, kind: str, worlds: np.ndarray, **kw) -> None:
+    def _log(self, turn: int, kind: str, worlds: np.ndarray, **kw):
         if self.record:
-            self.log.add(turn, kind, worlds, **kw)
+            return self.log.add(turn, kind, worlds, **kw)
