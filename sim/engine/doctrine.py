@@ -127,6 +127,7 @@ class _Terms:
         self.sanction = f32(self.sanction)
         self.reciprocity = get("reciprocity")
         self.risk = get("risk_aversion")
+        self.risky = bool(np.any(self.risk))  # (a world with none adds zeros)
         war = np.zeros(shape)
         for k, (i, o) in enumerate(zip(idx, opts)):
             war[k] = odds.get(i, o.success) if rules.ends_game[i] == rules.war else 0.0
@@ -160,7 +161,7 @@ class _Terms:
         static = _rows(self.static, rows) - np.float32(shift)
         # Softmax only sees differences between moves, so a term that is the same for every
         # option of a world is subtracted from passing instead: one row, not the whole array.
-        if np.ndim(self.reciprocity):  # per world: each world adds or subtracts its own (0: nothing)
+        if isinstance(self.reciprocity, np.ndarray):  # per world: each world adds or subtracts its own (0: nothing)
             c = np.float32(np.abs(self.reciprocity) / self.top)
             np.subtract(self.level[rows, None] * c, opponents_position.astype(np.float32) * c, out=s)
             np.abs(s, out=s)
@@ -186,7 +187,7 @@ class _Terms:
                 s[position[k]] += p * (value - state.vars[:, var]) * self.per_unit[var]
         if self.goal_effects:
             self._goal_values(rules, state, s, position, scale)
-        if np.any(self.risk):  # (a world with none adds zeros)
+        if self.risky:
             h = self.hazard
             e = (state.vars[:, rules.tension] - h.midpoint).astype(np.float32)
             e *= np.float32(-h.steepness)
