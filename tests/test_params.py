@@ -94,3 +94,25 @@ def test_a_fork_keeps_its_worlds_values(korea):
     engine.advance(until_turn=3)
     forked = engine.fork(3)
     assert forked.params.hazard["max"].tolist() == [0.02] * 3 + [0.08] * 3
+
+
+def test_an_exploration_groups_what_the_engine_cannot_vary_per_world(tmp_path):
+    """`ladder.cooling` shapes no array the engine varies per world: the points are grouped by
+    it, each group one batch with the hazard per world, and every point still plays its batch."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    import sim
+
+    pytest.importorskip("SALib")
+    out = tmp_path / "x"
+    result = sim.explore("tutorial", {"mechanics.hazard.max": (0.01, 0.06)}, method="lhs", points=4, runs_per_point=25,
+                         seed=3, levers={"ladder.cooling": [0.5, 1.5]}, out=out, workers=1)
+    manifest = (out / "manifest.json").read_text()
+    assert '"per_world": [\n    "mechanics.hazard.max"\n  ]' in manifest and '"batches": 2' in manifest
+    runs = pq.read_table(out / "runs.parquet")
+    for k, row in enumerate(result.design.to_pylist(), 1):
+        values = {"mechanics.hazard.max": row["mechanics_hazard_max"], "ladder.cooling": row["ladder_cooling"]}
+        alone = sim.batch(sim.load("tutorial").with_values(values), runs=25, seed=3).runs
+        played = runs.filter(pc.equal(runs.column("point"), k))
+        assert played.drop_columns(["variant", "point"]).equals(alone.drop_columns(["variant"])), k
