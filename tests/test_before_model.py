@@ -25,10 +25,10 @@ BEFORE = DATA / "before-model"
 SCENARIOS = {"tutorial": "tutorial", "mechanics": str(DATA / "mechanics.scenario.yaml"),
              "korea-2017": "korea-2017", "korea-2019": "korea-2019", "korea-2022": "korea-2022"}
 KEPT = sorted(p.name.removesuffix(".csv") for p in BEFORE.glob("*.csv"))
-# What was added since those files were made: what ended each game. (These scenarios declare no
+# What was added since those files were made: what ended each game (and, in a recorded game, whose view it is). (These scenarios declare no
 # chance events, so they have no chance_* columns.) Everything else must be as it was.
 ADDED_COLUMNS = ("cause",)
-ADDED_FIELDS = ("cause",)
+ADDED_FIELDS = ("cause", "view")
 CAUSES = {"miscalculation", "condition", "horizon"}
 
 
@@ -61,7 +61,8 @@ def test_a_recorded_game_is_what_it_was(name, capsys):
     assert main(["run", SCENARIOS[name], "--seed", "3", "--json"]) == 0
     now = json.loads(capsys.readouterr().out)
     before = json.loads((BEFORE / f"{name}.game.json").read_text())
-    assert [now.pop(f) for f in ADDED_FIELDS] == [now["events"][-1]["cause"]]  # the outcome event's cause
+    # the outcome event's cause, and whose view the game is told from (None: the umpire's)
+    assert [now.pop(f) for f in ADDED_FIELDS] == [now["events"][-1]["cause"], None]
     actors = list(open_scenario(SCENARIOS[name]).scenario.actors)
     # who saw each event (issue 17): with nothing hidden, every actor saw every event
     assert [ev.pop("seen_by") for ev in now["events"]] == [actors] * len(now["events"])

@@ -48,9 +48,11 @@ def test_a_covert_preparation_is_in_an_actors_view_only_once_it_detected_it(caps
     told = {True: 0, False: 0}
     for seed in range(30):
         truth = json.loads(_game(capsys, short, seed, "--json"))
-        assert [e["seen_by"] for e in truth["events"] if e["kind"] == "prepare"] == [["B"]]  # B prepares on turn 1
+        prepared = [e for e in truth["events"] if e["kind"] == "prepare"]
+        assert len(prepared) == 1 and prepared[0]["seen_at"]["B"] == prepared[0]["turn"]  # B knows at once
         assert "Hack" in _game(capsys, short, seed, "--view", "B")
         detected = any(e["kind"] == "detected" and e["actor"] == "A" for e in truth["events"])
+        assert ("A" in prepared[0]["seen_by"]) == detected  # the record of the preparation says who learned of it
         told[detected] += 1
         text = _game(capsys, short, seed, "--view", "A")
         record = _game(capsys, short, seed, "--view", "A", "--json")
@@ -156,7 +158,9 @@ def test_events_parquet_says_who_saw_each_event(long, batch):
     seen = set(zip(events["kind"], events["subject"], events["actor"], events["seen_by"]))
     assert {s for k, subject, a, s in seen if k == "detected"} == {"A", "C"}
     assert {(a, s) for k, subject, a, s in seen if k == "detected"} == {("A", "A"), ("C", "C")}
-    assert {s for k, subject, a, s in seen if k == "prepare" or subject == "b-hack"} == {"B"}
+    assert {s for k, subject, a, s in seen if subject == "b-hack"} == {"B"}
+    # a covert preparation: B, and whoever detected it by the end of the game
+    assert {s for k, subject, a, s in seen if k == "prepare"} == {"B", "A,B", "B,C", "A,B,C"}
     assert {s for k, subject, a, s in seen if k == "move" and subject != "b-hack"} == {"A,B,C"}
     for run in (0, 39):  # each row as the single game lists it
         game = sim.run(sim.load(long), seed=3, run=run, doctrines={"B": "schemer"})

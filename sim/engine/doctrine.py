@@ -24,6 +24,7 @@ from ..format.model import Doctrine as DoctrineSpec
 from ..format.model import DoctrineTerms, Goal
 from . import rng
 from .knowledge import View
+from .params import Hazard, Params
 from .rules import CompiledEffect, Rules
 
 
@@ -58,37 +59,48 @@ class _Utility:
 
 
 class _Terms:
-    """One set of doctrine terms, pre-computed for one actor's options."""
+    """One set of doctrine terms, pre-computed for one actor's options.
 
-    def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms):
-        get = lambda name: getattr(terms, name) or 0.0  # noqa: E731  (a term not given adds nothing)
+    With numbers per world (`params`: the batch's; `own`: these terms' own fields, a preset's),
+    what depends on them has a column per world ([options, W] arrays, [W] numbers), computed by
+    the same operations as a scalar is, so each world scores as a batch of its values would."""
+
+    def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms, params: Params | None = None,
+                 own: dict[str, np.ndarray] | None = None):
+        own = own or {}
+        get = lambda name: own[name] if name in own else getattr(terms, name) or 0.0  # noqa: E731  (a term not given adds nothing)
         idx = rules.by_actor[actor]
         opts = [rules.options[i] for i in idx]
-        weights = np.zeros(len(rules.var_names))
+        given = params.values.get(rules.actors[actor], {}) if params else {}  # the actor's value weights per world
+        odds = {i: params.success[i] for i in idx if i in params.success} if params else {}
+        self.hazard = Hazard(rules, params)
+        wide = bool(own.keys() - {"temperature"} or given or odds or self.hazard.per_world)
+        shape = (len(idx), params.size) if wide else (len(idx),)
+        weights = [0.0] * len(rules.var_names)
         self.goals: dict[int, list[_Utility]] = {}  # variable -> its goals' utilities
-        own = rules.scenario.actors[rules.actors[actor]].values.items()
-        for (var, w), factor in [*((v, get("values")) for v in own), *((v, 1.0) for v in terms.weights.items())]:
+        pairs = [(v, given.get(v, w), get("values")) for v, w in rules.scenario.actors[rules.actors[actor]].values.items()]
+        for var, w, factor in [*pairs, *((v, w, 1.0) for v, w in terms.weights.items())]:
             v = rules.var_index[var]
             if not isinstance(w, Goal):
-                weights[v] += w * factor
-            elif factor:
+                weights[v] = weights[v] + w * factor
+            elif np.any(factor):  # a zero factor in some worlds adds a utility of zero there
                 self.goals.setdefault(v, []).append(_Utility.of(w, factor, rules.vmin[v], rules.span[v]))
-        per_unit = weights / rules.span * 10.0
+        per_unit = [w / span * 10.0 for w, span in zip(weights, rules.span)]
 
-        plain = np.zeros(len(idx))  # expected value of state-independent changes
-        self.sanction = np.zeros(len(idx))  # value of sanctions before the enforcement scale
+        plain = np.zeros(shape)  # expected value of state-independent changes
+        self.sanction = np.zeros(shape)  # value of sanctions before the enforcement scale
         self.sets: list[tuple[int, int, float, float]] = []  # (column, var, value, probability)
-        self.d_tension = np.zeros(len(idx))
+        self.d_tension = np.zeros(shape)
         # Changes of a goal's variable, by what they do (variable, delta, set, sanction): options
         # often share one, and its gain in utility is then found once per decision.
         self.goal_effects: dict[tuple, dict[int, float]] = {}  # change -> {column: probability}
         for k, i in enumerate(idx):
-            for e, p in rules.expected_effects(i):
+            for e, p in rules.expected_effects(i, odds.get(i)):
                 if e.var in self.goals:
                     columns = self.goal_effects.setdefault((e.var, e.delta, e.set, e.sanction), {})
                     columns[k] = columns.get(k, 0.0) + p
                 if e.set is not None:
-                    if per_unit[e.var]:
+                    if np.any(per_unit[e.var]):
                         self.sets.append((k, e.var, e.set, p))
                     continue
                 value = p * e.delta * per_unit[e.var]
@@ -110,14 +122,20 @@ class _Terms:
         level = rules.level[idx]
         f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731  (scores are float32: half the memory traffic)
         self.level = f32(level)
+        if wide:
+            level, habits = level[:, None], habits[:, None]
         self.static = f32(plain + get("escalation") * level / rules.top_level + habits)
         self.sanction = f32(self.sanction)
         self.reciprocity = get("reciprocity")
         self.risk = get("risk_aversion")
-        self.war_odds = f32([o.success if rules.ends_game[i] == rules.war else 0.0 for i, o in zip(idx, opts)])
+        self.risky = bool(np.any(self.risk))  # (a world with none adds zeros)
+        war = np.zeros(shape)
+        for k, (i, o) in enumerate(zip(idx, opts)):
+            war[k] = odds.get(i, o.success) if rules.ends_game[i] == rules.war else 0.0
+        self.war_odds = f32(war)
         # hazard(T + dT) = max / (1 + exp(-k (T - mid)) exp(-k dT)) = max g / (g + exp(-k (T - mid)))
         # with g = exp(k dT) per option (bounded: beyond it the hazard is 0 or max to float precision)
-        h = rules.scenario.mechanics.hazard
+        h = self.hazard
         g = np.exp(np.clip(h.steepness * self.d_tension, -60.0, 60.0))
         self.hazard_g = f32(g)
         self.hazard_num = f32(-self.risk * 100.0 * h.max * g)  # minus the risk weight times max g
@@ -125,7 +143,10 @@ class _Terms:
         self.top = rules.top_level
         # Where scores usually sit: subtracted instead of each world's highest score, it keeps the
         # exponentials in range without a pass over the scores to find that score.
-        self.bound = max(float(self.static.max(initial=0.0)), self.pass_score)
+        if wide:
+            self.bound = np.maximum(self.static.max(axis=0, initial=0.0).astype(float), self.pass_score)
+        else:
+            self.bound = max(float(self.static.max(initial=0.0)), self.pass_score)
 
     def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale, shift=0.0) -> np.ndarray:
         """[len(rows) + 1, W] scores of the given options less `shift`, options-major; the last
@@ -138,10 +159,17 @@ class _Terms:
         out = np.empty((n + 1, W), dtype=np.float32)
         out[n] = self.pass_score - shift
         s = out[:n]
-        static = self.static[rows, None] - np.float32(shift)
+        static = _rows(self.static, rows) - np.float32(shift)
         # Softmax only sees differences between moves, so a term that is the same for every
         # option of a world is subtracted from passing instead: one row, not the whole array.
-        if self.reciprocity:  # reciprocity * (1 - |level - opp| / L): |c level - c opp| is scaled before
+        if isinstance(self.reciprocity, np.ndarray):  # per world: each world adds or subtracts its own (0: nothing)
+            c = np.float32(np.abs(self.reciprocity) / self.top)
+            np.subtract(self.level[rows, None] * c, opponents_position.astype(np.float32) * c, out=s)
+            np.abs(s, out=s)
+            s *= np.sign(self.reciprocity).astype(np.float32)
+            np.subtract(static, s, out=s)
+            out[n] -= self.reciprocity.astype(np.float32)
+        elif self.reciprocity:  # reciprocity * (1 - |level - opp| / L): |c level - c opp| is scaled before
             c = np.float32(abs(self.reciprocity) / self.top)
             np.subtract.outer(self.level[rows] * c, opponents_position.astype(np.float32) * c, out=s)
             np.abs(s, out=s)
@@ -152,7 +180,7 @@ class _Terms:
             out[n] -= self.reciprocity
         else:
             s[:] = static
-        for r in self.sanction[rows].nonzero()[0]:  # few options are sanctions: their rows only
+        for r in _nonzero_rows(self.sanction[rows]):  # few options are sanctions: their rows only
             s[r] += self.sanction[rows[r]] * scale()
         position = {int(k): r for r, k in enumerate(rows)} if self.sets or self.goal_effects else {}
         for k, var, value, p in self.sets:
@@ -160,18 +188,18 @@ class _Terms:
                 s[position[k]] += p * (value - state.column(var)) * self.per_unit[var]
         if self.goal_effects:
             self._goal_values(rules, state, s, position, scale)
-        if self.risk:
-            h = rules.scenario.mechanics.hazard
+        if self.risky:
+            h = self.hazard
             e = (state.column(rules.tension) - h.midpoint).astype(np.float32)
             e *= np.float32(-h.steepness)
             np.exp(e, out=e)  # single precision: a vectorised exponential, several times faster
-            weight = self.risk * 100.0  # per percentage point of hazard
-            later = np.add.outer(self.hazard_g[rows], e)
-            np.divide(self.hazard_num[rows, None], later, out=later)  # minus the hazard after the move
+            weight = np.float32(self.risk * 100.0)  # per percentage point of hazard (as a Python float would be taken)
+            later = _rows(self.hazard_g, rows) + e
+            np.divide(_rows(self.hazard_num, rows), later, out=later)  # minus the hazard after the move
             s += later
-            now = h.max / (1.0 + e)
+            now = np.float32(h.max) / (1.0 + e)
             out[n] -= weight * now  # ...plus the hazard now, on every option: minus it on passing
-            for r in self.war_odds[rows].nonzero()[0]:  # strikes: war itself, if no miscalculation first
+            for r in _nonzero_rows(self.war_odds[rows]):  # strikes: war itself, if no miscalculation first
                 s[r] -= weight * self.war_odds[rows[r]] * (1.0 - now)
         return out
 
@@ -200,6 +228,16 @@ class _Terms:
     def _utility(self, rules: Rules, v: int, x: np.ndarray) -> np.ndarray:
         z = (x - rules.vmin[v]) / rules.span[v] * 10.0
         return sum(u(z) for u in self.goals[v])
+
+
+def _rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The options' rows of a per-option array, [rows, 1] or, with a column per world, [rows, W]."""
+    return a[rows, None] if a.ndim == 1 else a[rows]
+
+
+def _nonzero_rows(a: np.ndarray) -> np.ndarray:
+    """The rows of a per-option array that are not zero (in some world, with a column per world)."""
+    return a.nonzero()[0] if a.ndim == 1 else a.any(axis=1).nonzero()[0]
 
 
 @dataclass(frozen=True)
@@ -232,15 +270,17 @@ class _Situation:
 class Doctrine:
     """A doctrine preset bound to one actor of one scenario."""
 
-    def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec):
+    def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec, params: Params | None = None):
         self.name, self.actor, self.spec = name, actor, spec
-        self.base = _Terms(rules, actor, spec)
+        own = params.terms.get(name, {}) if params else {}  # the preset's own terms per world
+        self.base = _Terms(rules, actor, spec, params, own)
+        self.temperature = own.get("temperature", spec.temperature)
         self.rules: list[_Rule] = []
         owned = [f"redline.{line.id}" for line, owner in zip(rules.red_lines, rules.red_line_owner) if owner == actor]
         if spec.after_red_line is not None and owned:  # first, as it was added before rules existed
-            self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line), None))
+            self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line, params), None))
         for rule in spec.rules:
-            self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule), rule.temperature))
+            self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule, params), rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
         self.on_view = rules.knowledge.hidden_from(actor)  # else its view is the truth: it reads the state
 
@@ -295,7 +335,7 @@ class Doctrine:
         for j in self.opponents[1:]:  # column by column: each is contiguous
             opp = np.maximum(opp, view.position[:, j])
         scale = cache(lambda: view.sanction_scale(turn).astype(np.float32))  # only where some option is a sanction
-        holding, temperature = [], self.spec.temperature
+        holding, temperature = [], self.temperature
         for rule in self.rules:
             mask = rule.holds(env)  # once per decision
             if not mask.any():  # a rule that holds nowhere costs nothing more

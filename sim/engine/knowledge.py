@@ -75,6 +75,15 @@ class Knowledge:
         """How `actor` sees variable `var`."""
         return self.kind[var] if var in self.kind and var in self.hidden[actor] else EXACT
 
+    def start(self, st) -> None:
+        """The beliefs at the start of a game: what each variable is at turn 0 (a private one is
+        never seen again), noisy ones with a first error."""
+        for a, cols in enumerate(self.hidden):
+            st.belief[a][:] = st.vars[:, cols]
+        for v, j in self.late_index.items():
+            st.late[j][:] = st.vars[:, v, None]
+        self.observe(st, -1)
+
     def observe(self, st, turn: int) -> None:
         """The end of a turn: each actor's beliefs of what is hidden from it, from the truth now
         (a fresh error for noisy variables, the value `late` turns ago for late ones)."""

@@ -78,15 +78,24 @@ class Moves:
         mark = len(self.log.records)  # the moves are logged here, before what they cause
         self._move_position(a, opts, worlds, turn)
         success = np.ones(len(worlds), dtype=bool)
-        risky = (rules.success[opts] < 1).nonzero()[0]  # a draw only where the move may fail
+        odds = self._odds(opts, worlds)
+        risky = (odds < 1).nonzero()[0]  # a draw only where the move may fail
         if len(risky):
             o = opts[risky]
-            success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < rules.success[o]
+            success[risky] = rng.uniform(st.stream[worlds[risky]], rng.key("success"), turn, rules.option_key[o]) < odds[risky]
         changes = self._table_effects(a, opts, worlds, success, turn)
         # One option at a time only where needed: special options, or everything when recording.
         for i, rows in _cohorts(opts if self.record else np.where(rules.special[opts], opts, -1)):
             self._particular(i, worlds[rows], success[rows], turn, {v: c[rows] for v, c in changes.items()}, mark)
             mark += 1
+
+    def _odds(self, opts: np.ndarray, worlds: np.ndarray) -> np.ndarray:
+        """Each move's chance of success: its option's, or its world's where that varies per world."""
+        odds = self.rules.success[opts]
+        for i, column in self.params.success.items() if self.params else ():
+            taken = opts == i
+            odds[taken] = column[worlds[taken]]
+        return odds
 
     def _particular(self, i: int, worlds: np.ndarray, success: np.ndarray, turn: int, changes: dict, mark: int) -> None:
         rules, st = self.rules, self.state

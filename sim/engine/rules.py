@@ -214,15 +214,17 @@ class Rules:
                     t.keys[c, k] = rng.key(f"{self.options[i].id}/{self.var_names[v]}")
         return t
 
-    def expected_effects(self, i: int) -> list[tuple[CompiledEffect, float]]:
+    def expected_effects(self, i: int, success=None) -> list[tuple[CompiledEffect, float]]:
         """What taking option i brings, as (effect, probability): what a doctrine weighs.
 
         A proposal's effects depend on the answer (even odds assumed); answering a consent
         proposal brings the proposal's effects on acceptance, or on refusal (averaged over the
-        options that can make such a proposal to this actor).
+        options that can make such a proposal to this actor). `success`: the option's chance of
+        success if not the scenario's (an array: one per world, `Params`).
         """
         o = self.options[i]
-        odds = {"success": o.success, "failure": 1.0 - o.success, "always": 1.0}
+        p = o.success if success is None else success
+        odds = {"success": p, "failure": 1.0 - p, "always": 1.0}
         if o.proposes:
             odds = {"success": 0.5, "failure": 0.5, "always": 1.0}
         out = [(e, odds[e.when]) for e in self.effects[i]]
@@ -319,13 +321,15 @@ class Rules:
             self.var_index[e.var], e.delta, e.set, lag, e.over, e.uncertainty, e.when, e.revert, e.sanction, key
         )
 
-    def hazard(self, tension: np.ndarray) -> np.ndarray:
+    def hazard(self, tension: np.ndarray, h=None) -> np.ndarray:
         """The chance of war by miscalculation in a turn, in single precision (a vectorised exponential).
 
         The scenario's figure is weekly: a turn of d days has 1 - (1 - weekly)^(d / 7), computed
-        as -expm1(log1p(-weekly) d / 7); weekly turns use the weekly figure as it is."""
-        h = self.scenario.mechanics.hazard
-        weekly = h.max / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
+        as -expm1(log1p(-weekly) d / 7); weekly turns use the weekly figure as it is. `h`: the
+        hazard's numbers if not the scenario's (arrays per world: `params.Hazard`)."""
+        h = h or self.scenario.mechanics.hazard
+        # max in single precision, as a Python float would be taken: an array of maxima per world then gives the same numbers
+        weekly = np.float32(h.max) / (1.0 + np.exp(np.asarray(-h.steepness * (tension - h.midpoint), dtype=np.float32)))
         days = self.scenario.clock.turn_days
         if days == 7:
             return weekly

@@ -46,9 +46,9 @@ class State:
         self.threshold_turn = F((W, len(rules.threshold_levels)), -1, int)
         self.memory = Memory(rules.recall, W)  # the record of moves that expressions read
         known = rules.knowledge
-        if known.hides_variables:  # what each actor believes of the variables hidden from it (`knowledge`)
-            self.belief = [np.asfortranarray(np.tile(rules.initial[cols], (W, 1))) for cols in known.hidden]
-            self.late = [np.full((W, known.kind[v].amount), rules.initial[v], order="F") for v in known.late]
+        if known.hides_variables:  # what each actor believes of the variables hidden from it (`Knowledge.start`)
+            self.belief = [F((W, len(cols))) for cols in known.hidden]
+            self.late = [F((W, known.kind[v].amount)) for v in known.late]
         if known.covert:  # which actor has detected each covert option's preparation under way
             self.detected = F((W, len(known.covert), A), dtype=bool)
         if known.unattributed.any():  # positions as others see them: moves not attributed do not count

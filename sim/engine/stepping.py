@@ -14,6 +14,7 @@ from .doctrine import Doctrine
 from .events import EventLog
 from .knowledge import View
 from .moves import Flight, Moves
+from .params import Hazard, Params
 from .processes import INJECT, Decision, Processes
 from .proposals import Proposals
 from .rules import Rules
@@ -30,23 +31,34 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         humans=(),
         doctrines: dict[str, str] | None = None,
         record: bool = True,
+        params: dict[str, np.ndarray] | None = None,
     ):
+        """`runs`: how many worlds (runs 0 to N-1), or their run indices (repeats allowed: a world's
+        luck is its run's). `params`: numbers that differ per world, by path (see `params`)."""
         runs = np.arange(runs) if np.isscalar(runs) else np.asarray(runs)
-        self._setup(rules, seed, State(rules, rng.streams(seed, runs), runs), humans, doctrines, record, 0.0)
-        if rules.knowledge.hides_variables:  # what others believe at the start: noisy ones already with an error
-            rules.knowledge.observe(self.state, -1)
+        state = State(rules, rng.streams(seed, runs), runs)
+        given = Params(rules, params) if params else None
+        if given and given.size != state.size:
+            raise ValueError(f"params: {given.size} values per path for {state.size} worlds")
+        for v, column in given.initial.items() if given else ():
+            state.vars[:, v] = column
+        if rules.knowledge.hides_variables:  # what others believe at the start (per-world initial values in)
+            rules.knowledge.start(state)
+        self._setup(rules, seed, state, humans, doctrines, record, 0.0, given)
         for i, turn in enumerate(rules.inject_turn):
             if turn < rules.horizon:
                 self.env.process(self._inject(i, turn))
         self._start_actors(force=None)
 
-    def _setup(self, rules, seed, state, humans, doctrines, record, now):
+    def _setup(self, rules, seed, state, humans, doctrines, record, now, params=None):
         self.rules, self.seed, self.state = rules, seed, state
+        self.params = params
+        self.hazard = Hazard(rules, params) if params and params.hazard else None  # None: the scenario's
         self.humans = {rules.actor_index[a] for a in humans}
         choice = {a: spec.doctrine for a, spec in rules.scenario.actors.items()} | dict(doctrines or {})
         self.doctrine_names = choice
         self.doctrines = [
-            Doctrine(rules, i, choice[a], rules.scenario.doctrines[choice[a]]) for i, a in enumerate(rules.actors)
+            Doctrine(rules, i, choice[a], rules.scenario.doctrines[choice[a]], params) for i, a in enumerate(rules.actors)
         ]
         self.record = record
         self.log = EventLog(rules.actors)
@@ -112,7 +124,8 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         state.stream = rng.fork_streams(self.state.stream, self.turn, copies)
         if as_seen_by is not None:
             self.rules.knowledge.consistent(state, self.rules.actor_index[as_seen_by], self.turn)
-        new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now)
+        params = self.params.take(index) if self.params else None
+        new._setup(self.rules, self.seed, state, humans, self.doctrine_names, record, self.env.now, params)
         for flight in self.flights.values():
             new._fly(flight.remap(copies))
         for i, turn in enumerate(self.rules.inject_turn):

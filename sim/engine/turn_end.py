@@ -48,7 +48,7 @@ class TurnEnd:
             column = history[:, turn]
             column[:] = pos[:, a]
             column[ended] = np.nan
-        war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension))
+        war = alive & (rng.uniform(st.stream, rng.key("miscalculation"), turn) < rules.hazard(tension, self.hazard))
         self._end(war.nonzero()[0], rules.war, turn, cause="miscalculation")
         env = st.names(turn)
         for k, cond in enumerate(rules.outcome_when):

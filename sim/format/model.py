@@ -657,8 +657,16 @@ def json_schema() -> dict:
 
 def digest(scenario: Scenario) -> str:
     """The scenario's fingerprint: the same for the same content, however it was written."""
-    text = json.dumps(_without_added_defaults(scenario.model_dump(mode="json", by_alias=True)), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return digest_of(digested(scenario))
+
+
+def digested(scenario: Scenario) -> dict:
+    """What the digest is of: the scenario's dump (a fresh copy, to change for `digests_with`)."""
+    return _without_added_defaults(scenario.model_dump(mode="json", by_alias=True))
+
+
+def digest_of(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _without_added_defaults(data: dict) -> dict:

@@ -25,6 +25,20 @@ FIXED = 2.0**20  # sums are kept in fixed point: exact, so they do not depend on
 
 
 @dataclass(frozen=True)
+class PerWorld:
+    """A design's points as one batch (`ladder explore`): world j is run j % runs of point
+    j // runs, given that point's values of `paths` (numbers the engine varies per world)."""
+
+    paths: tuple[str, ...]
+    values: np.ndarray  # [points, paths]
+    runs: int  # runs per point
+
+    @property
+    def worlds(self) -> int:
+        return len(self.values) * self.runs
+
+
+@dataclass(frozen=True)
 class Job:
     """Everything a worker needs to play runs of a batch; small enough to send to each."""
 
@@ -35,6 +49,7 @@ class Job:
     variant: str | None = None  # the label of the runs.parquet `variant` column (default: the name)
     events: bool = False  # also every event of every run (events.parquet)
     trajectories: tuple[str, ...] = ()  # variables whose value at every turn is kept (trajectories.parquet)
+    per_world: PerWorld | None = None  # a design's points: chunks are of worlds, and leave rows only
 
     @property
     def digest(self) -> str:
@@ -64,8 +79,15 @@ def run_chunk(job: Job, lo: int, hi: int) -> dict:
     """Play runs [lo, hi): their rows and their aggregates, and their events and trajectories
     when the job asks for them (recording events costs time, so only then)."""
     rules = rules_of(job)
-    engine = Engine(rules, seed=job.seed, runs=np.arange(lo, hi), record=job.events, doctrines=job.doctrines)
+    runs, params = np.arange(lo, hi), None
+    if job.per_world:
+        d = job.per_world
+        point, runs = np.divmod(runs, d.runs)
+        params = {path: d.values[point, j] for j, path in enumerate(d.paths)}
+    engine = Engine(rules, seed=job.seed, runs=runs, record=job.events, doctrines=job.doctrines, params=params)
     out = {"lo": lo, "hi": hi}
+    if job.per_world:  # a design's points are summed up by point, from the rows (`explore`)
+        return out | {"rows": rows(engine.run())}
     if job.trajectories:
         out["trajectories"] = trajectories(engine, job.trajectories)  # plays the games turn by turn
     engine.run()
@@ -138,7 +160,7 @@ def events(engine: Engine):
         if ev.seen_by is None:  # everyone: most events, one string for all their worlds
             cols["seen_by"].append(np.full(n, ",".join(actors), dtype=object))
         else:
-            cols["seen_by"].append(np.array([",".join(a for a in actors if ev.saw(a, k)) for k in range(n)], dtype=object))
+            cols["seen_by"].append(np.array([",".join(a for a in actors if ev.seen_at(a, k) >= 0) for k in range(n)], dtype=object))
     order = np.argsort(np.concatenate(cols["run"]) if cols["run"] else np.zeros(0, int), kind="stable")
     types = {"run": "int64", "turn": "int32", "kind": "string", "actor": "string", "subject": "string"} | EVENT_DATA | {"seen_by": "string"}
     return pa.table({k: pa.array(np.concatenate(v)[order] if v else [], type=types[k]) for k, v in cols.items()})

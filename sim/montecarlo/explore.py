@@ -6,30 +6,39 @@ PATH=A,B`): Saltelli's scheme for Sobol indices or Morris trajectories (SALib), 
 hypercube (`scipy.stats.qmc`), seeded from the seed. A lever is sampled alongside the ranges, as
 one more factor of the design whose unit value picks one of its values, each with an equal
 share: so the indices and the boxes speak of levers too, and the number of points does not
-multiply with them. Each point is a variant made by `with_values` and played as an ordinary batch
-on the same runs as every other point (common random numbers, as compare and sweep do).
+multiply with them. Each point plays the games of a variant made by `with_values`, on the same
+runs as every other point (common random numbers, as compare and sweep do).
 
-This version plays the design point by point (one batch per point); playing every point's
-worlds in one engine batch, with parameters per world, is the faster path left for later.
+The design is played as few batches as it can be: the numbers the engine varies per world
+(`engine.params`) differ from world to world inside one batch, so points that differ only in
+those are one batch of points x runs worlds. Points are grouped by everything else they set
+(a lever, a sanction lag, an effect...): each group's rules are compiled once, from a variant
+with its values. World j of a group is run j % R of its point j // R, and a world's luck
+depends only on its run, so every point plays exactly the games of its own batch.
 """
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, replace
+import sys
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
+from ..engine.params import is_per_world
 from ..format.errors import UsageError, quoted
 from ..format.files import dump_json
-from ..format.values import with_values
+from ..format.values import digests_with, with_values
 from ..format.words import percent, plural
-from .chunks import MAX_CHUNK, Job, column
+from .backends import LocalBackend
+from .batch import Progress
+from .chunks import FIXED, Chunks, Job, PerWorld, _fixed, column
 from .folder import results_table
 from .prim import peel
 from .sweep import _plain_value, _show, locate, parse_sets
-from .variants import Member, claimed, fit, group_manifest, play_all, write
+from .variants import claimed, fit, group_manifest, write
 
 METHODS = ("sobol", "morris", "lhs")
 # the fewest points each method can analyse: Sobol's bootstrap and Morris's sigma need several
@@ -233,53 +242,135 @@ def _design_table(fs: list[Factor], unit: np.ndarray):
     return pa.table(data).replace_schema_metadata({"ladder_names": json.dumps(renamed, sort_keys=True)})
 
 
-def _results_table(members: list[Member], summaries: list[dict]):
+@dataclass
+class _Group:
+    """Design points that set the same values the engine cannot vary per world: one batch."""
+
+    values: dict  # those values
+    points: list[int]  # indices into the design, ascending
+
+
+def _groups(model, fs: list[Factor], rows: list[dict]) -> tuple[list[str], list[_Group]]:
+    """The paths varied per world, and the points grouped by the values of every other path."""
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    wide = [f.path for f in fs if not f.values and is_per_world(data, f.path)]
+    groups: dict[str, _Group] = {}
+    for k, values in enumerate(rows):
+        fixed = {p: v for p, v in values.items() if p not in wide}
+        groups.setdefault(json.dumps(fixed, sort_keys=True, default=str), _Group(fixed, [])).points.append(k)
+    return wide, list(groups.values())
+
+
+def _play(model, name: str, seed: int, wide: list[str], groups: list[_Group], rows: list[dict], runs: int,
+          chunk: int, workers: int) -> tuple[list[dict], list[str]]:
+    """Every point's games, a group at a time as one batch of worlds (in chunks, over the
+    workers): each point's rows (the columns of runs.parquet), and each point's digest."""
+    played: list[dict] = [{}] * len(rows)
+    digests: list[str] = [""] * len(rows)
+    progress = Progress(len(rows) * runs)
+    try:
+        for group in groups:
+            scenario = with_values(model, group.values, what="explore") if group.values else model
+            values = np.array([[float(rows[k][p]) for p in wide] for k in group.points]).reshape(len(group.points), len(wide))
+            job = Job(scenario, name, seed, per_world=PerWorld(tuple(wide), values, runs))
+            for k, d in zip(group.points, digests_with(scenario, wide, values)):
+                digests[k] = d
+            parts = {}
+            backend = LocalBackend(workers)
+            try:
+                for result in backend.run(job, Chunks(job.per_world.worlds, chunk)):
+                    parts[result["lo"]] = result["rows"]
+                    progress.add(result["hi"] - result["lo"])
+            finally:
+                backend.close()
+            columns = {c: _joined([parts[lo][c] for lo in sorted(parts)]) for c in parts[0]}
+            for i, k in enumerate(group.points):
+                played[k] = {c: v[i * runs:(i + 1) * runs] for c, v in columns.items()}
+    finally:
+        progress.close()
+    return played, digests
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Columns of rows end to end; masked (a threshold never crossed) if any part is."""
+    return np.ma.concatenate(parts) if any(np.ma.isMaskedArray(p) for p in parts) else np.concatenate(parts)
+
+
+def _point_summary(model, played: dict) -> dict:
+    """What the analysis reads of a point's games: each outcome's probability and each actor's
+    mean peak rung, summed as a batch's summary sums them (`summary.summary`)."""
+    n = len(played["run"])
+    outcomes = {o.id: {"p": float(np.count_nonzero(played["outcome"] == o.id)) / n, "label": o.label} for o in model.outcomes}
+    peaks = {a: float(_fixed(played[f"peak_{a}"]).sum()) / FIXED / n for a in model.actors}
+    return {"outcomes": outcomes, "mean_peak_rung": peaks}
+
+
+def _labelled(table, job: Job, labels: list[str], digests: list[str], per: int):
+    """A table of the design's rows as results hold them (`results_table`), each row's variant
+    and digest its point's, and the point after the provenance columns."""
+    import pyarrow as pa
+
+    table = results_table(table, job)
+    table = table.set_column(table.schema.get_field_index("variant"), "variant", pa.array(np.repeat(labels, per), pa.string()))
+    table = table.set_column(table.schema.get_field_index("digest"), "digest", pa.array(np.repeat(digests, per), pa.string()))
+    return table.add_column(4, "point", pa.array(np.repeat(np.arange(1, len(labels) + 1, dtype=np.int64), per)))
+
+
+def _runs_table(job: Job, played: list[dict], labels: list[str], digests: list[str]):
+    """runs.parquet: every game of the design, point by point and run by run."""
+    from .folder import _table
+
+    columns = {c: _joined([p[c] for p in played]) for c in played[0]}
+    return _labelled(_table(columns), job, labels, digests, len(played[0]["run"]))
+
+
+def _results_table(job: Job, summaries: list[dict], labels: list[str], digests: list[str]):
     """results.parquet: a row per point, each outcome's probability and each actor's mean peak
     rung, with the provenance columns every results file has (the point's variant and digest)."""
     import pyarrow as pa
 
-    rows = []
-    for k, (m, s) in enumerate(zip(members, summaries), 1):
-        row = {"point": [k]} | {f"p_{oid}": [o["p"]] for oid, o in s["outcomes"].items()}
-        row |= {f"peak_{actor}": [v] for actor, v in s["mean_peak_rung"].items()}
-        rows.append(results_table(pa.table(row), replace(m.job, variant=m.name)))  # labelled as the point's runs are
-    return pa.concat_tables(rows)
+    row = {f"p_{oid}": [s["outcomes"][oid]["p"] for s in summaries] for oid in summaries[0]["outcomes"]}
+    row |= {f"peak_{actor}": [s["mean_peak_rung"][actor] for s in summaries] for actor in summaries[0]["mean_peak_rung"]}
+    return _labelled(pa.table(row), job, labels, digests, 1)
 
 
 def explore(model, name: str, source: str, varies: list[tuple[str, float, float]], levers: list[tuple[str, list]],
             method: str, points: int, runs: int, seed: int, outcome: str, out: Path, workers: int,
             chunk: int | None, arguments: dict) -> dict:
-    """Play the design into OUT/point-K/ and write design.parquet, results.parquet, indices.json,
+    """Play the design and write runs.parquet, design.parquet, results.parquet, indices.json,
     prim.json, report.html and manifest.json; returns the tables and the analyses."""
     import pyarrow.parquet as pq
 
     fs = factors(model, varies, levers)
     check(method, points, outcome, model)
     unit = design(method, fs, points, seed)
-    members = []
-    for k, row in enumerate(unit, 1):
-        values = {f.path: f.value(u) for f, u in zip(fs, row)}
-        shown = ", ".join(f"{p}={_show(v)}" for p, v in values.items())
-        job = Job(with_values(model, values, what=f"explore point {k}"), name, seed, {})
-        members.append(Member(f"point {k}: {shown}", shown, job, f"point-{k}", source))
-    # a point's games spread over the workers unless told otherwise (results do not depend on it)
-    chunk = chunk or min(MAX_CHUNK, math.ceil(runs / workers))
+    rows = [{f.path: f.value(u) for f, u in zip(fs, row)} for row in unit]
+    labels = [", ".join(f"{p}={_show(v)}" for p, v in values.items()) for values in rows]
+    wide, groups = _groups(model, fs, rows)
+    chunk = chunk or 5000  # worlds a chunk, as a batch's runs (results do not depend on it)
     out = Path(out)
     with claimed(out):
         manifest = group_manifest(
-            "explore", members, seed, runs, chunk, arguments, scenario=name, source=source, digest=Job(model, name, seed).digest,
+            "explore", [], seed, runs, chunk, arguments, scenario=name, source=source, digest=Job(model, name, seed).digest,
             method=method, points=points, design_rows=len(unit), runs_per_point=runs, outcome=outcome,
             vary=[{"path": f.path, "low": f.low, "high": f.high, "whole": f.whole} for f in fs if not f.values],
             levers=[{"path": f.path, "values": [_plain_value(v) for v in f.values]} for f in fs if f.values],
             lever_design="sampled alongside: one more factor of the design, its unit value picking one value (equal shares)",
+            per_world=wide, batches=len(groups),
             settings={"sobol_second_order": False, "morris_levels": MORRIS_LEVELS, "bootstrap_resamples": 100,
                       "conf_level": 0.95, "prim_interest_quantile": INTEREST},
             versions=versions(),
         )
         write(out / "manifest.json", dump_json(manifest))
-        summaries = play_all(members, out, runs, chunk, workers, arguments)
+        if sys.stderr.isatty():
+            print(f"{plural(len(unit), 'point')} as {plural(len(groups), 'batch', 'batches')} (varied per world: "
+                  f"{', '.join(wide) or 'nothing'})", file=sys.stderr)
+        played, digests = _play(model, name, seed, wide, groups, rows, runs, chunk, workers)
+        job = Job(model, name, seed)
+        summaries = [_point_summary(model, p) for p in played]
+        pq.write_table(_runs_table(job, played, labels, digests), out / "runs.parquet")
         design_table = _design_table(fs, unit)
-        results = _results_table(members, summaries)
+        results = _results_table(job, summaries, labels, digests)
         p = np.array([s["outcomes"][outcome]["p"] for s in summaries])
         found = indices(method, fs, unit, p, seed)
         boxes = discover(fs, unit, p, outcome)
@@ -287,11 +378,13 @@ def explore(model, name: str, source: str, varies: list[tuple[str, float, float]
         pq.write_table(results, out / "results.parquet")
         write(out / "indices.json", dump_json(found))
         write(out / "prim.json", dump_json(boxes))
-        labels = {oid: o["label"] for oid, o in summaries[0]["outcomes"].items()}
+        labels_of = {oid: o["label"] for oid, o in summaries[0]["outcomes"].items()}
         info = {"scenario": name, "title": model.title, "seed": seed, "method": method, "points": len(unit), "runs": runs,
-                "outcome": outcome, "outcome_label": labels[outcome]}
+                "outcome": outcome, "outcome_label": labels_of[outcome]}
         write(out / "report.html", explore_report(info, fs, unit, p, found, boxes))
-        write(out / "manifest.json", dump_json(manifest | {"partial": False}))
+        members = [{"name": f"point {k}: {label}", "spec": label, "point": k, "scenario": name, "source": source, "digest": d}
+                   for k, (label, d) in enumerate(zip(labels, digests), 1)]
+        write(out / "manifest.json", dump_json(manifest | {"members": members, "partial": False}))
     return {"design": design_table, "results": results, "indices": found, "prim": boxes, "info": info}
 
 

@@ -328,17 +328,17 @@ def _what_each_side_knew(engine: Engine, events: list[dict], view: str | None) -
         i = rules.option_index.get(ev["subject"])
         if ev["kind"] == "prepare" and not ev["visible"]:
             # the same preparation is detected, and carried out, with the turn it was ready for
-            later = [e for e in events[n + 1:] if e["subject"] == ev["subject"] and (
-                e["kind"] == "detected" and e["ready"] == ev["ready"] or e["kind"] == "move" and e["turn"] == ev["ready"])]
+            later = [e for e in events[n + 1:] if e["subject"] == ev["subject"] and e["kind"] == "move" and e["turn"] == ev["ready"]]
         elif ev["kind"] == "move" and known.unattributed[i] and i not in known.covert_index:
             later = []  # a covert one is told with its preparation
         else:
             continue
-        learned: dict[str, str] = {}
-        for e in [ev, *later]:
-            how = "its own" if e is ev and e["actor"] == ev["actor"] else "detected" if e["kind"] == "detected" else "when it happened"
+        # its actor at once, a detector when it detected the preparation (the record's `seen_at`),
+        # then those who saw the move carried out
+        learned = {a: f"turn {t + 1} ({'its own' if a == ev['actor'] else 'detected'})" for a, t in ev["seen_at"].items()}
+        for e in later:
             for a in e["seen_by"]:
-                learned.setdefault(a, f"turn {e['turn'] + 1} ({how})")
+                learned.setdefault(a, f"turn {e['turn'] + 1} (when it happened)")
         if view is not None and view not in learned:
             continue
         said = "; ".join(f"{a} {learned.get(a, unknown)}" for a in (rules.actors if view is None else [view]))

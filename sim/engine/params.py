@@ -1,0 +1,111 @@
+"""Per-world parameters: numbers an experiment varies, different in each world of one batch, so
+that a whole experimental design is one batch (DESIGN §4, "Batch-first").
+
+A parameter is named by the dotted path `with_values` takes and given as an array with a value
+per world. The engine varies per world the numbers it reads as numbers while it plays:
+
+- `mechanics.hazard.midpoint`, `.steepness`, `.max` (the hazard of miscalculation, and what
+  risk-averse doctrines weigh of it);
+- `variables.V.initial`, for a variable that does not drift toward its initial value (one that
+  drifts has it as its baseline, too);
+- `options.O.success` (the draw, and what doctrines expect of the move);
+- a doctrine preset's `temperature`, `escalation`, `reciprocity`, `risk_aversion`, `values` and
+  `pass` (its own terms, not its rules');
+- `actors.A.values.V`, an actor's plain value weight of a variable (not a goal).
+
+Everything else (sanction lags, effects, structure, goals, rules, levers) shapes the compiled
+rules, so a design varying it is played as batches grouped by those values (`is_per_world`).
+A world given the values of a scenario plays exactly as in a batch of that scenario: the same
+arithmetic, element by element, in the same precision.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..format.values import locate
+from .rules import Rules
+
+HAZARD = ("midpoint", "steepness", "max")
+TERMS = {"temperature": "temperature", "escalation": "escalation", "reciprocity": "reciprocity",
+         "risk_aversion": "risk_aversion", "values": "values", "pass": "pass_"}  # as the file names them -> the model's field
+
+
+def kind(data: dict, path: str) -> tuple | None:
+    """What `path` names in the scenario data (its dump by alias) if the engine can vary it per
+    world: ("hazard", name), ("initial", variable), ("success", option id), ("term", doctrine,
+    field) or ("value", actor, variable); None if only a batch of its own can vary it."""
+    container, key = locate(data, path)
+    value = container[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if container is data["mechanics"]["hazard"] and key in HAZARD:
+        return ("hazard", key)
+    for name, spec in data["variables"].items():
+        if container is spec and key == "initial":  # a drifting variable's initial value is its baseline too
+            return ("initial", name) if not spec.get("drift") or spec.get("baseline") is not None else None
+    for spec in data["options"]:
+        if container is spec and key == "success":
+            return ("success", spec["id"])
+    for name, spec in data["doctrines"].items():
+        if container is spec and key in TERMS:
+            return ("term", name, TERMS[key])
+    for name, spec in data["actors"].items():
+        if container is spec.get("values"):
+            return ("value", name, key)
+    return None
+
+
+def is_per_world(data: dict, path: str) -> bool:
+    return kind(data, path) is not None
+
+
+class Params:
+    """Per-world values of one batch, found by what they are: what the engine's parts read."""
+
+    def __init__(self, rules: Rules, values: dict[str, np.ndarray]):
+        data = rules.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self.hazard: dict[str, np.ndarray] = {}  # midpoint, steepness, max
+        self.initial: dict[int, np.ndarray] = {}  # variable index ->
+        self.success: dict[int, np.ndarray] = {}  # option index ->
+        self.terms: dict[str, dict[str, np.ndarray]] = {}  # doctrine -> field ->
+        self.values: dict[str, dict[str, np.ndarray]] = {}  # actor -> variable ->
+        self.size = len(next(iter(values.values()))) if values else 0
+        for path, array in values.items():
+            found = kind(data, path)
+            if found is None:
+                raise ValueError(f"{path}: the engine cannot vary it per world; play a batch per value")
+            array = np.asarray(array, dtype=float)
+            if array.shape != (self.size,):
+                raise ValueError(f"{path}: expected one value per world ({self.size}), got an array of shape {array.shape}")
+            if found[0] == "hazard":
+                self.hazard[found[1]] = array
+            elif found[0] == "initial":
+                self.initial[rules.var_index[found[1]]] = array
+            elif found[0] == "success":
+                self.success[rules.option_index[found[1]]] = array
+            elif found[0] == "term":
+                self.terms.setdefault(found[1], {})[found[2]] = array
+            else:
+                self.values.setdefault(found[1], {})[found[2]] = array
+
+    def take(self, index: np.ndarray) -> Params:
+        """The values of the given worlds (repeats allowed), as `State.take` takes them."""
+        new = object.__new__(Params)
+        new.size = len(index)
+        pick = lambda d: {k: v[index] for k, v in d.items()}  # noqa: E731
+        new.hazard, new.initial, new.success = pick(self.hazard), pick(self.initial), pick(self.success)
+        new.terms = {k: pick(v) for k, v in self.terms.items()}
+        new.values = {k: pick(v) for k, v in self.values.items()}
+        return new
+
+
+class Hazard:
+    """The hazard's three numbers, each a scalar or an array per world."""
+
+    def __init__(self, rules: Rules, params: Params | None):
+        h = rules.scenario.mechanics.hazard
+        given = params.hazard if params else {}
+        self.midpoint = given.get("midpoint", h.midpoint)
+        self.steepness = given.get("steepness", h.steepness)
+        self.max = given.get("max", h.max)
+        self.per_world = bool(given)
