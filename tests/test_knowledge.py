@@ -239,3 +239,15 @@ def test_show_says_what_is_hidden(capsys):
         "B.resolve: private", "B.economy: seen with an error of 5", "B.stock: seen 3 turns late",
         "Covert test [b-test]: covert preparation, detection A 0.2 + 0.6 * A.isr, C 0.1", "Hack [b-hack]: not attributed"]
     assert "Hidden" not in ladder(capsys, "show", "tutorial")[1]
+
+
+def test_what_follows_a_hidden_move_is_seen_by_those_who_saw_the_move():
+    # b-hack made covert (A detects it for certain) and given a lagged effect
+    text = KNOWLEDGE.read_text().replace(
+        "effects: [{var: A.alert, delta: 10}]", "effects: [{var: A.alert, delta: 10}, {var: tension, delta: 4, lag: 1}]").replace(
+        "attributed: false,", "attributed: false, prepare: 1, visible: false, detection: {A: 1.0},")
+    rules = Rules(validate(parse_document(text, "v.yaml")), "v")
+    engine = Engine(rules, seed=1, runs=1, humans=("B",), record=True)
+    play(engine, {(0, "B"): "b-hack"}, until_turn=4)
+    hack = [(e["kind"], e["seen_by"]) for e in engine.log.for_world(0) if e["subject"] == "b-hack"]
+    assert hack == [("prepare", ["A", "B"]), ("detected", ["A"]), ("move", ["A", "B"]), ("effect", ["A", "B"])]

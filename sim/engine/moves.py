@@ -261,12 +261,12 @@ class Moves:
         return after - before if self.record else None
 
     def _land(self, f: Flight) -> None:
-        """Carry out what a flight brings (news for its actor alone if its move was not attributed)."""
+        """Carry out what a flight brings (news for those who saw its move, if it was not attributed)."""
         st, rules = self.state, self.rules
         live = st.active[f.worlds]
         worlds = f.worlds[live]
         i = rules.option_index.get(f.subject, -1) if f.actor else -1
-        seen = {f.actor: True} if i >= 0 and rules.knowledge.unattributed[i] else None
+        seen = self._seen(i, worlds) if i >= 0 else None  # as its move was seen
         if f.kind == "effect":
             deltas = f.deltas[live] * (st.sanction_scale(f.turn, worlds) if f.effect.sanction else 1.0)
             applied = self._apply(f.effect.var, worlds, deltas)
