@@ -5,7 +5,7 @@ any zoom; with the text left as text they draw about a third faster than PNG), t
 small inline CSS block, and there are no scripts, fonts or links to anything outside the page.
 The pages read only the batch contract (`summary`, `turns`, `comparison`; see sim/batch.py).
 Matplotlib is imported when a report is drawn, never when `sim` is imported, and draws on
-Agg canvases of its own (no pyplot), so no display is needed and nothing is left open.
+SVG canvases of its own (no pyplot), so no display is needed and nothing is left open.
 """
 from __future__ import annotations
 
@@ -315,12 +315,12 @@ def _column(turns, name: str) -> np.ndarray | None:
 
 
 def _figure(width: float, height: float, **subplots):
-    """A figure on its own Agg canvas (no pyplot: nothing global to close) and its axes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """A figure on its own SVG canvas (no pyplot: nothing global to close) and its axes."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=SHOWN_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    FigureCanvasSVG(fig)
     axes = fig.subplots(**subplots) if subplots else fig.subplots()
     return fig, axes
 
@@ -337,17 +337,24 @@ def _grid(n: int, cols: int, panel_width: float, panel_height: float, **subplots
 
 
 def _img(fig, alt: str) -> str:
-    """An <img> tag holding the figure as a base64 SVG; the figure is cleared afterwards. An <img>,
+    """An <img> tag holding the figure as a base64 SVG. An <img>,
     not inline <svg>: each figure keeps its own ids, and the page links to nothing."""
     import matplotlib
 
     buf = io.BytesIO()
     # text as text (the browser sets it; drawing glyphs as paths is most of an SVG's time and size);
     # a fixed salt and no date, so the same figure is the same bytes
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ladder"}):
+    # (the two figure.* settings: so that set_layout_engine(None) leaves the figure without one)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ladder",
+                                "figure.autolayout": False, "figure.constrained_layout.use": False}):
+        # the constrained layout, done once here as savefig would do it (measured on an SVG
+        # renderer, at its 72 dpi), then removed: with a layout engine, savefig draws the whole
+        # figure twice, once with drawing disabled only to lay it out, once for real
+        fig.get_layout_engine().execute(fig)
+        fig.set_dpi(SHOWN_DPI)  # measuring for SVG leaves the figure at 72 dpi
+        fig.set_layout_engine(None)
         fig.savefig(buf, format="svg", metadata={"Date": None}, facecolor="white")
     width = round(fig.get_figwidth() * SHOWN_DPI)
-    fig.clear()
     return (f'<figure><img width="{width}" alt="{_e(alt)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"></figure>')
 
