@@ -534,7 +534,8 @@ def _peak_rungs(summary: dict):
         levels = np.asarray(dist[actor].get("levels", []), dtype=float)
         # bin L holds peaks in [L, L+1): drawn there, so the mean falls where it belongs
         ax.axhline(base, color="#bbb", linewidth=0.8)
-        ax.bar(levels, shares[actor] / tallest * 0.85, bottom=base, width=1.0, align="edge", color="#4c72b0",
+        seen = shares[actor] > 0  # a bar of no height would be drawn under the base line: left out
+        ax.bar(levels[seen], shares[actor][seen] / tallest * 0.85, bottom=base, width=1.0, align="edge", color="#4c72b0",
                edgecolor="white", linewidth=0.6)
         mean = means.get(actor)
         if mean is not None and shares[actor].sum() > 0:
