@@ -306,9 +306,11 @@ def _wrap(text: str, width: int = 28, lines: int = 2) -> str:
 
 
 def _column(turns, name: str) -> np.ndarray | None:
+    """A column of the turns table (a row a turn: short) as floats, a null as NaN. Through Python
+    values, not to_numpy(): pyarrow's conversion to NumPy imports pandas the first time (0.2 s)."""
     if turns is None or name not in turns.column_names:
         return None
-    return np.asarray(turns.column(name).to_numpy(zero_copy_only=False), dtype=float)
+    return np.asarray(turns.column(name).to_pylist(), dtype=float)
 
 
 # --- figures --------------------------------------------------------------------------------
