@@ -245,7 +245,8 @@ def report_explore(f: dict) -> list[str]:
     ]
 
 
-REPORT_RUNS = 20_000  # the report's target: a batch of this many runs drawn in under a second
+REPORT_RUNS = 20_000  # the report's target: a batch of this many runs, its first report in a fresh process
+REPORT_TARGET_S = 1.0  # (reading the batch, importing matplotlib) drawn in under this
 
 
 def measure_report(folder: str) -> None:
@@ -301,6 +302,7 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
         "report_runs": REPORT_RUNS,
         "report_first_ms": round(report["first_s"] * 1000, 1),
         "report_draw_ms": round(report["draw_s"] * 1000, 1),
+        "report_target_ms": REPORT_TARGET_S * 1000,
     }
 
 
@@ -314,6 +316,8 @@ def report_batch(f: dict) -> list[str]:
         f"  Dask, all cores     {f['dask_runs_per_s']:>10,.0f} runs/s   time vs local: {f['dask_overhead']:.2f}",
         f"  peak memory         {f['peak_rss_mib'][str(n)]:>10,.0f} MiB at {n:,} runs, {f['peak_rss_mib'][str(big)]:,.0f} MiB at {big:,}"
         f" (ratio {f['memory_ratio_10x_runs']:.2f}; target: at most 1.5)",
-        f"  report, {f['report_runs']:,} runs {f['report_draw_ms']:>7,.0f} ms to draw (target: under 1,000 ms)",
-        f"  {'':<19} {f['report_first_ms']:>7,.0f} ms the first in a process (reading it, importing matplotlib)",
+        f"  report, {f['report_runs']:,} runs {f['report_first_ms']:>7,.0f} ms the first in a fresh process, reading the batch and "
+        f"importing matplotlib (target: under {f['report_target_ms']:,.0f} ms: "
+        f"{'met' if f['report_first_ms'] < f['report_target_ms'] else 'MISSED'})",
+        f"  {'':<19} {f['report_draw_ms']:>7,.0f} ms each one drawn after it",
     ]
