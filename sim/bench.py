@@ -271,15 +271,22 @@ def measure_report(folder: str) -> None:
     print(json.dumps({"first_s": first, "draw_s": min(draws)}))
 
 
+REPORT_PROCESSES = 3  # fresh processes drawing the report; the best of them counts, as a busy spell slows one
+
+
 def _report_once(spec: str) -> dict:
-    """A batch of REPORT_RUNS, then its report drawn again in a fresh process (so matplotlib's import counts)."""
+    """A batch of REPORT_RUNS, then its report drawn again in fresh processes (so matplotlib's import
+    counts), the best of REPORT_PROCESSES."""
     with tempfile.TemporaryDirectory() as tmp:
         out = tmp + "/out"
         code = f"from sim.bench import measure_batch; measure_batch({spec!r}, {REPORT_RUNS}, {os.cpu_count() or 1}, None, {out!r})"
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        done = subprocess.run([sys.executable, "-c", f"from sim.bench import measure_report; measure_report({out!r})"],
-                              capture_output=True, text=True, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        found = []
+        for _ in range(REPORT_PROCESSES):
+            done = subprocess.run([sys.executable, "-c", f"from sim.bench import measure_report; measure_report({out!r})"],
+                                  capture_output=True, text=True, check=True)
+            found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        return {key: min(f[key] for f in found) for key in ("first_s", "draw_s")}
 
 
 def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
@@ -317,7 +324,7 @@ def report_batch(f: dict) -> list[str]:
         f"  peak memory         {f['peak_rss_mib'][str(n)]:>10,.0f} MiB at {n:,} runs, {f['peak_rss_mib'][str(big)]:,.0f} MiB at {big:,}"
         f" (ratio {f['memory_ratio_10x_runs']:.2f}; target: at most 1.5)",
         f"  report, {f['report_runs']:,} runs {f['report_first_ms']:>7,.0f} ms the first in a fresh process, reading the batch and "
-        f"importing matplotlib (target: under {f['report_target_ms']:,.0f} ms: "
+        f"importing matplotlib (best of {REPORT_PROCESSES}; target: under {f['report_target_ms']:,.0f} ms: "
         f"{'met' if f['report_first_ms'] < f['report_target_ms'] else 'MISSED'})",
         f"  {'':<19} {f['report_draw_ms']:>7,.0f} ms each one drawn after it",
     ]
