@@ -258,20 +258,22 @@ def report_explore(f: dict) -> list[str]:
     ]
 
 
-REPORT_RUNS = 20_000  # the report's target: a batch of this many runs drawn in under a second
+REPORT_RUNS = 20_000  # the report's target: a batch of this many runs, its first report in a fresh process
+REPORT_TARGET_S = 1.0  # (reading the batch, importing matplotlib) drawn in under this
 
 
 def measure_report(folder: str) -> None:
     """Draw the report of the batch in `folder` in this process, which has not drawn one yet: print
     the seconds to the first report (reading the batch and importing matplotlib on the way) and the
-    best of three draws after it, as JSON."""
+    best of three draws after it, as JSON. turns.parquet is one small file, read as one: read_table
+    would go through pyarrow.dataset, whose import brings pandas (some 0.2 s the report never uses)."""
     start = time.perf_counter()
     import pyarrow.parquet as pq
 
     from .montecarlo.report import batch_report
 
     summary = json.loads(Path(folder, "summary.json").read_text())
-    turns = pq.read_table(Path(folder, "turns.parquet"))
+    turns = pq.ParquetFile(Path(folder, "turns.parquet")).read()
     batch_report(summary, turns)
     first = time.perf_counter() - start
     draws = []
@@ -282,15 +284,22 @@ def measure_report(folder: str) -> None:
     print(json.dumps({"first_s": first, "draw_s": min(draws)}))
 
 
+REPORT_PROCESSES = 3  # fresh processes drawing the report; the best of them counts, as a busy spell slows one
+
+
 def _report_once(spec: str) -> dict:
-    """A batch of REPORT_RUNS, then its report drawn again in a fresh process (so matplotlib's import counts)."""
+    """A batch of REPORT_RUNS, then its report drawn again in fresh processes (so matplotlib's import
+    counts), the best of REPORT_PROCESSES."""
     with tempfile.TemporaryDirectory() as tmp:
         out = tmp + "/out"
         code = f"from sim.bench import measure_batch; measure_batch({spec!r}, {REPORT_RUNS}, {os.cpu_count() or 1}, None, {out!r})"
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        done = subprocess.run([sys.executable, "-c", f"from sim.bench import measure_report; measure_report({out!r})"],
-                              capture_output=True, text=True, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        found = []
+        for _ in range(REPORT_PROCESSES):
+            done = subprocess.run([sys.executable, "-c", f"from sim.bench import measure_report; measure_report({out!r})"],
+                                  capture_output=True, text=True, check=True)
+            found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        return {key: min(f[key] for f in found) for key in ("first_s", "draw_s")}
 
 
 def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
@@ -313,6 +322,7 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
         "report_runs": REPORT_RUNS,
         "report_first_ms": round(report["first_s"] * 1000, 1),
         "report_draw_ms": round(report["draw_s"] * 1000, 1),
+        "report_target_ms": REPORT_TARGET_S * 1000,
     }
 
 
@@ -326,6 +336,8 @@ def report_batch(f: dict) -> list[str]:
         f"  Dask, all cores     {f['dask_runs_per_s']:>10,.0f} runs/s   time vs local: {f['dask_overhead']:.2f}",
         f"  peak memory         {f['peak_rss_mib'][str(n)]:>10,.0f} MiB at {n:,} runs, {f['peak_rss_mib'][str(big)]:,.0f} MiB at {big:,}"
         f" (ratio {f['memory_ratio_10x_runs']:.2f}; target: at most 1.5)",
-        f"  report, {f['report_runs']:,} runs {f['report_draw_ms']:>7,.0f} ms to draw (target: under 1,000 ms)",
-        f"  {'':<19} {f['report_first_ms']:>7,.0f} ms the first in a process (reading it, importing matplotlib)",
+        f"  report, {f['report_runs']:,} runs {f['report_first_ms']:>7,.0f} ms the first in a fresh process, reading the batch and "
+        f"importing matplotlib (best of {REPORT_PROCESSES}; target: under {f['report_target_ms']:,.0f} ms: "
+        f"{'met' if f['report_first_ms'] < f['report_target_ms'] else 'MISSED'})",
+        f"  {'':<19} {f['report_draw_ms']:>7,.0f} ms each one drawn after it",
     ]

@@ -5,7 +5,7 @@ any zoom; with the text left as text they draw about a third faster than PNG), t
 small inline CSS block, and there are no scripts, fonts or links to anything outside the page.
 The pages read only the batch contract (`summary`, `turns`, `comparison`; see sim/batch.py).
 Matplotlib is imported when a report is drawn, never when `sim` is imported, and draws on
-Agg canvases of its own (no pyplot), so no display is needed and nothing is left open.
+SVG canvases of its own (no pyplot), so no display is needed and nothing is left open.
 """
 from __future__ import annotations
 
@@ -306,21 +306,23 @@ def _wrap(text: str, width: int = 28, lines: int = 2) -> str:
 
 
 def _column(turns, name: str) -> np.ndarray | None:
+    """A column of the turns table (a row a turn: short) as floats, a null as NaN. Through Python
+    values, not to_numpy(): pyarrow's conversion to NumPy imports pandas the first time (0.2 s)."""
     if turns is None or name not in turns.column_names:
         return None
-    return np.asarray(turns.column(name).to_numpy(zero_copy_only=False), dtype=float)
+    return np.asarray(turns.column(name).to_pylist(), dtype=float)
 
 
 # --- figures --------------------------------------------------------------------------------
 
 
 def _figure(width: float, height: float, **subplots):
-    """A figure on its own Agg canvas (no pyplot: nothing global to close) and its axes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """A figure on its own SVG canvas (no pyplot: nothing global to close) and its axes."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=SHOWN_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    FigureCanvasSVG(fig)
     axes = fig.subplots(**subplots) if subplots else fig.subplots()
     return fig, axes
 
@@ -337,17 +339,24 @@ def _grid(n: int, cols: int, panel_width: float, panel_height: float, **subplots
 
 
 def _img(fig, alt: str) -> str:
-    """An <img> tag holding the figure as a base64 SVG; the figure is cleared afterwards. An <img>,
+    """An <img> tag holding the figure as a base64 SVG. An <img>,
     not inline <svg>: each figure keeps its own ids, and the page links to nothing."""
     import matplotlib
 
     buf = io.BytesIO()
     # text as text (the browser sets it; drawing glyphs as paths is most of an SVG's time and size);
     # a fixed salt and no date, so the same figure is the same bytes
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ladder"}):
+    # (the two figure.* settings: so that set_layout_engine(None) leaves the figure without one)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ladder",
+                                "figure.autolayout": False, "figure.constrained_layout.use": False}):
+        # the constrained layout, done once here as savefig would do it (measured on an SVG
+        # renderer, at its 72 dpi), then removed: with a layout engine, savefig draws the whole
+        # figure twice, once with drawing disabled only to lay it out, once for real
+        fig.get_layout_engine().execute(fig)
+        fig.set_dpi(SHOWN_DPI)  # measuring for SVG leaves the figure at 72 dpi
+        fig.set_layout_engine(None)
         fig.savefig(buf, format="svg", metadata={"Date": None}, facecolor="white")
     width = round(fig.get_figwidth() * SHOWN_DPI)
-    fig.clear()
     return (f'<figure><img width="{width}" alt="{_e(alt)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"></figure>')
 
@@ -527,7 +536,8 @@ def _peak_rungs(summary: dict):
         levels = np.asarray(dist[actor].get("levels", []), dtype=float)
         # bin L holds peaks in [L, L+1): drawn there, so the mean falls where it belongs
         ax.axhline(base, color="#bbb", linewidth=0.8)
-        ax.bar(levels, shares[actor] / tallest * 0.85, bottom=base, width=1.0, align="edge", color="#4c72b0",
+        seen = shares[actor] > 0  # a bar of no height would be drawn under the base line: left out
+        ax.bar(levels[seen], shares[actor][seen] / tallest * 0.85, bottom=base, width=1.0, align="edge", color="#4c72b0",
                edgecolor="white", linewidth=0.6)
         mean = means.get(actor)
         if mean is not None and shares[actor].sum() > 0:
