@@ -33,8 +33,9 @@ def screen_text(app) -> str:
     cells are 12.2 units wide; runs of blanks are not written as text)."""
     width, height = app.size
     rows = [[" "] * width for _ in range(height)]
-    for x, line, text in re.findall(r'<text [^>]*x="([\d.]+)"[^>]*clip-path="url\(#terminal-\d+-line-(\d+)\)">([^<]*)</text>',
-                                    app.export_screenshot()):
+    runs = re.findall(r'<text [^>]*x="([\d.]+)"[^>]*clip-path="url\(#terminal-\d+-line-(\d+)\)">([^<]*)</text>',
+                      app.export_screenshot())
+    for x, line, text in runs:
         column = round(float(x) / 12.2)
         text = html.unescape(text).replace("\xa0", " ")
         rows[int(line)][column:column + len(text)] = text
@@ -191,3 +192,19 @@ def test_in_a_scenario_that_hides_nothing_every_actor_sees_the_truth():
         sight = game.sight(actor)
         assert sight.events == truth.events
         assert (sight.vars == truth.vars).all() and (sight.position == truth.position).all()
+
+
+async def test_once_the_game_is_over_the_players_see_the_truth_and_every_view():
+    game = Game.start(Setup(KNOWLEDGE, UNDETECTED, ("A",)))
+    while game.advance() is not None:
+        game.submit(None)
+    app = LadderApp(BoardScreen(game, None, rollouts=5, report_runs=10))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.screen_stack[1]
+        assert board.viewer is None and "umpire's view" in board.sub_title
+        app.pop_screen()  # the end screen: back to the board
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert board.viewer == "A" and " resolve ? " in actor_line(screen_text(app), "B")

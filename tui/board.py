@@ -296,31 +296,41 @@ class BoardScreen(Screen):
             self.save_failed = False
             self.written, self.dirty = True, False
 
-    def show_board(self) -> None:
+    def show_board(self, switched: bool = False) -> None:
+        """Draw the board on the view on screen; `switched`: another view was asked for (not news)."""
         game = self.game
         sight = game.sight(self.viewer)
         self.query_one(TensionPanel).show(game, sight)
         self.query_one(LadderPanel).show(game, sight)
         self.query_one(ActorsPanel).show(game, sight)
-        announced = self.query_one(NewsFeed).show(game, sight)
+        announced = self.query_one(NewsFeed).show(game, sight, switched)
         if self.drawn:  # the first drawing tells the game so far (a resumed game's): not news
             for title, text, severity in announced[-MAX_TOASTS:]:
                 self.notify(text, title=title, severity=severity, timeout=6)
         self.drawn = True
         self.title = game.name
         self.sub_title = self.status()
+        if self.hides():
+            self.query_one("#news-pane").border_title = f"News · {self.view_name()}"
 
     def hides(self) -> bool:
         """Whether the actors' views may differ from the truth (else the board has one view)."""
         known = self.game.rules.knowledge
         return known.hides_variables or known.hides_moves
 
+    def view_name(self) -> str:
+        return f"{self.viewer}'s view" if self.viewer else "umpire's view (the truth)"
+
     def status(self) -> str:
+        """The header's line: the date, who is to move or how the game is watched, whose view
+        (last: at 80 columns what is cut is the view, which the news pane's title names too)."""
+        view = f" · {self.view_name()}" if self.hides() else ""
+        return self._status() + view
+
+    def _status(self) -> str:
         game, rules = self.game, self.game.rules
         turn = game.engine.turn
         where = f"{rules.date(turn):%d %b %Y} ({turn + 1}/{rules.horizon})"
-        if self.hides():
-            where += f" · {self.viewer}'s view" if self.viewer else " · umpire's view (true)"
         if game.finished:
             outcome = rules.outcomes[game.engine.state.outcome[0]].label
             return f"{where} · ended: {outcome}"
@@ -426,7 +436,7 @@ class BoardScreen(Screen):
             return
         views = [None, *self.game.rules.actors]
         self.viewer = views[(views.index(self.viewer) + 1) % len(views)]
-        self.show_board()
+        self.show_board(switched=True)
 
     def action_speed(self, by: int) -> None:
         if not self.watching:

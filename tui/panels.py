@@ -295,15 +295,15 @@ the others' moves, what landed, what changed most. **x** hides them until your n
         "outcome": "bold",
     }
 
-    def show(self, game: Game, sight: Sight) -> list[tuple[str, str, str]]:
+    def show(self, game: Game, sight: Sight, switched: bool = False) -> list[tuple[str, str, str]]:
         """Add the events of `sight` not shown yet; the announcements among them, (title, text,
-        severity), to be told aloud (none when the feed starts again: stepping back or another
-        view on screen is not news)."""
+        severity), to be told aloud. None when the feed starts again: stepping back is not news,
+        nor is another view asked for (`switched`), nor a view that saw other events than those
+        shown (a hand-over in hot seat: the summary above the news tells the next player)."""
         events = sight.events
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
-        restarted = events[: len(shown)] != shown or sight.viewer != getattr(self, "_viewer", sight.viewer)
-        self._viewer = sight.viewer
+        restarted = switched or events[: len(shown)] != shown
         if restarted:
             self.clear_options()
             shown = []
