@@ -169,6 +169,9 @@ class LadderApp(App):
                 yield SystemCommand("Play / pause", "Watch the bots play on, or stop", screen.action_play_pause)
                 yield SystemCommand("Step forward", "One turn on", lambda: screen.action_step(1))
                 yield SystemCommand("Step back", "One turn back", lambda: screen.action_step(-1))
+            if screen.check_action("cycle_view", ()):
+                yield SystemCommand("Next view", "The board as the next actor sees it, or the umpire (the truth)",
+                                    screen.action_cycle_view)
             if screen.report is not None:
                 yield SystemCommand("After-action report", "The end screen and its report", screen.action_end_screen)
 

@@ -1,7 +1,10 @@
 """The board: one screen for a game being played, watched or replayed.
 
-The board owns the `Game` and hands it down to its panels after every step; the panels post
-messages back (a move highlighted, chosen, an event opened). Forecasts run on worker threads
+The board owns the `Game` and hands it down to its panels after every step, with the view on
+screen (`Game.sight`): a person's own while people play (in hot seat, the deciding player's,
+drawn once the hand-over is done), the umpire's (the truth) when watching, replaying or once the
+game is over, where `v` shows each actor's in turn. The panels post messages back (a move
+highlighted, chosen, an event opened). Forecasts run on worker threads
 over rollouts forked here, so the live game is never touched off the app's thread.
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ from textual.worker import get_current_worker
 from sim.format.errors import printable
 from sim.play.forecast import Forecast, prepare
 from sim.play.game import Game, write_file
-from sim.play.narrative import since, topic_label, with_answers
+from sim.play.narrative import since, topic_label
 
 from .dialogs import BriefScreen, ConfirmScreen, EndScreen, HandOverScreen, SourceScreen
 from .panels import (
@@ -60,6 +63,7 @@ class BoardScreen(Screen):
         Binding("minus", "speed(-1)", "Slower", id="board.slower", show=False),
         Binding("e", "end_screen", "Report", id="board.report"),
         Binding("i", "brief", "Brief", id="board.brief"),
+        Binding("v", "cycle_view", "View", id="board.view"),
     ]
 
     class ForecastReady(Message):
@@ -86,6 +90,8 @@ class BoardScreen(Screen):
         self.playing = self.watching and not replay
         self.speed = SPEEDS.index(0.5)
         self.last_actor: str | None = None
+        # whose view the board shows (None: the umpire's, the truth): a person's own while people play
+        self.viewer: str | None = game.setup.humans[0] if len(game.setup.humans) == 1 else None
         self.asked = 0  # decisions put to a person so far: forecasts are of one decision
         self.highlighted: str | None = None  # the option the detail and the forecast are of
         self.shown: tuple[int, str | None] | None = None  # (decision, option) the detail pane shows
@@ -139,14 +145,21 @@ class BoardScreen(Screen):
         """Play on to the next decision of a person, or the end."""
         decision = self.game.advance()
         self.autosave()
-        self.show_board()
         if decision is None:
+            self.viewer = None  # the game is over: the truth
+            self.show_board()
             self.finish()
             return
+        self.viewer = decision.actor
         if len(self.game.setup.humans) > 1 and decision.actor != self.last_actor:
-            self.app.push_screen(HandOverScreen(decision.actor, self.game), lambda _: self.ask(decision.actor))
+            # the next player's view is drawn (and its news announced) only once the hand-over is done
+            self.app.push_screen(HandOverScreen(decision.actor, self.game), lambda _: self.decide(decision.actor))
         else:
-            self.ask(decision.actor)
+            self.decide(decision.actor)
+
+    def decide(self, actor: str) -> None:
+        self.show_board()
+        self.ask(actor)
 
     def on_screen_resume(self) -> None:
         self.app.guard_input()  # back from the hand-over, a source or the end screen
@@ -174,10 +187,13 @@ class BoardScreen(Screen):
     def show_since(self, actor: str) -> None:
         """What happened since `actor`'s last decision (since the start at the first)."""
         game = self.game
-        events = with_answers(game.engine.log.for_world(0))
-        now = game.engine.state.vars[0].copy()
+        sight = game.sight(actor)
+        events, now = sight.events, sight.vars.copy()
         decided = self.decided.setdefault(actor, [])
         seen, before, turn = decided[-1] if decided else (0, game.rules.initial, -1)
+        noisy = [v for v in range(len(now)) if sight.seen(v).how == "noisy"]
+        before = before.copy()
+        before[noisy] = now[noisy]  # not told as a change: a noisy variable's moves are mostly its error redrawn
         decided.append((len(events), now, game.engine.turn))
         self.query_one(SinceSummary).show(since(game.rules, events[seen:], before, now, actor, turn))
 
@@ -280,20 +296,38 @@ class BoardScreen(Screen):
             self.save_failed = False
             self.written, self.dirty = True, False
 
-    def show_board(self) -> None:
+    def show_board(self, switched: bool = False) -> None:
+        """Draw the board on the view on screen; `switched`: another view was asked for (not news)."""
         game = self.game
-        self.query_one(TensionPanel).show(game)
-        self.query_one(LadderPanel).show(game)
-        self.query_one(ActorsPanel).show(game)
-        announced = self.query_one(NewsFeed).show(game)
+        sight = game.sight(self.viewer)
+        self.query_one(TensionPanel).show(game, sight)
+        self.query_one(LadderPanel).show(game, sight)
+        self.query_one(ActorsPanel).show(game, sight)
+        announced = self.query_one(NewsFeed).show(game, sight, switched)
         if self.drawn:  # the first drawing tells the game so far (a resumed game's): not news
             for title, text, severity in announced[-MAX_TOASTS:]:
                 self.notify(text, title=title, severity=severity, timeout=6)
         self.drawn = True
         self.title = game.name
         self.sub_title = self.status()
+        if self.hides():
+            self.query_one("#news-pane").border_title = f"News · {self.view_name()}"
+
+    def hides(self) -> bool:
+        """Whether the actors' views may differ from the truth (else the board has one view)."""
+        known = self.game.rules.knowledge
+        return known.hides_variables or known.hides_moves
+
+    def view_name(self) -> str:
+        return f"{self.viewer}'s view" if self.viewer else "umpire's view (the truth)"
 
     def status(self) -> str:
+        """The header's line: the date, who is to move or how the game is watched, whose view
+        (last: at 80 columns what is cut is the view, which the news pane's title names too)."""
+        view = f" · {self.view_name()}" if self.hides() else ""
+        return self._status() + view
+
+    def _status(self) -> str:
         game, rules = self.game, self.game.rules
         turn = game.engine.turn
         where = f"{rules.date(turn):%d %b %Y} ({turn + 1}/{rules.horizon})"
@@ -396,6 +430,14 @@ class BoardScreen(Screen):
             self.timer.pause()
         self.sub_title = self.status()
 
+    def action_cycle_view(self) -> None:
+        """v: the next view on the board, the umpire's then each actor's in turn."""
+        if not self.check_action("cycle_view", ()):
+            return
+        views = [None, *self.game.rules.actors]
+        self.viewer = views[(views.index(self.viewer) + 1) % len(views)]
+        self.show_board(switched=True)
+
     def action_speed(self, by: int) -> None:
         if not self.watching:
             return
@@ -415,6 +457,8 @@ class BoardScreen(Screen):
             return False if self.watching or self.game.finished else self.game.can_undo() or None
         if action in ("play_pause", "step", "speed"):
             return self.watching
+        if action == "cycle_view":  # a player sees its own view until the game is over
+            return self.hides() and (self.watching or self.game.finished)
         if action == "end_screen":
             return self.report is not None
         return True

@@ -16,8 +16,8 @@ from textual.widgets.option_list import Option
 from sim.format.words import plural
 from sim.play import narrative
 from sim.play.forecast import Forecast, differences
-from sim.play.game import Game
-from sim.play.narrative import describe, labels, with_answers
+from sim.play.game import Game, Sight
+from sim.play.narrative import describe, labels
 
 # Colours of their own, not the terminal's 16 (which a theme maps as it likes: Textual's default
 # draws red and magenta alike), each an xterm-256 colour so a 256-colour terminal keeps them apart.
@@ -61,28 +61,29 @@ class LadderPanel(Static):
 ## The ladder
 Rungs from the top (war) to the bottom (de-escalation), with the named thresholds.
 Each actor is marked at the rung it stands on now (at rest, 0, before it climbs or once it has
-cooled down); a `*` marks an actor that moved this turn.
+cooled down); a `*` marks an actor that moved this turn. Both as seen from the view on screen:
+a move not attributed to its actor moves it only on the views of those who know.
 Positions cool down towards 0 a little each turn when nobody climbs.
 """
 
-    def show(self, game: Game) -> None:
-        self.game = game
+    def show(self, game: Game, sight: Sight) -> None:
+        self.game, self.position = game, sight.position
         turn = game.engine.turn
-        self.moved = {ev.actor for ev in game.engine.log.records if ev.kind == "move" and ev.turn == turn}
+        self.moved = {ev["actor"] for ev in sight.events if ev["kind"] == "move" and ev["turn"] == turn}
         self.refresh(layout=True)
 
     def render(self) -> Text:
         game = getattr(self, "game", None)
         if game is None:
             return Text("")
-        ladder, st = game.scenario.ladder, game.engine.state
+        ladder = game.scenario.ladder
         rungs = list(ladder.rungs)
         if all(r.level for r in rungs):  # where actors stand before they climb or once they cool down
             rungs.append(AT_REST)
         levels = sorted({r.level for r in rungs})
         here: dict[int, list[str]] = {}
         for a, actor in enumerate(game.rules.actors):
-            pos = float(st.position[0, a])
+            pos = float(self.position[a])
             here.setdefault(min(levels, key=lambda lv: (abs(lv - pos), -lv)), []).append(actor)
         rungs = self._fit(sorted(rungs, key=lambda r: -r.level), here)
         thresholds = len(rungs) + len(ladder.thresholds) <= self.size.height
@@ -121,17 +122,21 @@ class TensionPanel(Vertical):
 ## Tension
 The tension of the crisis, its history turn by turn (on the same scale as the gauge), and the
 hazard of war by miscalculation at this tension: the chance, each turn, that the crisis slips into war.
+Where the tension is hidden from the view on screen, the gauge is what that actor believes and the
+history is left out.
 """
 
     def compose(self) -> ComposeResult:
         yield Gauge(id="gauge")
         yield History(id="tension-history")
 
-    def show(self, game: Game) -> None:
+    def show(self, game: Game, sight: Sight) -> None:
         rules, st = game.rules, game.engine.state
-        tension = float(st.vars[0, rules.tension])
+        tension = float(sight.vars[rules.tension])
         var = game.scenario.variables[rules.var_names[rules.tension]]
-        history = [float(x) for x in st.tension_history[:, 0] if not math.isnan(x)]
+        history = []
+        if sight.seen(rules.tension).how == "exact":  # the true history would tell what the view hides
+            history = [float(x) for x in st.tension_history[:, 0] if not math.isnan(x)]
         self.query_one(Gauge).show(tension, var.min, var.max, float(rules.hazard(tension)))
         self.query_one(History).show(history or [tension], var.min, var.max)
 
@@ -192,13 +197,16 @@ Each actor's rung (its position on the ladder) and the variables it owns, with t
 since the turn began; variables that changed come first. Then the world's variables, which no
 actor owns, by the group their name begins with (`talks`: talks.open, talks.progress...; the
 tension is the gauge above). Scroll when they do not all fit.
+On an actor's view, what is hidden from it reads as it sees it: `?` a variable private to its
+owner, `≈52±5` one seen with an error (of that standard deviation), `50 (3t old)` one seen
+3 turns late; the others' rungs are those it has seen.
 """
 
     def compose(self) -> ComposeResult:
         yield Static(id="actors-text")
 
-    def show(self, game: Game) -> None:
-        self.game = game
+    def show(self, game: Game, sight: Sight) -> None:
+        self.game, self.sight = game, sight
         self._draw()
 
     def on_resize(self) -> None:
@@ -209,7 +217,7 @@ tension is the gauge above). Scroll when they do not all fit.
         game = getattr(self, "game", None)
         if game is None:
             return
-        rules, st = game.rules, game.engine.state
+        rules, sight = game.rules, self.sight
         width = max(self.scrollable_content_region.width, 20)
         owned: dict[str | None, list[str]] = {}
         for name, var in game.scenario.variables.items():
@@ -219,7 +227,7 @@ tension is the gauge above). Scroll when they do not all fit.
         heads = []
         for a, actor in enumerate(rules.actors):
             head = Text(f"{actor:<6}", style=actor_style(game, actor))
-            head.append(f"{round(st.position[0, a], 1) + 0.0:>4.1f}".replace("-", "−"), style="")  # + 0.0: no "-0.0"
+            head.append(f"{round(sight.position[a], 1) + 0.0:>4.1f}".replace("-", "−"), style="")  # + 0.0: no "-0.0"
             heads.append((head, owned.get(actor, [])))
         world: dict[str, list[str]] = {}  # the world's variables by the group their name begins with: talks.open
         for name in owned.get(None, []):
@@ -228,10 +236,12 @@ tension is the gauge above). Scroll when they do not all fit.
         for n, (line, names) in enumerate(heads):
             if n:
                 out.append("\n")
-            changes = {v: st.vars[0, rules.var_index[v]] - game.before[rules.var_index[v]] for v in names}
+            # the change since the turn began, of what the view sees exactly (a hidden variable's would tell the truth)
+            changes = {v: sight.vars[i] - game.before[i] if sight.seen(i).how == "exact" else 0.0
+                       for v, i in ((v, rules.var_index[v]) for v in names)}
             for name in sorted(names, key=lambda v: not signed(changes[v])):  # what moved first
                 short = name.split(".", 1)[-1]  # its actor's or its group's name is the line's head
-                pair = Text(f" {short} {st.vars[0, rules.var_index[name]]:.0f}")
+                pair = Text(f" {short} {as_seen(sight, rules.var_index[name])}")
                 if signed(changes[name]):
                     pair.append(signed(changes[name]), style="green" if changes[name] > 0 else "red")
                 if line.cell_len + pair.cell_len > width:
@@ -243,13 +253,27 @@ tension is the gauge above). Scroll when they do not all fit.
         self.query_one("#actors-text", Static).update(out)
 
 
+def as_seen(sight: Sight, v: int) -> str:
+    """A variable's value as the view on screen sees it: "50", "?" (private to its owner),
+    "≈52±5" (seen with an error of that standard deviation), "50 (3t old)" (seen 3 turns late)."""
+    seen, value = sight.seen(v), sight.vars[v]
+    if seen.how == "private":
+        return "?"
+    if seen.how == "noisy":
+        return f"≈{value:.0f}±{seen.amount:g}"
+    if seen.how == "late":
+        return f"{value:.0f} ({seen.amount:g}t old)"
+    return f"{value:.0f}"
+
+
 class NewsFeed(OptionList):
-    """Every event as a dated line; Enter opens the event with its source quote."""
+    """Every event the view on screen saw, as a dated line; Enter opens the event with its source quote."""
 
     HELP = """\
 ## News
 Every event as a dated line: moves, their effects as they land, proposals and answers,
-vetoes, failed tests, preparations seen, thresholds and red lines crossed.
+vetoes, failed tests, preparations seen, thresholds and red lines crossed. Only what the view on
+screen saw: a covert preparation is news to others only once they detect it.
 Red lines and thresholds crossed and proposals decided stand out (and are announced); an offer
 you left unanswered is said to have lapsed.
 Press **Enter** on a line to read the source the move or event comes from.
@@ -271,13 +295,15 @@ the others' moves, what landed, what changed most. **x** hides them until your n
         "outcome": "bold",
     }
 
-    def show(self, game: Game) -> list[tuple[str, str, str]]:
-        """Add the events not shown yet; the announcements among them, (title, text, severity),
-        to be told aloud (none when the feed starts again: stepping back is not news)."""
-        events = with_answers(game.engine.log.for_world(0))
+    def show(self, game: Game, sight: Sight, switched: bool = False) -> list[tuple[str, str, str]]:
+        """Add the events of `sight` not shown yet; the announcements among them, (title, text,
+        severity), to be told aloud. None when the feed starts again: stepping back is not news,
+        nor is another view asked for (`switched`), nor a view that saw other events than those
+        shown (a hand-over in hot seat: the summary above the news tells the next player)."""
+        events = sight.events
         names = labels(game.rules)
         shown = getattr(self, "_events", [])
-        restarted = events[: len(shown)] != shown  # stepped back: start again
+        restarted = switched or events[: len(shown)] != shown
         if restarted:
             self.clear_options()
             shown = []

@@ -6,6 +6,13 @@ thread, turn by turn so that a stale forecast can be cancelled; the worker never
 live engine. The rollouts' luck derives from the game's state, so forecasting the same move
 twice gives the same figures, and the moves open at one decision are forecast on the same
 luck (common random numbers), which makes their differences sharper than their intervals.
+
+The rollouts start from what the deciding actor knows, not from the truth
+(`Engine.fork(as_seen_by=actor)`): a variable hidden from it is what it believes (a noisy one
+drawn again around its belief for each rollout), the others stand where it has seen them, and a
+covert preparation of another actor it has not detected is called off. A forecast computed from
+the truth would tell a player what it cannot know (that war is near because of a test prepared
+in secret); in a scenario that hides nothing the two are the same.
 """
 from __future__ import annotations
 
@@ -64,7 +71,8 @@ class Rollouts:
 
 
 def prepare(engine: Engine, actor: str, option: str | None, rollouts: int = 1000, turns: int = 12) -> Rollouts:
-    """Fork `rollouts` games from `actor`'s pending decision, taken as `option` (None passes).
+    """Fork `rollouts` games from `actor`'s pending decision, taken as `option` (None passes),
+    from what `actor` knows of the game.
 
     Raises ValueError if it is not `actor`'s turn or the option is not open to it now.
     """
@@ -75,7 +83,7 @@ def prepare(engine: Engine, actor: str, option: str | None, rollouts: int = 1000
         why = dict(engine.why_not(actor)).get(option, "no such option for this actor")
         if why:
             raise ValueError(f"{option}: {why}")
-    return Rollouts(engine.fork(rollouts, force={actor: option}), decision.turn, turns)
+    return Rollouts(engine.fork(rollouts, force={actor: option}, as_seen_by=actor), decision.turn, turns)
 
 
 def forecast(engine: Engine, actor: str, option: str | None, rollouts: int = 1000, turns: int = 12) -> Forecast:

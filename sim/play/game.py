@@ -15,11 +15,15 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ..engine.knowledge import EXACT, Seen, seen_events
 from ..engine.processes import END, Decision
 from ..engine.rng import RUNS, SEEDS
 from ..engine.rules import Rules
@@ -29,6 +33,7 @@ from ..format.errors import ScenarioError, UsageError, printable
 from ..format.files import dump_json, write_file
 from ..format.model import Id, Scenario, digest
 from ..format.scenario import Loaded, open_scenario
+from .narrative import with_answers
 
 SAVE_FORMAT = "escalation-ladder-save"
 SAVE_VERSION = 3  # 2: sealed (SEALED); 3: the moves undone. Versions 1 (before the seal) and 2 are still read
@@ -54,6 +59,18 @@ class Offer:
     order: int  # which proposal: the engine numbers them as they are made
     turns_left: int  # decisions left to answer it, this one included; then it is refused
     answers: tuple[str, ...]  # the actor's moves that answer it, accepting first
+
+
+@dataclass(frozen=True)
+class Sight:
+    """What the board shows of the game (world 0) to `viewer`: an actor's view, or the truth
+    (the umpire's, `viewer` None)."""
+
+    viewer: str | None
+    vars: np.ndarray  # every variable as the viewer believes it
+    position: np.ndarray  # every actor's position as the viewer has seen it
+    events: list[dict]  # the events the viewer saw (`with_answers` applied), without changes hidden from it
+    seen: Callable[[int], Seen]  # how the viewer sees a variable (by index)
 
 
 @dataclass
@@ -115,6 +132,19 @@ class Game:
             if self.engine.advance(until_turn=turn + 1) is not None:
                 return self.engine.waiting
         return None
+
+    def sight(self, viewer: str | None) -> Sight:
+        """The game as `viewer` sees it (None: the umpire, who sees the truth). In a scenario that
+        hides nothing every actor sees the truth."""
+        rules, engine = self.rules, self.engine
+        known = rules.knowledge
+        events = engine.log.for_world(0)
+        if viewer is None or not (known.hides_variables or known.hides_moves):
+            st = engine.state
+            return Sight(viewer, st.vars[0], st.position[0], with_answers(events), lambda v: EXACT)
+        view, a = engine.view(viewer), rules.actor_index[viewer]
+        return Sight(viewer, view.vars[0], view.position[0], with_answers(seen_events(events, viewer, rules)),
+                     lambda v: known.seen(a, v))
 
     def offers(self, actor: str) -> list[Offer]:
         """The proposals put to `actor` that it has not answered yet, the first to close first."""
