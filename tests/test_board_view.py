@@ -208,3 +208,20 @@ async def test_once_the_game_is_over_the_players_see_the_truth_and_every_view():
         await pilot.press("v")
         await settle(pilot)
         assert board.viewer == "A" and " resolve ? " in actor_line(screen_text(app), "B")
+
+
+async def test_each_player_gets_the_after_action_report_as_it_saw_the_game(tmp_path):
+    game = Game.start(Setup(KNOWLEDGE, UNDETECTED, ("A", "B")))
+    while (decision := game.advance()) is not None:
+        game.submit("b-test" if decision.actor == "B" and decision.turn == 0 else None)
+    assert not detected(game, "A")  # A never learned of B's covert test...
+    app = LadderApp(BoardScreen(game, tmp_path / "game.json", rollouts=5, report_runs=10))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    umpire, a, b = (tmp_path / f"game{part}.report.md" for part in ("", ".A", ".B"))
+    assert "Covert test" in umpire.read_text() and "What each side knew" in umpire.read_text()
+    assert "Covert test" in b.read_text()
+    prepared = next(e for e in game.engine.log.for_world(0) if e["kind"] == "prepare")
+    assert prepared["turn"] == 0 and "A" not in prepared["seen_by"]
+    # ...until it happened, in turn 3: A's report has the test, never its preparation
+    assert "prepares: Covert test" not in a.read_text() and "prepares: Covert test" in b.read_text()

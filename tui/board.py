@@ -493,6 +493,10 @@ class BoardScreen(Screen):
         if base is not None and not self.replay:
             try:
                 path = write_report(base.with_suffix(".report.md"), text)
+                for view in self.players_views():  # and each player's, as it saw the game
+                    write_report(base.with_suffix(f".{view}.report.md"), debrief(
+                        game.engine, game.name, game.setup.humans, runs=self.report_runs, undone=len(game.undone), moves=game.moves,
+                        forecasts=self.forecasts_taken, view=view))
             except OSError as exc:
                 self.app.call_from_thread(
                     self.notify, f"The after-action report could not be saved: {printable(exc.strerror or exc, 80)}",
@@ -507,12 +511,21 @@ class BoardScreen(Screen):
         game = self.game
         if game.finished or self.watching or self.save_path is None or not self.written:
             return None
-        text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
-                       forecasts=self.forecasts_taken)
+        # A game still to be played on: only as each player saw it, when the scenario hides things from them
+        views = self.players_views() or [None]
         try:
-            return write_report(self.save_path.with_suffix(".report.md"), text)
+            for view in views:
+                text = debrief(game.engine, game.name, game.setup.humans, undone=len(game.undone), moves=game.moves,
+                               forecasts=self.forecasts_taken, view=view)
+                path = write_report(self.save_path.with_suffix(f".{view}.report.md" if view else ".report.md"), text)
+            return path
         except OSError:
             return None  # leaving: there is no screen left to say it on; the save is what matters
+
+    def players_views(self) -> list[str]:
+        """The human players whose view differs from the truth: each gets a report of its own."""
+        known = self.game.rules.knowledge
+        return list(self.game.setup.humans) if known.hides_variables or known.hides_moves else []
 
     def reported(self, text: str, path: Path | None) -> None:
         self.report = (text, path)

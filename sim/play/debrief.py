@@ -339,13 +339,13 @@ def _what_each_side_knew(engine: Engine, events: list[dict], view: str | None) -
         for e in later:
             for a in e["seen_by"]:
                 learned.setdefault(a, f"turn {e['turn'] + 1} (when it happened)")
-        if view is not None and view not in learned:
-            continue
+        if view is not None and view not in ev["seen_at"]:
+            continue  # a hidden preparation the viewer saw only carried out is a move in its timeline, nothing more
         said = "; ".join(f"{a} {learned.get(a, unknown)}" for a in (rules.actors if view is None else [view]))
         items.append(_item(f"**{rules.date(ev['turn'])}** (turn {ev['turn'] + 1}) {ev['actor']}: {describe(ev, names)}. "
                            f"Learned of it: {said}."))
     if view is not None:
-        intro = f"The moves hidden from some actors that {view} learned of, and the turn it did."
+        intro = f"The moves hidden from some actors that {view} learned of before they happened, or made itself, and the turn it did."
     else:
         intro = ("The moves hidden from some actors (prepared covertly, or not attributed to their actor), "
                  "and the turn each actor learned of them.")
