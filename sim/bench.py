@@ -7,6 +7,7 @@ advances many worlds per process step, so at large batches it should beat that f
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import statistics
@@ -302,6 +303,22 @@ def _report_once(spec: str) -> dict:
         return {key: min(f[key] for f in found) for key in ("first_s", "draw_s")}
 
 
+def _api_and_cli(spec: str, runs: int, workers: int) -> dict:
+    """Seconds of the same batch (no report) through `ladder batch` and through `sim.batch`, each a
+    whole fresh process (start-up and imports included), the best of two taken in turn."""
+    cli = [sys.executable, "-m", "sim.cli", "batch", spec, "--runs", str(runs), "--seed", "1", "--workers", str(workers),
+           "--no-report"]
+    api = [sys.executable, "-c", f"import sim; sim.batch({spec!r}, runs={runs}, seed=1, workers={workers})"]
+    best = {"cli": math.inf, "api": math.inf}
+    for _ in range(2):
+        for name, command in (("cli", cli), ("api", api)):
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                subprocess.run(command + (["--out", tmp + "/out"] if name == "cli" else []), capture_output=True, check=True)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
     runs = 20_000 if quick else 100_000
     cores = os.cpu_count() or 1
@@ -310,6 +327,7 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
     dask = _batch_once(spec, runs, cores, "local")
     big = _batch_once(spec, runs * 10, cores)
     report = _report_once(spec)
+    through = _api_and_cli(spec, runs, cores)
     return {
         "scenario": spec, "runs": runs, "cores": cores,
         "one_worker_runs_per_s": round(runs / one["seconds"], 1),
@@ -323,6 +341,8 @@ def bench_batch(spec: str = "korea-2019", quick: bool = False) -> dict:
         "report_first_ms": round(report["first_s"] * 1000, 1),
         "report_draw_ms": round(report["draw_s"] * 1000, 1),
         "report_target_ms": REPORT_TARGET_S * 1000,
+        "cli_s": round(through["cli"], 2), "api_s": round(through["api"], 2),
+        "api_over_cli": round(through["api"] / through["cli"], 3),
     }
 
 
@@ -340,4 +360,6 @@ def report_batch(f: dict) -> list[str]:
         f"importing matplotlib (best of {REPORT_PROCESSES}; target: under {f['report_target_ms']:,.0f} ms: "
         f"{'met' if f['report_first_ms'] < f['report_target_ms'] else 'MISSED'})",
         f"  {'':<19} {f['report_draw_ms']:>7,.0f} ms each one drawn after it",
+        f"  sim.batch           {f['api_s']:>10.2f} s against `ladder batch` {f['cli_s']:.2f} s, the same batch: "
+        f"{(f['api_over_cli'] - 1) * 100:+.1f} % (target: under +5 %)",
     ]
