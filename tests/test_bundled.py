@@ -150,6 +150,52 @@ def test_without_strike_options_war_comes_only_from_miscalculation(crisis):
     assert any(e.data["cause"] != "miscalculation" for e in with_strikes.log.records if e.kind == "outcome" and e.subject == "war")
 
 
+def test_each_crisis_hides_the_dprks_economy_and_resolve_and_prepares_its_nuclear_test_covertly(crisis):
+    k, us = crisis.knowledge, crisis.actor_index["US"]
+    seen = {v: k.seen(us, crisis.var_index[v]).how for v in ("DPRK.economy", "DPRK.resolve", "China.enforcement")}
+    assert seen["DPRK.economy"] in ("noisy", "late")  # late in korea-2019, the benchmark's crisis (README)
+    assert (seen["DPRK.resolve"], seen["China.enforcement"]) == ("private", "late")
+    test = crisis.option_index["dprk_nuclear_test"]
+    assert test in k.covert
+    assert us in [b for b, _ in k.detect[k.covert_index[test]]]
+
+
+def moves_while_known(engine: Engine, actor: str, option: str, tags: set) -> tuple[int, int]:
+    """The moves of `actor` tagged with any of `tags` in the turns it knew of `option`'s covert
+    preparation (from the turn it detected it to the turn before it happened), and those turns."""
+    rules = engine.rules
+    knows = np.zeros((engine.state.size, rules.horizon + 1), dtype=bool)
+    ids = {o.id for o in rules.options if o.actor == actor and set(o.tags) & tags}
+    moves = []
+    for ev in engine.log.records:
+        if ev.kind == "detected" and ev.actor == actor and ev.subject == option:
+            for w, ready in zip(ev.worlds, ev.data["ready"]):
+                knows[w, ev.turn:ready] = True
+        elif ev.kind == "move" and ev.actor == actor and ev.subject in ids:
+            moves.append((ev.turn, ev.worlds))
+    return sum(int(knows[worlds, turn].sum()) for turn, worlds in moves), int(knows.sum())
+
+
+@pytest.mark.parametrize("name, actor, doctrine, tags, others", [
+    ("korea-2017", "US", "maximum-pressure", {"threat", "show-of-force"}, {}),
+    ("korea-2017", "ROK", "tit-for-tat", {"alliance"}, {}),
+    ("korea-2019", "US", "strategic-patience", {"un"}, {"DPRK": "hawk"}),  # the default DPRK hardly ever tests
+])
+def test_a_detected_nuclear_test_preparation_moves_the_side_that_saw_it(name, actor, doctrine, tags, others):
+    """Its rule on `prepared(dprk_nuclear_test)`, read on its own view, makes the actor's warnings
+    likelier in the weeks it knows of the preparation: against the same doctrine without its
+    rules, on the same seeds (the same detections), about twice the moves (2017 US: 426 against
+    253 in about 1,900 such weeks), where doing nothing would give the same count."""
+    loaded = load(bundled()[name])
+    rules = Rules(loaded.scenario, loaded.name)
+    blind = variant(rules, lambda data: data["doctrines"][doctrine].pop("rules"))
+    (seeing, weeks), (not_reading, same_weeks) = (
+        moves_while_known(Engine(r, seed=11, runs=RUNS, doctrines=others).run(), actor, "dprk_nuclear_test", tags)
+        for r in (rules, blind))
+    assert weeks > 300 and abs(weeks - same_weeks) < 0.1 * weeks
+    assert seeing > 1.3 * not_reading
+
+
 def test_calibrate_reports_every_measure_beside_the_real_figure(crisis):
     result = calibrate(crisis, runs=500, seed=3)
     measures = {m["id"]: m for m in result["measures"]}
