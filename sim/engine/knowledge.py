@@ -145,6 +145,7 @@ class View:
         k = rules.knowledge
         hidden = k.hidden[actor] if k.hides_variables else ()
         self._columns = {int(v): state.belief[actor][:, c] for c, v in enumerate(hidden)}
+        self._names: tuple[int, dict] | None = None
 
     def column(self, v: int) -> np.ndarray:
         """What the actor believes variable v is, per world."""
@@ -171,6 +172,9 @@ class View:
         return out
 
     def names(self, turn: int) -> dict:
+        """What expressions read, as the actor sees it (made once per turn: a view lives for one decision)."""
+        if self._names is not None and self._names[0] == turn:
+            return self._names[1]
         rules, st = self.state.rules, self.state
         env = st.names(turn)
         for v, column in self._columns.items():
@@ -183,6 +187,7 @@ class View:
             name = call_name("prepared", rules.options[i].id)
             if name in rules.reads:
                 env[name] = rules.knowledge.prepared(st, i, self.actor)
+        self._names = turn, env
         return env
 
     def sanction_scale(self, turn: int) -> np.ndarray:
