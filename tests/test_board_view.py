@@ -181,7 +181,7 @@ def test_the_forecast_of_a_player_is_of_what_it_knows():
 
 
 def test_in_a_scenario_that_hides_nothing_every_actor_sees_the_truth():
-    game = Game.start(Setup("korea-2019", 42, ("US",)))
+    game = Game.start(Setup("tutorial", 42, ("Blue",)))
     for _ in range(10):
         game.advance()
         game.submit(None)

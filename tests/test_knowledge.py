@@ -237,7 +237,7 @@ def test_show_says_what_is_hidden(capsys):
     hidden = out.split("Hidden from other actors:\n")[1].split("\n\n")[0].splitlines()
     assert code == 0 and [line.strip() for line in hidden] == [
         "B.resolve: private", "B.economy: seen with an error of 5", "B.stock: seen 3 turns late",
-        "Covert test [b-test]: covert preparation, detection A 0.2 + 0.6 * A.isr, C 0.1", "Hack [b-hack]: not attributed"]
+        "Covert test [b-test]: covert preparation, detection A 0.2 + 0.6 * A.isr; C 0.1", "Hack [b-hack]: not attributed"]
     assert "Hidden" not in ladder(capsys, "show", "tutorial")[1]
 
 

@@ -57,12 +57,13 @@ def _hidden(s) -> list[str]:
             lines.append(f"  {o.label} [{o.id}]: covert preparation, {chance}")
         if not o.attributed:
             lines.append(f"  {o.label} [{o.id}]: not attributed")
-    return ["", "Hidden from other actors:", *(line[:80] for line in lines)] if lines else []
+    wrapped = [part for line in lines for part in textwrap.wrap(line, 80, subsequent_indent="      ")]
+    return ["", "Hidden from other actors:", *wrapped] if lines else []
 
 
 def _chance(detection) -> str:
     if isinstance(detection, dict):
-        return ", ".join(f"{actor} {chance}" for actor, chance in detection.items())
+        return "; ".join(f"{actor} {chance}" for actor, chance in detection.items())
     return f"{detection} by each"
 
 
