@@ -43,7 +43,7 @@ def talks(mechanics) -> Engine:
 def test_the_figures_are_those_of_the_engines_own_rollouts(outcome, doctrines):
     engine = korea_at(4, **doctrines)
     rules, turn = engine.rules, engine.waiting.turn
-    by_hand = engine.fork(1000, force={"US": "us_warning"})
+    by_hand = engine.fork(1000, force={"US": "us_warning"}, as_seen_by="US")  # the game as the US knows it
 
     def tension() -> float:
         return by_hand.state.vars[:, rules.tension].mean()

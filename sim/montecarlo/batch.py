@@ -60,15 +60,24 @@ class Interrupts:
     def __init__(self):
         self.noted = False
         self.previous = None
+        self.unraisable = None
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._note)
+            # Python prints what a finaliser raised ("Exception ignored in ...", a traceback): an
+            # interrupt is noted and acted on, so it is not printed
+            self.unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def __exit__(self, *exc) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.unraisable
+
+    def _unraisable(self, info) -> None:
+        if not (self.noted and info.exc_type is KeyboardInterrupt):
+            self.unraisable(info)
 
     def _note(self, signum, frame) -> None:
         self.noted = True
