@@ -116,3 +116,71 @@ def test_an_exploration_groups_what_the_engine_cannot_vary_per_world(tmp_path):
         alone = sim.batch(sim.load("tutorial").with_values(values), runs=25, seed=3).runs
         played = runs.filter(pc.equal(runs.column("point"), k))
         assert played.drop_columns(["variant", "point"]).equals(alone.drop_columns(["variant"])), k
+
+
+# Effects of every kind, by position in their lists (korea-2019): immediate with uncertainty (a
+# goal's variable, and tension: the hazard term), lagged and scaled (a sanction of one turn),
+# spread over turns, a spread sanction with uncertainty, one that reverts, and those of an inject,
+# a calendar window and an event of chance
+EFFECTS = {
+    "options.dprk_icbm.effects.0.delta": (9.5, 0.0, 3.25),  # DPRK.capability, DPRK's goal; uncertainty 0.5
+    "options.dprk_icbm.effects.1.delta": (20.0, -3.0, 7.5),  # tension, uncertainty 0.2
+    "options.dprk_srbm.effects.0.delta": (4.5, 0.0, 1.75),  # DPRK.capability, the table, often taken
+    "options.unsc_panel_report.effects.1.delta": (-6.5, 0.0, -2.5),  # a sanction, lagged, over one turn
+    "options.us_repair_alliances.effects.0.delta": (13.0, -2.0, 6.5),  # spread over 4 turns
+    "options.us_push_resolution.effects.0.delta": (-19.0, 0.0, -4.5),  # a sanction over 12 turns, uncertain
+    "options.us_deploy_assets.effects.0.delta": (11.0, -3.5, 0.0),  # reverts when its duration ends
+    "injects.party_plenum.effects.2.delta": (25.0, -5.0, 9.0),  # tension
+    "calendar.spring_exercises.effects_start.0.delta": (15.0, -4.0, 6.0),  # tension
+    "chance.west_sea_incident.effects.0.delta": (30.0, -7.0, 12.0),  # tension
+}
+
+
+@pytest.fixture(scope="module")
+def provocative(korea):
+    """korea-2019 with the moratorium lifted and a DPRK that likes ICBM tests: it takes them."""
+    return with_values(korea, {"variables.DPRK.moratorium.initial": 0.0, "doctrines.brinkmanship.options": {"dprk_icbm": 6.0}})
+
+
+def test_effect_deltas_of_every_kind_per_world_are_their_batches(provocative):
+    data = provocative.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for path, values in EFFECTS.items():
+        assert is_per_world(data, path), path
+        points = [{path: v} for v in values]
+        params = {path: np.repeat(values, RUNS)}
+        runs = np.tile(np.arange(RUNS), len(points))
+        engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
+        played = _games(engine)
+        assert played["vars"][:RUNS].tobytes() != played["vars"][RUNS:2 * RUNS].tobytes(), path  # the test can tell them apart
+        _check(played, points, provocative)
+
+
+def test_effect_deltas_with_everything_else_per_world(provocative):
+    paths = [*POINTS[0], *EFFECTS]
+    points = [{**pt, **{p: v[k] for p, v in EFFECTS.items()}} for k, pt in enumerate(POINTS)]
+    params = {p: np.repeat([pt[p] for pt in points], RUNS) for p in paths}
+    runs = np.tile(np.arange(RUNS), len(points))
+    engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
+    played = _games(engine)
+    assert len(set(played["outcome"].tolist())) > 1
+    _check(played, points, provocative)
+
+
+def test_a_goal_change_equal_to_another_in_some_worlds_scores_as_in_its_batch(provocative):
+    """A batch finds the gain of equal changes of a goal's variable once, their probabilities
+    summed: an ICBM test's +6 capability set to +2 is its failure's +2 and an engine test's.
+    The DPRK's scores, not only its games, are its batch's bit for bit."""
+    path = "options.dprk_icbm.effects.0.delta"
+    values = (2.0, 6.0, 1.0)
+    params = {path: np.repeat(values, RUNS)}
+    runs = np.tile(np.arange(RUNS), len(values))
+    engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=runs, record=False, params=params)
+    engine.advance(until_turn=6)
+    dprk = engine.rules.actor_index["DPRK"]
+    scores = engine.doctrines[dprk].scores(engine.rules, engine.state, 6)
+    for k, v in enumerate(values):
+        rules = Rules(with_values(provocative, {path: v}), "alone")
+        alone = Engine(rules, seed=SEED, runs=RUNS, record=False)
+        alone.advance(until_turn=6)
+        mine = np.ascontiguousarray(scores[:, k * RUNS:(k + 1) * RUNS])
+        assert mine.tobytes() == alone.doctrines[dprk].scores(rules, alone.state, 6).tobytes(), v

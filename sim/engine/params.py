@@ -11,9 +11,15 @@ per world. The engine varies per world the numbers it reads as numbers while it 
 - `options.O.success` (the draw, and what doctrines expect of the move);
 - a doctrine preset's `temperature`, `escalation`, `reciprocity`, `risk_aversion`, `values` and
   `pass` (its own terms, not its rules');
-- `actors.A.values.V`, an actor's plain value weight of a variable (not a goal).
+- `actors.A.values.V`, an actor's plain value weight of a variable (not a goal);
+- an effect's `delta`: `options.O.effects.N.delta` (N its position in the option's list, from
+  0), `injects.I.effects.N.delta`, `chance.C.effects.N.delta`, `calendar.W.effects_start.N.delta`
+  and `.effects_end.N.delta`. Every kind: immediate (the effect tables, their uncertainty a
+  share of the world's delta), lagged, spread over turns, a sanction, one that reverts; and
+  what doctrines expect of it (its value, a sanction's, the tension it adds for the hazard, a
+  goal's gain).
 
-Everything else (sanction lags, effects, structure, goals, rules, levers) shapes the compiled
+Everything else (sanction lags, effects' other fields, structure, goals, rules, levers) shapes the compiled
 rules, so a design varying it is played as batches grouped by those values (`is_per_world`).
 A world given the values of a scenario plays exactly as in a batch of that scenario: the same
 arithmetic, element by element, in the same precision.
@@ -30,14 +36,25 @@ TERMS = {"temperature": "temperature", "escalation": "escalation", "reciprocity"
          "risk_aversion": "risk_aversion", "values": "values", "pass": "pass_"}  # as the file names them -> the model's field
 
 
+EFFECTS = (("options", "effects"), ("injects", "effects"), ("chance", "effects"),
+           ("calendar", "effects_start"), ("calendar", "effects_end"))  # where effects are listed, in `Rules`' order
+
+
 def kind(data: dict, path: str) -> tuple | None:
     """What `path` names in the scenario data (its dump by alias) if the engine can vary it per
     world: ("hazard", name), ("initial", variable), ("success", option id), ("term", doctrine,
-    field) or ("value", actor, variable); None if only a batch of its own can vary it."""
+    field), ("value", actor, variable) or ("delta", where, item id, effect position); None if
+    only a batch of its own can vary it."""
     container, key = locate(data, path)
     value = container[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if key == "delta":
+        for section, field in EFFECTS:
+            for item in data[section]:
+                for n, effect in enumerate(item.get(field, ())):
+                    if container is effect:
+                        return ("delta", f"{section}.{field}", item["id"], n)
     if container is data["mechanics"]["hazard"] and key in HAZARD:
         return ("hazard", key)
     for name, spec in data["variables"].items():
@@ -69,6 +86,7 @@ class Params:
         self.success: dict[int, np.ndarray] = {}  # option index ->
         self.terms: dict[str, dict[str, np.ndarray]] = {}  # doctrine -> field ->
         self.values: dict[str, dict[str, np.ndarray]] = {}  # actor -> variable ->
+        self.deltas: dict[int, np.ndarray] = {}  # an effect's key (`CompiledEffect.key`) ->
         self.size = len(next(iter(values.values()))) if values else 0
         for path, array in values.items():
             found = kind(data, path)
@@ -83,6 +101,8 @@ class Params:
                 self.initial[rules.var_index[found[1]]] = array
             elif found[0] == "success":
                 self.success[rules.option_index[found[1]]] = array
+            elif found[0] == "delta":
+                self.deltas[_effect(rules, *found[1:]).key] = array
             elif found[0] == "term":
                 self.terms.setdefault(found[1], {})[found[2]] = array
             else:
@@ -94,9 +114,50 @@ class Params:
         new.size = len(index)
         pick = lambda d: {k: v[index] for k, v in d.items()}  # noqa: E731
         new.hazard, new.initial, new.success = pick(self.hazard), pick(self.initial), pick(self.success)
+        new.deltas = pick(self.deltas)
         new.terms = {k: pick(v) for k, v in self.terms.items()}
         new.values = {k: pick(v) for k, v in self.values.items()}
         return new
+
+
+def _effect(rules: Rules, where: str, item: str, n: int):
+    """The compiled effect at position n of an item's list of effects (`kind`'s "delta")."""
+    if where == "options.effects":
+        return rules.effects[rules.option_index[item]][n]
+    if where == "injects.effects":
+        return rules.inject_effects[[i.id for i in rules.scenario.injects].index(item)][n]
+    if where == "chance.effects":
+        return rules.chance_effects[[c.id for c in rules.chance].index(item)][n]
+    w = [w.id for w in rules.calendar.windows].index(item)
+    return (rules.calendar.start_effects if where == "calendar.effects_start" else rules.calendar.end_effects)[w][n]
+
+
+class Cells:
+    """The cells of one actor's effect table (`rules.EffectTable`) that hold an effect whose delta
+    varies per world, each worked out per world as the table works it out from the scenario's
+    deltas: the same sums in the same order, so a world's cell is its batch's, bit for bit.
+
+    Each is (row, column, success, failure, always, sd on success, sd on failure), [W] arrays."""
+
+    def __init__(self, rules: Rules, actor: int, deltas: dict[int, np.ndarray], size: int):
+        self.cells = []
+        for (c, k), effects in rules.cells[actor].items():
+            if not any(e.key in deltas for e in effects):
+                continue
+            sums = {"success": np.zeros(size), "failure": np.zeros(size), "always": np.zeros(size)}
+            sd_success, sd_failure = np.zeros(size), np.zeros(size)
+            for e in effects:
+                delta = deltas.get(e.key, e.delta)
+                sums[e.when] += delta
+                sd = np.abs(e.uncertainty * delta)
+                if e.when != "failure":
+                    sd_success[:] = sd
+                if e.when != "success":
+                    sd_failure[:] = sd
+            self.cells.append((c, k, sums["success"], sums["failure"], sums["always"], sd_success, sd_failure))
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
 
 
 class Hazard:
