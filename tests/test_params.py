@@ -184,3 +184,26 @@ def test_a_goal_change_equal_to_another_in_some_worlds_scores_as_in_its_batch(pr
         alone.advance(until_turn=6)
         mine = np.ascontiguousarray(scores[:, k * RUNS:(k + 1) * RUNS])
         assert mine.tobytes() == alone.doctrines[dprk].scores(rules, alone.state, 6).tobytes(), v
+
+
+def test_an_exploration_varying_effect_deltas_is_one_batch(tmp_path):
+    """Effect deltas are per world: a design varying an immediate effect and a spread sanction
+    with the hazard is one batch, and every point still plays its own batch's games."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    import sim
+
+    pytest.importorskip("SALib")
+    out = tmp_path / "x"
+    ranges = {"options.red_test.effects.1.delta": (2.0, 14.0), "options.blue_sanction.effects.0.delta": (-20.0, -2.0),
+              "mechanics.hazard.max": (0.01, 0.06)}
+    result = sim.explore("tutorial", ranges, method="lhs", points=4, runs_per_point=25, seed=3, out=out, workers=1)
+    manifest = (out / "manifest.json").read_text()
+    assert '"batches": 1' in manifest and all(f'"{p}"' in manifest.split('"per_world"')[1] for p in ranges)
+    runs = pq.read_table(out / "runs.parquet")
+    for k, row in enumerate(result.design.to_pylist(), 1):
+        values = {p: row[p.replace(".", "_")] for p in ranges}
+        alone = sim.batch(sim.load("tutorial").with_values(values), runs=25, seed=3).runs
+        played = runs.filter(pc.equal(runs.column("point"), k))
+        assert played.drop_columns(["variant", "point"]).equals(alone.drop_columns(["variant"])), k
