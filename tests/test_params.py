@@ -89,11 +89,15 @@ def test_what_shapes_the_rules_is_not_per_world(korea):
 
 
 def test_a_fork_keeps_its_worlds_values(korea):
-    params = {"mechanics.hazard.max": np.array([0.02, 0.08])}
+    params = {"mechanics.hazard.max": np.array([0.02, 0.08]), "options.dprk_srbm.effects.0.delta": np.array([1.0, 3.0]),
+              "doctrines.engagement.weights.talks.progress": np.array([0.5, 1.5]), "variables.tension.baseline": np.array([30.0, 50.0])}
     engine = Engine(Rules(korea, "korea-2019"), seed=SEED, runs=2, record=False, params=params)
     engine.advance(until_turn=3)
     forked = engine.fork(3)
     assert forked.params.hazard["max"].tolist() == [0.02] * 3 + [0.08] * 3
+    assert [d.tolist() for d in forked.params.deltas.values()] == [[1.0] * 3 + [3.0] * 3]
+    assert forked.params.weights[("engagement", None)]["talks.progress"].tolist() == [0.5] * 3 + [1.5] * 3
+    assert forked.baselines[engine.rules.tension].tolist() == [30.0] * 3 + [50.0] * 3
 
 
 def test_an_exploration_groups_what_the_engine_cannot_vary_per_world(tmp_path):
@@ -155,15 +159,44 @@ def test_effect_deltas_of_every_kind_per_world_are_their_batches(provocative):
         _check(played, points, provocative)
 
 
-def test_effect_deltas_with_everything_else_per_world(provocative):
-    paths = [*POINTS[0], *EFFECTS]
-    points = [{**pt, **{p: v[k] for p, v in EFFECTS.items()}} for k, pt in enumerate(POINTS)]
+# A doctrine's plain weights (the preset's, a rule's) and where drifting variables drift to: a
+# baseline, or the initial value of a variable without one (its baseline too)
+WEIGHTS = {
+    "doctrines.engagement.weights.talks.progress": (1.5, 0.0, -0.5),  # ROK's and China's doctrine
+    "doctrines.brinkmanship.rules.3.weights.tension": (-1.0, 0.0, 0.8),  # after a launch (set below)
+    "variables.tension.baseline": (20.0, 60.0, 45.0),
+    "variables.talks.trust.initial": (10.0, 60.0, 35.0),  # drifts, to it (its baseline removed below)
+}
+
+
+@pytest.fixture(scope="module")
+def weighed(provocative):
+    return with_values(provocative, {"variables.talks.trust.baseline": None, "doctrines.brinkmanship.rules.3.weights": {"tension": -0.3}})
+
+
+def test_weights_and_baselines_per_world_are_their_batches(weighed):
+    data = weighed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for path, values in WEIGHTS.items():
+        assert is_per_world(data, path), path
+        points = [{path: v} for v in values]
+        params = {path: np.repeat(values, RUNS)}
+        runs = np.tile(np.arange(RUNS), len(points))
+        engine = Engine(Rules(weighed, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
+        played = _games(engine)
+        assert played["vars"][:RUNS].tobytes() != played["vars"][RUNS:2 * RUNS].tobytes(), path
+        _check(played, points, weighed)
+
+
+def test_effect_deltas_with_everything_else_per_world(weighed):
+    more = {**EFFECTS, **WEIGHTS}
+    paths = [*POINTS[0], *more]
+    points = [{**pt, **{p: v[k] for p, v in more.items()}} for k, pt in enumerate(POINTS)]
     params = {p: np.repeat([pt[p] for pt in points], RUNS) for p in paths}
     runs = np.tile(np.arange(RUNS), len(points))
-    engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
+    engine = Engine(Rules(weighed, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
     played = _games(engine)
     assert len(set(played["outcome"].tolist())) > 1
-    _check(played, points, provocative)
+    _check(played, points, weighed)
 
 
 def test_a_goal_change_equal_to_another_in_some_worlds_scores_as_in_its_batch(provocative):

@@ -66,8 +66,8 @@ class _Terms:
     the same operations as a scalar is, so each world scores as a batch of its values would."""
 
     def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms, params: Params | None = None,
-                 own: dict[str, np.ndarray] | None = None):
-        own = own or {}
+                 own: dict[str, np.ndarray] | None = None, weighs: dict[str, np.ndarray] | None = None):
+        own, weighs = own or {}, weighs or {}
         get = lambda name: own[name] if name in own else getattr(terms, name) or 0.0  # noqa: E731  (a term not given adds nothing)
         idx = rules.by_actor[actor]
         opts = [rules.options[i] for i in idx]
@@ -77,12 +77,12 @@ class _Terms:
         deltas = params.deltas if params else {}  # effects' deltas per world
         expected = [rules.expected_effects(i, odds.get(i)) for i in idx]
         moved = bool(deltas) and any(e.key in deltas for pairs in expected for e, _ in pairs)
-        wide = bool(own.keys() - {"temperature"} or given or odds or self.hazard.per_world or moved)
+        wide = bool(own.keys() - {"temperature"} or given or odds or self.hazard.per_world or moved or weighs)
         shape = (len(idx), params.size) if wide else (len(idx),)
         weights = [0.0] * len(rules.var_names)
         self.goals: dict[int, list[_Utility]] = {}  # variable -> its goals' utilities
         pairs = [(v, given.get(v, w), get("values")) for v, w in rules.scenario.actors[rules.actors[actor]].values.items()]
-        for var, w, factor in [*pairs, *((v, w, 1.0) for v, w in terms.weights.items())]:
+        for var, w, factor in [*pairs, *((v, weighs.get(v, w), 1.0) for v, w in terms.weights.items())]:
             v = rules.var_index[var]
             if not isinstance(w, Goal):
                 weights[v] = weights[v] + w * factor
@@ -312,14 +312,17 @@ class Doctrine:
     def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec, params: Params | None = None):
         self.name, self.actor, self.spec = name, actor, spec
         own = params.terms.get(name, {}) if params else {}  # the preset's own terms per world
-        self.base = _Terms(rules, actor, spec, params, own)
+        weighs = lambda where: params.weights.get((name, where)) if params else None  # noqa: E731  (weights per world)
+        self.base = _Terms(rules, actor, spec, params, own, weighs(None))
         self.temperature = own.get("temperature", spec.temperature)
         self.rules: list[_Rule] = []
         owned = [f"redline.{line.id}" for line, owner in zip(rules.red_lines, rules.red_line_owner) if owner == actor]
         if spec.after_red_line is not None and owned:  # first, as it was added before rules existed
-            self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line, params), None))
-        for rule in spec.rules:
-            self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule, params), rule.temperature))
+            terms = _Terms(rules, actor, spec.after_red_line, params, weighs=weighs("after_red_line"))
+            self.rules.append(_Rule(partial(_any_crossed, owned), terms, None))
+        for n, rule in enumerate(spec.rules):
+            terms = _Terms(rules, actor, rule, params, weighs=weighs(n))
+            self.rules.append(_Rule(rules.rule_when[rule.when].mask, terms, rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
         self.on_view = rules.knowledge.hidden_from(actor)  # else its view is the truth: it reads the state
 

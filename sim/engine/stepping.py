@@ -54,6 +54,7 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         self.rules, self.seed, self.state = rules, seed, state
         self.params = params
         self.hazard = Hazard(rules, params) if params and params.hazard else None  # None: the scenario's
+        self.baselines = params.baseline if params else {}  # variable -> where it drifts to, per world
         self.deltas = params.deltas if params else {}  # effect key -> its delta per world (few effects: most have none)
         self.cells = [Cells(rules, a, self.deltas, state.size) for a in range(len(rules.actors))] if self.deltas else None
         self.humans = {rules.actor_index[a] for a in humans}
