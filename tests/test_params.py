@@ -240,3 +240,17 @@ def test_an_exploration_varying_effect_deltas_is_one_batch(tmp_path):
         alone = sim.batch(sim.load("tutorial").with_values(values), runs=25, seed=3).runs
         played = runs.filter(pc.equal(runs.column("point"), k))
         assert played.drop_columns(["variant", "point"]).equals(alone.drop_columns(["variant"])), k
+
+
+def test_a_recorded_game_with_effect_deltas_per_world_logs_its_batch(provocative):
+    """Recording too: each world's events (what changed, by how much) are its batch's (the order
+    of a move's changes follows the other worlds that moved with it: compared as mappings)."""
+    import json
+
+    params = {p: np.repeat(v, 10) for p, v in EFFECTS.items()}
+    engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=np.tile(np.arange(10), 3), params=params).run()
+    for k in range(3):
+        alone = Engine(Rules(with_values(provocative, {p: v[k] for p, v in EFFECTS.items()}), "alone"), seed=SEED, runs=10).run()
+        for j in range(10):
+            mine, theirs = engine.log.for_world(k * 10 + j), alone.log.for_world(j)
+            assert json.dumps(mine, default=str, sort_keys=True) == json.dumps(theirs, default=str, sort_keys=True), (k, j)

@@ -156,10 +156,10 @@ class Moves:
         if not self.record:
             return {}
         applied = np.where(success, table.success[:, k], table.failure[:, k]) + table.always[:, k] != 0
-        for c, kc, on_s, on_f, always, _, _ in per_world.cells if per_world else ():
+        for c, kc, succeeds, fails, always, _, _ in per_world.cells if per_world else ():
             m = (k == kc).nonzero()[0]
             w = worlds[m]
-            applied[c, m] = np.where(success[m], on_s[w], on_f[w]) + always[w] != 0
+            applied[c, m] = np.where(success[m], succeeds[w], fails[w]) + always[w] != 0
         change = np.where(applied, after - before, np.nan)
         return {rules.var_names[v]: change[c] for c, v in enumerate(table.cols) if applied[c].any()}
 
@@ -168,12 +168,12 @@ class Moves:
         """The table's cells whose effects vary per world, each move's column worked out again
         with its world's numbers (`params.Cells`), by the same operations as above."""
         st = self.state
-        for c, kc, on_s, on_f, always, sd_s, sd_f in cells.cells:
+        for c, kc, succeeds, fails, always, sd_s, sd_f in cells.cells:
             m = (k == kc).nonzero()[0]
             if not len(m):
                 continue
             w, ok = worlds[m], success[m]
-            column = np.where(ok, on_s[w] + always[w], on_f[w] + always[w])
+            column = np.where(ok, succeeds[w] + always[w], fails[w] + always[w])
             sd = np.where(ok, sd_s[w], sd_f[w])
             r = sd.nonzero()[0]
             if len(r):
