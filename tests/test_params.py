@@ -125,7 +125,7 @@ def test_an_exploration_groups_what_the_engine_cannot_vary_per_world(tmp_path):
 # Effects of every kind, by position in their lists (korea-2019): immediate with uncertainty (a
 # goal's variable, and tension: the hazard term), lagged and scaled (a sanction of one turn),
 # spread over turns, a spread sanction with uncertainty, one that reverts, and those of an inject,
-# a calendar window and an event of chance
+# a calendar window and an event of chance, and a proposal's (what those asked expect of it too)
 EFFECTS = {
     "options.dprk_icbm.effects.0.delta": (9.5, 0.0, 3.25),  # DPRK.capability, DPRK's goal; uncertainty 0.5
     "options.dprk_icbm.effects.1.delta": (20.0, -3.0, 7.5),  # tension, uncertainty 0.2
@@ -134,6 +134,7 @@ EFFECTS = {
     "options.us_repair_alliances.effects.0.delta": (13.0, -2.0, 6.5),  # spread over 4 turns
     "options.us_push_resolution.effects.0.delta": (-19.0, 0.0, -4.5),  # a sanction over 12 turns, uncertain
     "options.us_deploy_assets.effects.0.delta": (11.0, -3.5, 0.0),  # reverts when its duration ends
+    "options.us_offer_summit.effects.1.delta": (40.0, -10.0, 5.0),  # a proposal's, uncertain: when it passes
     "injects.party_plenum.effects.2.delta": (25.0, -5.0, 9.0),  # tension
     "calendar.spring_exercises.effects_start.0.delta": (15.0, -4.0, 6.0),  # tension
     "chance.west_sea_incident.effects.0.delta": (30.0, -7.0, 12.0),  # tension
