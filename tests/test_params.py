@@ -82,7 +82,8 @@ def test_one_path_per_world_is_the_same_as_its_batch(korea):
 def test_what_shapes_the_rules_is_not_per_world(korea):
     data = korea.model_dump(mode="json", by_alias=True, exclude_none=True)
     for path in ("mechanics.sanctions.lag", "actors.DPRK.doctrine", "actors.DPRK.values.DPRK.capability.weight",
-                 "doctrines.brinkmanship.tags.srbm", "variables.DPRK.economy.min"):
+                 "doctrines.brinkmanship.tags.srbm", "variables.DPRK.economy.min", "options.dprk_icbm.effects.0.uncertainty",
+                 "options.us_push_resolution.effects.0.over", "options.us_sanctions_relief.effects.0.lag"):
         assert not is_per_world(data, path), path
     with pytest.raises(ValueError, match="cannot vary it per world"):
         Engine(Rules(korea, "korea-2019"), runs=2, params={"mechanics.sanctions.lag": np.array([1.0, 2.0])})
