@@ -211,16 +211,19 @@ def _batch_once(spec: str, runs: int, workers: int, dask: str | None = None) -> 
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# The issue's design: ten numbers of korea-2019 that the engine varies per world, each over 20 %
-# either side of the scenario's value (`ladder explore --method lhs`)
+# The issue's design: fourteen numbers of korea-2019 that the engine varies per world, each over
+# 20 % either side of the scenario's value (`ladder explore --method lhs`): the first ten, then
+# two effects' deltas (an immediate one the DPRK often takes, a spread sanction), a doctrine's
+# weight and a drifting variable's baseline
 EXPLORED = ("mechanics.hazard.midpoint", "mechanics.hazard.steepness", "mechanics.hazard.max",
             "doctrines.brinkmanship.temperature", "doctrines.brinkmanship.escalation", "doctrines.brinkmanship.risk_aversion",
             "doctrines.strategic-patience.pass", "actors.US.values.US.credibility", "variables.tension.initial",
-            "options.dprk_icbm.success")
+            "options.dprk_icbm.success", "options.dprk_srbm.effects.0.delta", "options.us_push_resolution.effects.0.delta",
+            "doctrines.engagement.weights.talks.progress", "variables.DPRK.economy.baseline")
 
 
 def bench_explore(spec: str = "korea-2019", quick: bool = False) -> dict:
-    """An exploration of 1,000 points of 100 games varying ten numbers (quick: 100 points)
+    """An exploration of 1,000 points of 100 games varying fourteen numbers (quick: 100 points)
     against a plain batch of as many games, all cores each, in the same run: the design is one
     batch of worlds with parameters per world, and should keep at least half the plain speed."""
     from .format.values import locate
@@ -234,7 +237,8 @@ def bench_explore(spec: str = "korea-2019", quick: bool = False) -> dict:
     for path in EXPLORED:
         container, key = locate(data, path, "bench")
         value = container[key]
-        varies.append((path, 0.8 * value, min(1.2 * value, 1.0) if path.endswith(".success") else 1.2 * value))
+        low, high = sorted((0.8 * value, 1.2 * value))  # (a negative value: 1.2 times it is the lower end)
+        varies.append((path, low, min(high, 1.0) if path.endswith(".success") else high))
     plain = _batch_once(spec, points * per, cores)["seconds"]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     what = bench.add_mutually_exclusive_group()
     what.add_argument("--batch", action="store_true", help="batches instead: workers, Dask and memory (minutes)")
     what.add_argument("--play", action="store_true", help="the app's waits instead: a forecast (1,000 rollouts, 12 turns)")
-    what.add_argument("--explore", action="store_true", help="an exploration of 1,000 points x 100 games (10 numbers varied per world) against a batch of 100,000")
+    what.add_argument("--explore", action="store_true", help="an exploration of 1,000 points x 100 games (14 numbers varied per world) against a batch of 100,000")
     return p
 
 

@@ -66,20 +66,23 @@ class _Terms:
     the same operations as a scalar is, so each world scores as a batch of its values would."""
 
     def __init__(self, rules: Rules, actor: int, terms: DoctrineTerms, params: Params | None = None,
-                 own: dict[str, np.ndarray] | None = None):
-        own = own or {}
+                 own: dict[str, np.ndarray] | None = None, weighs: dict[str, np.ndarray] | None = None):
+        own, weighs = own or {}, weighs or {}
         get = lambda name: own[name] if name in own else getattr(terms, name) or 0.0  # noqa: E731  (a term not given adds nothing)
         idx = rules.by_actor[actor]
         opts = [rules.options[i] for i in idx]
         given = params.values.get(rules.actors[actor], {}) if params else {}  # the actor's value weights per world
         odds = {i: params.success[i] for i in idx if i in params.success} if params else {}
         self.hazard = Hazard(rules, params)
-        wide = bool(own.keys() - {"temperature"} or given or odds or self.hazard.per_world)
+        deltas = params.deltas if params else {}  # effects' deltas per world
+        expected = [rules.expected_effects(i, odds.get(i)) for i in idx]
+        moved = bool(deltas) and any(e.key in deltas for pairs in expected for e, _ in pairs)
+        wide = bool(own.keys() - {"temperature"} or given or odds or self.hazard.per_world or moved or weighs)
         shape = (len(idx), params.size) if wide else (len(idx),)
         weights = [0.0] * len(rules.var_names)
         self.goals: dict[int, list[_Utility]] = {}  # variable -> its goals' utilities
         pairs = [(v, given.get(v, w), get("values")) for v, w in rules.scenario.actors[rules.actors[actor]].values.items()]
-        for var, w, factor in [*pairs, *((v, w, 1.0) for v, w in terms.weights.items())]:
+        for var, w, factor in [*pairs, *((v, weighs.get(v, w), 1.0) for v, w in terms.weights.items())]:
             v = rules.var_index[var]
             if not isinstance(w, Goal):
                 weights[v] = weights[v] + w * factor
@@ -94,22 +97,28 @@ class _Terms:
         # Changes of a goal's variable, by what they do (variable, delta, set, sanction): options
         # often share one, and its gain in utility is then found once per decision.
         self.goal_effects: dict[tuple, dict[int, float]] = {}  # change -> {column: probability}
-        for k, i in enumerate(idx):
-            for e, p in rules.expected_effects(i, odds.get(i)):
+        self.goal_deltas: dict[tuple, np.ndarray] = {}  # a change's delta per world, by ("per world", n): see _changes_per_world
+        changes = []  # (column, effect, its delta, probability) of each change of a goal's variable, in order
+        for k, pairs in enumerate(expected):
+            for e, p in pairs:
+                delta = deltas[e.key] if e.key in deltas else e.delta
                 if e.var in self.goals:
+                    changes.append((k, e, delta, p))
                     columns = self.goal_effects.setdefault((e.var, e.delta, e.set, e.sanction), {})
                     columns[k] = columns.get(k, 0.0) + p
                 if e.set is not None:
                     if np.any(per_unit[e.var]):
                         self.sets.append((k, e.var, e.set, p))
                     continue
-                value = p * e.delta * per_unit[e.var]
+                value = p * delta * per_unit[e.var]
                 if e.sanction:
                     self.sanction[k] += value
                 else:
                     plain[k] += value
                 if e.var == rules.tension:
-                    self.d_tension[k] += p * e.delta
+                    self.d_tension[k] += p * delta
+        if any(e.key in deltas for _, e, _, _ in changes):
+            self.goal_effects = self._changes_per_world(changes, params.size)
         self.per_unit = per_unit
         habits = np.array(
             [
@@ -147,6 +156,33 @@ class _Terms:
             self.bound = np.maximum(self.static.max(axis=0, initial=0.0).astype(float), self.pass_score)
         else:
             self.bound = max(float(self.static.max(initial=0.0)), self.pass_score)
+
+    def _changes_per_world(self, changes: list, size: int) -> dict[tuple, dict[int, np.ndarray]]:
+        """`goal_effects` where some deltas differ per world. Changes equal in a world are one
+        there (its gain found once, their probabilities summed in order), as in a batch of that
+        world's values: each change is led by the first change equal to it in that world, and
+        each leader's entry has, per column, the sum of the probabilities of the changes it
+        leads there (adding zeros elsewhere, which changes no sum), in the order of the leaders.
+        A leader's delta per world is in `goal_deltas`."""
+        same = lambda a, b: a[1].var == b[1].var and a[1].set == b[1].set and a[1].sanction == b[1].sanction  # noqa: E731
+        leader = []
+        for n, change in enumerate(changes):
+            lead = np.full(size, n)
+            for m in range(n - 1, -1, -1):  # the earliest equal change wins
+                if same(changes[m], change):  # (a `set` of the same value is the same change everywhere)
+                    lead[np.broadcast_to(changes[m][2] == change[2], size) if change[1].set is None else slice(None)] = m
+            leader.append(lead)
+        out: dict[tuple, dict[int, np.ndarray]] = {}
+        for n, (_, e, delta, _) in enumerate(changes):
+            columns: dict[int, np.ndarray] = {}
+            for m, (k, _, _, p) in enumerate(changes):
+                if m >= n and (leader[m] == n).any():
+                    columns[k] = columns.get(k, 0.0) + np.where(leader[m] == n, p, 0.0)
+            if columns:
+                key = ("per world", n)
+                self.goal_deltas[key] = np.broadcast_to(delta, size) if e.set is None else None
+                out[(e.var, key if e.set is None else None, e.set, e.sanction)] = columns
+        return out
 
     def scores(self, rules: Rules, state, rows: np.ndarray, opponents_position: np.ndarray, scale, shift=0.0) -> np.ndarray:
         """[len(rows) + 1, W] scores of the given options less `shift`, options-major; the last
@@ -218,6 +254,9 @@ class _Terms:
             x, u = now[v]
             if set_ is not None:
                 after = np.full_like(x, set_)
+            elif isinstance(delta, tuple):  # per world (`goal_deltas`): a sanction's in single precision, as a number's is
+                d = self.goal_deltas[delta]
+                after = x + (d.astype(np.float32) * scale() if sanction else d)
             else:
                 after = x + (delta * scale() if sanction else delta)
             np.clip(after, rules.vmin[v], rules.vmax[v], out=after)
@@ -273,14 +312,17 @@ class Doctrine:
     def __init__(self, rules: Rules, actor: int, name: str, spec: DoctrineSpec, params: Params | None = None):
         self.name, self.actor, self.spec = name, actor, spec
         own = params.terms.get(name, {}) if params else {}  # the preset's own terms per world
-        self.base = _Terms(rules, actor, spec, params, own)
+        weighs = lambda where: params.weights.get((name, where)) if params else None  # noqa: E731  (weights per world)
+        self.base = _Terms(rules, actor, spec, params, own, weighs(None))
         self.temperature = own.get("temperature", spec.temperature)
         self.rules: list[_Rule] = []
         owned = [f"redline.{line.id}" for line, owner in zip(rules.red_lines, rules.red_line_owner) if owner == actor]
         if spec.after_red_line is not None and owned:  # first, as it was added before rules existed
-            self.rules.append(_Rule(partial(_any_crossed, owned), _Terms(rules, actor, spec.after_red_line, params), None))
-        for rule in spec.rules:
-            self.rules.append(_Rule(rules.rule_when[rule.when].mask, _Terms(rules, actor, rule, params), rule.temperature))
+            terms = _Terms(rules, actor, spec.after_red_line, params, weighs=weighs("after_red_line"))
+            self.rules.append(_Rule(partial(_any_crossed, owned), terms, None))
+        for n, rule in enumerate(spec.rules):
+            terms = _Terms(rules, actor, rule, params, weighs=weighs(n))
+            self.rules.append(_Rule(rules.rule_when[rule.when].mask, terms, rule.temperature))
         self.opponents = [rules.actor_index[a] for a in rules.scenario.actors[rules.actors[actor]].opponents]
         self.on_view = rules.knowledge.hidden_from(actor)  # else its view is the truth: it reads the state
 

@@ -143,6 +143,9 @@ class Moves:
             row, move = sd.nonzero()
             z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
             delta[u[row], move] += sd[row, move] * z
+        per_world = self.cells[a] if self.cells else None
+        if per_world:
+            self._cells_per_world(per_world, table, k, worlds, success, turn, delta)
         cells = np.add.outer(table.cols * st.size, worlds)  # [C, worlds], flat: see _flat
         values = _flat(st.vars)
         before = values[cells]
@@ -153,8 +156,30 @@ class Moves:
         if not self.record:
             return {}
         applied = np.where(success, table.success[:, k], table.failure[:, k]) + table.always[:, k] != 0
+        for c, kc, succeeds, fails, always, _, _ in per_world.cells if per_world else ():
+            m = (k == kc).nonzero()[0]
+            w = worlds[m]
+            applied[c, m] = np.where(success[m], succeeds[w], fails[w]) + always[w] != 0
         change = np.where(applied, after - before, np.nan)
         return {rules.var_names[v]: change[c] for c, v in enumerate(table.cols) if applied[c].any()}
+
+    def _cells_per_world(self, cells, table, k: np.ndarray, worlds: np.ndarray, success: np.ndarray, turn: int,
+                         delta: np.ndarray) -> None:
+        """The table's cells whose effects vary per world, each move's column worked out again
+        with its world's numbers (`params.Cells`), by the same operations as above."""
+        st = self.state
+        for c, kc, succeeds, fails, always, sd_s, sd_f in cells.cells:
+            m = (k == kc).nonzero()[0]
+            if not len(m):
+                continue
+            w, ok = worlds[m], success[m]
+            column = np.where(ok, succeeds[w] + always[w], fails[w] + always[w])
+            sd = np.where(ok, sd_s[w], sd_f[w])
+            r = sd.nonzero()[0]
+            if len(r):
+                z = rng.normal(st.stream[w[r]], rng.key("effect"), turn, np.full(len(r), table.keys[c, kc]))
+                column[r] += sd[r] * z
+            delta[c, m] = column
 
     def _seen(self, i: int, worlds: np.ndarray) -> dict | None:
         """Who sees option i carried out in these worlds: everyone (None), unless it is not
@@ -216,10 +241,12 @@ class Moves:
                 if self.record:
                     _add(changes, rules.var_names[e.var], len(worlds), sel, e.set - before)
                 continue
-            deltas = e.delta  # the same in every world unless uncertain
+            deltas = e.delta  # the same in every world unless uncertain, or given per world
+            if self.deltas and e.key in self.deltas:  # (single precision where uncertain: as a number times the draw is)
+                deltas = self.deltas[e.key][w].astype(np.float32 if e.uncertainty else float)
             if e.uncertainty:
                 deltas = deltas * (1.0 + e.uncertainty * rng.normal(st.stream[w], rng.key("effect"), turn, e.key))
-            per_world = lambda d: np.full(len(w), d)  # noqa: E731  (what outlives this call)
+            per_world = lambda d: d if isinstance(d, np.ndarray) else np.full(len(w), d)  # noqa: E731  (what outlives this call)
             if e.revert and reverts is not None:
                 reverts.append((e.var, w, per_world(-deltas)))
             if e.over > 1:
@@ -244,7 +271,8 @@ class Moves:
         st.rate_change[r][:, (turn + e.lag) % ring][worlds] += per_turn
         st.rate_change[r][:, (turn + e.lag + e.over) % ring][worlds] -= per_turn
         if self.record:
-            news = Flight("rate", turn + e.lag, worlds, actor=actor, subject=subject, effect=e, deltas=np.full(len(worlds), per_turn * e.over))
+            news = Flight("rate", turn + e.lag, worlds, actor=actor, subject=subject, effect=e,
+                          deltas=np.broadcast_to(per_turn * e.over, len(worlds)).copy())
             if e.lag:
                 self._fly(news)
             else:

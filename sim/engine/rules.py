@@ -120,6 +120,7 @@ class Rules:
         self.success = np.array([o.success for o in self.options])
         self.option_key = np.array([rng.key(o.id) for o in self.options], dtype=np.uint64)
         self.tables: list[EffectTable] = []
+        self.cells: list[dict[tuple[int, int], list[CompiledEffect]]] = []  # per actor: (row, column) -> its effects, in order
         self.later_effects: list[list[CompiledEffect]] = [[] for _ in self.options]
         for a in range(len(self.actors)):
             self.tables.append(self._table(self.by_actor[a]))
@@ -202,9 +203,13 @@ class Rules:
         cols = sorted({v for row in rows for v in row})
         shape = (len(cols), len(idx))
         t = EffectTable(np.array(cols, dtype=int), *(np.zeros(shape) for _ in range(5)), np.zeros(shape, np.uint64))
+        cells = {}
+        self.cells.append(cells)
         for k, (i, row) in enumerate(zip(idx, rows)):
             for c, v in enumerate(cols):
-                for e in row.get(v, ()):
+                if v in row:
+                    cells[(c, k)] = row[v]
+                for e in row.get(v, ()):  # what `params.Cells` repeats per world
                     getattr(t, e.when)[c, k] += e.delta
                     sd = abs(e.uncertainty * e.delta)
                     if e.when != "failure":

@@ -14,7 +14,7 @@ from .doctrine import Doctrine
 from .events import EventLog
 from .knowledge import View
 from .moves import Flight, Moves
-from .params import Hazard, Params
+from .params import Cells, Hazard, Params
 from .processes import INJECT, Decision, Processes
 from .proposals import Proposals
 from .rules import Rules
@@ -54,6 +54,9 @@ class Engine(Processes, Moves, Proposals, TurnEnd):
         self.rules, self.seed, self.state = rules, seed, state
         self.params = params
         self.hazard = Hazard(rules, params) if params and params.hazard else None  # None: the scenario's
+        self.baselines = params.baseline if params else {}  # variable -> where it drifts to, per world
+        self.deltas = params.deltas if params else {}  # effect key -> its delta per world (few effects: most have none)
+        self.cells = [Cells(rules, a, self.deltas, state.size) for a in range(len(rules.actors))] if self.deltas else None
         self.humans = {rules.actor_index[a] for a in humans}
         choice = {a: spec.doctrine for a, spec in rules.scenario.actors.items()} | dict(doctrines or {})
         self.doctrine_names = choice

@@ -26,6 +26,8 @@ class TurnEnd:
         for var, baseline, drift, low, high in rules.moving:  # only these can change now; each column is contiguous
             column = v[:, var]
             if drift:
+                if self.baselines and var in self.baselines:  # per world (`params`)
+                    baseline = self.baselines[var]
                 step = baseline - column
                 step *= drift
                 column += step

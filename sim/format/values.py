@@ -17,8 +17,9 @@ def with_values(scenario: Scenario, values: dict[str, object], what: str = "with
     """`scenario` with each dotted path in `values` set to its value, validated as a file is.
 
     A path runs through mappings by key (a key may hold dots, as variable names do: the longest
-    key that matches is taken) and through lists by item id: `mechanics.hazard.midpoint`,
-    `actors.DPRK.values.DPRK.capability`, `options.dprk_icbm.success`. The value replaces what the
+    key that matches is taken) and through lists by item id, or by position from 0 for an item
+    without one (an effect): `mechanics.hazard.midpoint`, `actors.DPRK.values.DPRK.capability`,
+    `options.dprk_icbm.success`, `options.dprk_icbm.effects.0.delta`. The value replaces what the
     path names, a mapping or a list whole (a goal by a plain weight, say); unlike `extends:`, it
     is not merged into it. A path that names nothing, or a value the scenario cannot take,
     raises UsageError with one line starting `what PATH`.
@@ -68,13 +69,15 @@ def locate(data: dict, path: str, what: str = "with_values"):
     while i < len(parts):
         if isinstance(node, dict):
             names = [k for k in node if isinstance(k, str)]
-        elif isinstance(node, list):
-            names = [item.get("id") for item in node if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        elif isinstance(node, list):  # an item by its id, or by its position if it has none (ids start with a letter)
+            names = [item["id"] if isinstance(item, dict) and isinstance(item.get("id"), str) else str(j)
+                     for j, item in enumerate(node)]
         else:
             raise UsageError(f"{what} {path}: {'.'.join(trail)} is a single value ({quoted(node)}); it has no '{parts[i]}'")
         found = next((j for j in range(len(parts), i, -1) if ".".join(parts[i:j]) in names), None)
         if found is None:
-            _unknown(path, parts, i, trail, names, "key" if isinstance(node, dict) else "id", what)
+            kind = "key" if isinstance(node, dict) else "id" if any(not n.isdigit() for n in names) else "item"
+            _unknown(path, parts, i, trail, names, kind, what)
         name = ".".join(parts[i:found])
         container, key = node, (name if isinstance(node, dict) else names.index(name))
         trail.append(name)
@@ -86,12 +89,15 @@ def locate(data: dict, path: str, what: str = "with_values"):
 
 def _unknown(path: str, parts: list[str], i: int, trail: list[str], pool: list[str], kind: str, what: str):
     best, word = None, parts[i]
+    where = f" under '{'.'.join(trail)}'" if trail else ""
+    if kind == "item":  # a list whose items have no ids: they are numbered
+        numbered = f"its {len(pool)} items are numbered 0 to {len(pool) - 1}" if pool else "it is empty"
+        raise UsageError(f"{what} {path}: no item '{word}'{where} ({numbered})")
     for cand in pool:  # a candidate with dots is compared with as many components
         piece = ".".join(parts[i: i + cand.count(".") + 1])
         score = difflib.SequenceMatcher(None, piece, cand).ratio()
         if score >= 0.6 and (best is None or score > best[0]):
             best = (score, cand, piece)
-    where = f" under '{'.'.join(trail)}'" if trail else ""
     if best:
         raise UsageError(f"{what} {path}: unknown {kind} '{best[2]}'{where} (did you mean '{best[1]}'?)")
     shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")

@@ -52,7 +52,7 @@ def locate(data: dict, path: str, flag: str = "--set"):
     container, key = locate_value(data, path, what=flag)
     node = container[key]
     if isinstance(node, (dict, list)):
-        inside = list(node)[:1] if isinstance(node, dict) else [x.get("id") for x in node if isinstance(x, dict)][:1]
+        inside = list(node)[:1] if isinstance(node, dict) else [x.get("id", "0") for x in node if isinstance(x, dict)][:1]  # (no id: by position)
         hint = f", e.g. {path}.{inside[0]}" if inside and inside[0] is not None else ""
         raise UsageError(f"{flag} {path}: names a whole {'mapping' if isinstance(node, dict) else 'list'}; give a path to a single value{hint}")
     return container, key
