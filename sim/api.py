@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .format.errors import LadderError, ScenarioError, UsageError
 
 __all__ = ["BatchResult", "ExploreResult", "Game", "LadderError", "Scenario", "ScenarioError", "UsageError", "batch", "compare",
-           "explore", "load", "run", "with_values"]
+           "dataset", "explore", "load", "run", "with_values"]
 
 if TYPE_CHECKING:
     import pyarrow
@@ -231,6 +231,30 @@ def compare(variants: list, runs: int, seed: int = 0, workers: int = 1, out: str
         return compare_variants(members, runs, seed, Path(out), workers, chunk, arguments)
     with tempfile.TemporaryDirectory(prefix="ladder-compare-") as tmp:
         return compare_variants(members, runs, seed, Path(tmp) / "compare", workers, chunk, arguments)
+
+
+def dataset(folder: str | os.PathLike, table: str = "runs"):
+    """Every `TABLE.parquet` in a results folder (`ladder batch`, `compare`, `sweep` or `explore`,
+    or a folder holding several) as one `pyarrow.dataset.Dataset`, partitioned by the first folder
+    under `folder` each file is in: its `member` column (in a comparison's folder "variant-2"; in a
+    folder of batches, the batch's folder; null for a file at the top). Each row
+    carries its provenance too (`scenario`, `variant`, `digest`, `seed`), so the results of many
+    commands are queried as one table: `sim.dataset("runs").to_table(filter=...)`. `table`:
+    runs, turns, events, trajectories, results or design."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder")
+    files = sorted(root.glob(f"**/{table}.parquet"))
+    if not files:
+        raise UsageError(f"{root}: no {table}.parquet in it or in the folders under it")
+    # variants of different scenarios have different final_* and moves_* columns: the union of them all
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files]).append(pa.field("member", pa.string()))
+    return ds.dataset([str(f) for f in files], schema=schema, format="parquet", partition_base_dir=str(root),
+                      partitioning=ds.partitioning(pa.schema([("member", pa.string())])))
 
 
 def _member(variant, seed: int):

@@ -6,9 +6,11 @@ import sqlite3
 import subprocess
 import sys
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
-from conftest import ladder, one_error_line
+from conftest import DATA, ladder, one_error_line
 
 import sim
 from sim.cli import main
@@ -212,3 +214,21 @@ def test_new_flags_take_bad_input_in_one_line(capsys, tmp_path):
     assert "expected variables separated by commas" in line
     line = one_error_line(capsys, "batch", "--resume", str(tmp_path), "--events")
     assert "--resume DIR takes no --events" in line
+
+
+def test_the_results_of_several_commands_are_one_partitioned_dataset(tmp_path):
+    # a comparison and a batch of another scenario (other columns: their union), in one folder
+    sim.compare(["tutorial", "tutorial --doctrine Red=hawk"], runs=60, seed=2, out=tmp_path / "compare")
+    sim.batch(str(DATA / "mechanics.scenario.yaml"), runs=40, seed=5, out=tmp_path / "batch", report=False)
+    table = sim.dataset(tmp_path).to_table()
+    rows = list(zip(*(table.column(c).to_pylist() for c in ("member", "variant", "seed"))))
+    assert sorted(set(rows)) == [("batch", "mechanics", 5), ("compare", "tutorial", 2), ("compare", "tutorial --doctrine Red=hawk", 2)]
+    assert sorted(rows.count(key) for key in set(rows)) == [40, 60, 60]
+    mechanics = table.filter(pa.compute.equal(table.column("variant"), "mechanics"))
+    assert mechanics.column("moves_a_strike").null_count == 0  # a column the tutorial lacks, kept for the rows that have it
+    assert table.column("moves_a_strike").null_count == 120
+    assert sim.dataset(tmp_path / "batch").to_table().column("member").null_count == 40  # a batch folder's own file: no member
+    with pytest.raises(sim.UsageError, match="no events.parquet"):
+        sim.dataset(tmp_path, "events")
+    with pytest.raises(sim.UsageError, match="no such folder"):
+        sim.dataset(tmp_path / "nowhere")
