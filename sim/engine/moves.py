@@ -218,9 +218,10 @@ class Moves:
             new = new[crossed[new] < 0]
             if len(new):
                 crossed[new] = turn
-                hidden = rules.knowledge.unattributed[opts[np.isin(worlds, new)]]
-                seen = {rules.actors[a]: True, **{b: ~hidden for b in rules.actors if b != rules.actors[a]}} if hidden.any() else None
-                self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id, seen_by=seen)
+                if self.record:  # who saw it, for the log only (np.isin is a sort of all the moves)
+                    hidden = rules.knowledge.unattributed[opts[np.isin(worlds, new)]]
+                    seen = {rules.actors[a]: True, **{b: ~hidden for b in rules.actors if b != rules.actors[a]}} if hidden.any() else None
+                    self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id, seen_by=seen)
 
     def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:
         """Apply what happens now and schedule the rest; returns the immediate changes (when recording)."""
