@@ -140,7 +140,7 @@ class Moves:
             sd = np.take(sd_success, k, axis=1)
             if len(failed):
                 sd[:, failed] = np.take(sd_failure, k[failed], axis=1)
-            row, move = sd.nonzero()
+            row, move = _nonzero(sd)
             z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
             delta[u[row], move] += sd[row, move] * z
         per_world = self.cells[a] if self.cells else None
@@ -333,6 +333,12 @@ def _cohorts(keys: np.ndarray):
     for lo, hi in zip([0, *cuts], [*cuts, len(order)]):
         if hi > lo:
             yield int(ordered[lo]), order[lo:hi]
+
+
+def _nonzero(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the non-zero elements of a C-contiguous 2-D array, in a.nonzero()'s
+    order: a 1-D nonzero and a division, several times faster than a 2-D nonzero."""
+    return np.divmod(a.ravel().nonzero()[0], a.shape[1])
 
 
 def _rank(keys: np.ndarray) -> np.ndarray:
