@@ -110,8 +110,9 @@ class Moves:
         for var, column in later.items():
             applied = ~np.isnan(column)
             _add(changes, var, len(worlds), applied, column[applied])
-        seen = self._seen(i, worlds)
-        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark, seen_by=seen)
+        if self.record:  # who saw the move (`_seen`): for the log only
+            self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark,
+                      seen_by=self._seen(i, worlds))
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
         for j in rules.crosses[i].nonzero()[0]:
