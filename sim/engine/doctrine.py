@@ -156,6 +156,10 @@ class _Terms:
             self.bound = np.maximum(self.static.max(axis=0, initial=0.0).astype(float), self.pass_score)
         else:
             self.bound = max(float(self.static.max(initial=0.0)), self.pass_score)
+        # Scores the same in every world, as a rule's habits are: where the rule holds they are
+        # added as a product of these scores and its mask, without an array of them first (`Doctrine._scores`).
+        self.constant = (not wide and not isinstance(self.reciprocity, np.ndarray) and not self.reciprocity
+                         and not self.sanction.any() and not self.sets and not self.goal_effects and not self.risky)
 
     def _changes_per_world(self, changes: list, size: int) -> dict[tuple, dict[int, np.ndarray]]:
         """`goal_effects` where some deltas differ per world. Changes equal in a world are one
@@ -397,8 +401,14 @@ class Doctrine:
             rows = np.arange(len(self.base.static))
         s = self.base.scores(rules, sit.state, rows, sit.opponents, sit.scale, self.base.bound if relative else 0.0)
         for mask, terms in sit.holding:
-            added = terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, terms.bound if relative else 0.0)
-            added *= mask.astype(np.float32)  # in place, as float32: a boolean factor is cast slowly, row by row
+            shift = terms.bound if relative else 0.0
+            holds = mask.astype(np.float32)  # as float32: a boolean factor is cast slowly, row by row
+            if terms.constant:  # the same products as below, a pass fewer: [options] x [W], then passing
+                s[:-1] += np.multiply.outer(terms.static[rows] - np.float32(shift), holds)
+                s[-1] += np.float32(terms.pass_score - shift) * holds
+                continue
+            added = terms.scores(rules, sit.state, rows, sit.opponents, sit.scale, shift)
+            added *= holds
             s += added
         return s
 

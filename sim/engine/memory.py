@@ -51,7 +51,7 @@ class Memory:
         self.written = -1  # the last turn whose uses are in the ring: later turns' slots are stale
 
     def record(self, opts: np.ndarray, worlds: np.ndarray, turn: int) -> None:
-        """Moves `opts` happened in `worlds` in this turn."""
+        """Moves `opts` happened in `worlds` in this turn, one move per world (`Moves._execute`)."""
         recall = self.recall
         if not recall.keys:
             return
@@ -59,9 +59,10 @@ class Memory:
         for t in range(max(self.written + 1, turn - span + 1), turn + 1):  # slots of turns now past their span
             self.uses[:, t % span] = 0
         self.written = max(self.written, turn)
-        key, move = recall.match[:, opts].nonzero()
-        self.last[key, worlds[move]] = turn
-        np.add.at(self.uses, (key, turn % span, worlds[move]), 1)  # a world may move twice in one call
+        for k, matches in enumerate(recall.match):  # key by key: a few 1-D steps each, no [keys, moves] array
+            w = worlds[matches[opts]]
+            self.last[k][w] = turn
+            self.uses[k, turn % span][w] += 1  # (each world once: its worlds are distinct)
 
     def value(self, name: str, turn: int) -> np.ndarray:
         """The value of one call the scenario reads (`count(...)` or `since(...)`), over all worlds."""

@@ -110,8 +110,9 @@ class Moves:
         for var, column in later.items():
             applied = ~np.isnan(column)
             _add(changes, var, len(worlds), applied, column[applied])
-        seen = self._seen(i, worlds)
-        self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark, seen_by=seen)
+        if self.record:  # who saw the move (`_seen`): for the log only
+            self._log(turn, "move", worlds, actor=o.actor, subject=o.id, data={"success": success, "changes": changes}, at=mark,
+                      seen_by=self._seen(i, worlds))
         if o.duration and reverts:
             self._fly(Flight("expire", turn + o.duration, worlds, option=i, actor=o.actor, subject=o.id, reverts=reverts))
         for j in rules.crosses[i].nonzero()[0]:
@@ -140,7 +141,7 @@ class Moves:
             sd = np.take(sd_success, k, axis=1)
             if len(failed):
                 sd[:, failed] = np.take(sd_failure, k[failed], axis=1)
-            row, move = sd.nonzero()
+            row, move = _nonzero(sd)
             z = rng.normal(st.stream[worlds[move]], rng.key("effect"), turn, table.keys[u[row], k[move]])
             delta[u[row], move] += sd[row, move] * z
         per_world = self.cells[a] if self.cells else None
@@ -218,9 +219,10 @@ class Moves:
             new = new[crossed[new] < 0]
             if len(new):
                 crossed[new] = turn
-                hidden = rules.knowledge.unattributed[opts[np.isin(worlds, new)]]
-                seen = {rules.actors[a]: True, **{b: ~hidden for b in rules.actors if b != rules.actors[a]}} if hidden.any() else None
-                self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id, seen_by=seen)
+                if self.record:  # who saw it, for the log only (np.isin is a sort of all the moves)
+                    hidden = rules.knowledge.unattributed[opts[np.isin(worlds, new)]]
+                    seen = {rules.actors[a]: True, **{b: ~hidden for b in rules.actors if b != rules.actors[a]}} if hidden.any() else None
+                    self._log(turn, "threshold", new, actor=rules.actors[a], subject=rules.scenario.ladder.thresholds[j].id, seen_by=seen)
 
     def _effects(self, effects, worlds, success, turn, actor, subject, reverts=None) -> dict:
         """Apply what happens now and schedule the rest; returns the immediate changes (when recording)."""
@@ -332,6 +334,12 @@ def _cohorts(keys: np.ndarray):
     for lo, hi in zip([0, *cuts], [*cuts, len(order)]):
         if hi > lo:
             yield int(ordered[lo]), order[lo:hi]
+
+
+def _nonzero(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the non-zero elements of a C-contiguous 2-D array, in a.nonzero()'s
+    order: a 1-D nonzero and a division, several times faster than a 2-D nonzero."""
+    return np.divmod(a.ravel().nonzero()[0], a.shape[1])
 
 
 def _rank(keys: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 import simpy
 
 from . import rng
-from .moves import Flight, _cohorts, _rank
+from .moves import Flight, _cohorts, _nonzero, _rank
 
 CALENDAR, INJECT, CHANCE, DETECT, LAND, RESOLVE, DECIDE, END = 0.04, 0.05, 0.07, 0.08, 0.10, 0.20, 0.30, 0.90
 
@@ -67,7 +67,7 @@ class Processes:
             if self.finished:
                 return
             for options in prepared:
-                k, worlds = (st.ready[options] == turn).nonzero()
+                k, worlds = _nonzero(st.ready[options] == turn)
                 opts = options[k]
                 st.ready[opts, worlds] = -1
                 # A world may complete two preparations at once: they are carried out in turn.
@@ -83,7 +83,9 @@ class Processes:
             yield env.timeout(turn + RESOLVE - env.now)
             if self.finished:
                 return
-            worlds, topics = (st.pend_until == turn).nonzero()
+            # Topic by topic (the transpose is C-contiguous): a cohort below is one proposal, of one
+            # topic, so it holds the same worlds in the same order as world by world would.
+            topics, worlds = _nonzero(st.pend_until.T == turn)
             live = st.active[worlds]
             worlds, topics = worlds[live], topics[live]
             for _, rows in _cohorts(st.pend_order[worlds, topics]):  # one proposal made in many worlds

@@ -14,34 +14,35 @@ class Proposals:
         o = rules.options[i]
         j = rules.topic_index[o.proposes.topic]
         topic = rules.scenario.mechanics.proposals[o.proposes.topic]
+        # Topic j's columns, each contiguous: indexing them by worlds costs half of [worlds, j].
         if topic.drafting is None:
-            st.pend_until[worlds, j] = turn + topic.window
+            st.pend_until[:, j][worlds] = turn + topic.window
         else:  # drawn only where the topic declares it: other games keep their draws
             u = rng.uniform(st.stream[worlds], rng.key("drafting"), turn, rules.option_key[i])
-            st.pend_until[worlds, j] = turn + _turns(u, topic.drafting)
-        st.pend_option[worlds, j] = i
-        st.pend_order[worlds, j] = self.proposals_made
+            st.pend_until[:, j][worlds] = turn + _turns(u, topic.drafting)
+        st.pend_option[:, j][worlds] = i
+        st.pend_order[:, j][worlds] = self.proposals_made
         self.proposals_made += 1
-        st.pend_answer[worlds, j] = 0
-        st.awaiting[worlds, j, :] = False
+        st.pend_answer[:, j][worlds] = 0
         if topic.rule == "consent":
             addressees = [rules.actor_index[t] for t in o.proposes.to]
         else:
             addressees = [m for m in rules.veto_actors if m != rules.actor_index[o.actor]]
-        for m in addressees:
-            st.awaiting[worlds, j, m] = True
+        for m in range(len(rules.actors)):  # actor by actor, a column each: [worlds, j, :] costs several times more
+            st.awaiting[:, j, m][worlds] = m in addressees
         to = [rules.actors[m] for m in addressees]
         self._log(turn, "proposal", worlds, actor=o.actor, subject=o.id, data={"topic": o.proposes.topic, "to": to}, at=mark)
 
     def _answer(self, a: int, topic: str, accept: bool, worlds: np.ndarray, turn: int) -> None:
         st = self.state
         j = self.rules.topic_index[topic]
-        st.awaiting[worlds, j, a] = False
+        st.awaiting[:, j, a][worlds] = False
         spec = self.rules.scenario.mechanics.proposals[topic]
+        answer = st.pend_answer[:, j]
         if accept:
-            st.pend_answer[worlds, j] = np.where(st.pend_answer[worlds, j] < 0, -1, 1)
+            answer[worlds] = np.where(answer[worlds] < 0, -1, 1)
         elif spec.rule == "veto" or spec.consent == "all":  # one refusal fails it
-            st.pend_answer[worlds, j] = -1
+            answer[worlds] = -1
         self._log(turn, "answer", worlds, actor=self.rules.actors[a], subject=topic, data={"accept": accept})
 
     def _resolve(self, i: int, j: int, worlds: np.ndarray, turn: int) -> None:
@@ -51,21 +52,24 @@ class Proposals:
         topic = rules.topics[j]
         spec = rules.scenario.mechanics.proposals[topic]
         rule = spec.rule
-        answer = st.pend_answer[worlds, j]
+        answer = st.pend_answer[:, j][worlds]
         passed = answer > 0 if rule == "consent" else answer >= 0
         if spec.consent == "all":  # an addressee that has not answered refuses
             passed &= ~st.awaiting[worlds, j].any(axis=1)
         by = np.where(passed, "", "refused" if rule == "consent" else "vetoed by an actor") if self.record else None
+        streams = st.stream[worlds] if rule == "veto" else None  # gathered once for every member's draw
         for member, odds in rules.veto_odds.items() if rule == "veto" else ():
-            veto = passed & (rng.uniform(st.stream[worlds], rng.key("veto"), turn, rng.key(member)) < odds)
+            veto = passed & (rng.uniform(streams, rng.key("veto"), turn, rng.key(member)) < odds)
             if self.record:
                 by = np.where(veto, f"vetoed by {member}", by)
             passed &= ~veto
-        st.pend_until[worlds, j] = -1
-        st.pend_option[worlds, j] = -1
-        st.pend_order[worlds, j] = -1
-        st.awaiting[worlds, j, :] = False
-        st.passed[worlds, j] += passed
+        # Topic j's columns, each contiguous: indexing them by worlds costs half of [worlds, j].
+        st.pend_until[:, j][worlds] = -1
+        st.pend_option[:, j][worlds] = -1
+        st.pend_order[:, j][worlds] = -1
+        for m in range(len(rules.actors)):  # actor by actor, a column each: [worlds, j, :] costs several times more
+            st.awaiting[:, j, m][worlds] = False
+        st.passed[:, j][worlds] += passed
         mark = len(self.log.records)
         changes = self._effects(rules.effects[i], worlds, passed, turn, o.actor, o.id)
         data = {"topic": topic, "passed": passed, "why": by, "changes": changes}
