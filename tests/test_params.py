@@ -148,17 +148,23 @@ def provocative(korea):
     return with_values(korea, {"variables.DPRK.moratorium.initial": 0.0, "doctrines.brinkmanship.options": {"dprk_icbm": 6.0}})
 
 
-def test_effect_deltas_of_every_kind_per_world_are_their_batches(provocative):
-    data = provocative.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for path, values in EFFECTS.items():
+def _each_path_is_its_batches(scenario, varied: dict) -> None:
+    """Each path varied alone over its values, per world in one batch: each value's worlds play
+    the games of a batch of that value (and the values tell the games apart)."""
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for path, values in varied.items():
         assert is_per_world(data, path), path
         points = [{path: v} for v in values]
         params = {path: np.repeat(values, RUNS)}
         runs = np.tile(np.arange(RUNS), len(points))
-        engine = Engine(Rules(provocative, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
+        engine = Engine(Rules(scenario, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
         played = _games(engine)
         assert played["vars"][:RUNS].tobytes() != played["vars"][RUNS:2 * RUNS].tobytes(), path  # the test can tell them apart
-        _check(played, points, provocative)
+        _check(played, points, scenario)
+
+
+def test_effect_deltas_of_every_kind_per_world_are_their_batches(provocative):
+    _each_path_is_its_batches(provocative, EFFECTS)
 
 
 # A doctrine's plain weights (the preset's, a rule's) and where drifting variables drift to: a
@@ -177,16 +183,7 @@ def weighed(provocative):
 
 
 def test_weights_and_baselines_per_world_are_their_batches(weighed):
-    data = weighed.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for path, values in WEIGHTS.items():
-        assert is_per_world(data, path), path
-        points = [{path: v} for v in values]
-        params = {path: np.repeat(values, RUNS)}
-        runs = np.tile(np.arange(RUNS), len(points))
-        engine = Engine(Rules(weighed, "korea-2019"), seed=SEED, runs=runs, record=False, params=params).run()
-        played = _games(engine)
-        assert played["vars"][:RUNS].tobytes() != played["vars"][RUNS:2 * RUNS].tobytes(), path
-        _check(played, points, weighed)
+    _each_path_is_its_batches(weighed, WEIGHTS)
 
 
 def test_effect_deltas_with_everything_else_per_world(weighed):
