@@ -141,6 +141,9 @@ def test_an_undetected_covert_preparation_is_in_no_other_actors_news(knowledge):
         known = lambda now: [e["kind"] for e in seen_events(events, "A", knowledge, now) if e["subject"] == "b-test"]  # noqa: E731
         assert known(int(first[world]) - 1) == []
         assert known(int(first[world])) == ["prepare", "detected"]
+        # A knows it saw the preparation, not who else did (C may have detected it too)
+        hidden = [e for e in seen_events(events, "A", knowledge) if e["kind"] in ("prepare", "detected")]
+        assert {tuple(e["seen_by"]) for e in hidden} == {("A",)}
 
 
 def test_a_bot_knows_of_a_covert_preparation_only_once_it_detects_it(knowledge):

@@ -198,7 +198,8 @@ def seen_events(events: list[dict], actor: str, rules, now: int | None = None) -
     """The events of one world (`EventLog.for_world`) as `actor` saw them: those it knew of by
     turn `now` (default: by the end of the log; a covert preparation it detected counts from
     its detection), less what they changed in variables hidden from it (an event that only
-    changed such a variable, a lagged effect, is left out)."""
+    changed such a variable, a lagged effect, is left out). Of an event not everyone saw, it knows
+    only that it saw it: `seen_by` names it alone."""
     a = rules.actor_index[actor]
     hidden = {rules.var_names[v] for v in rules.knowledge.hidden[a]}
     out = []
@@ -208,5 +209,8 @@ def seen_events(events: list[dict], actor: str, rules, now: int | None = None) -
             continue
         if hidden and ev.get("changes"):
             ev = {**ev, "changes": {k: d for k, d in ev["changes"].items() if k not in hidden}}
+        public = len(ev["seen_by"]) == len(rules.actors) and all(t == ev["turn"] for t in ev["seen_at"].values())
+        if not public:
+            ev = {**ev, "seen_by": [actor], "seen_at": {actor: learned}}
         out.append(ev)
     return out
