@@ -183,7 +183,7 @@ class View:
             for a, actor in enumerate(rules.actors):
                 if a != self.actor:
                     env[f"{actor}.position"] = st.seen_position[:, a]
-        for c, i in enumerate(rules.knowledge.covert):
+        for i in rules.knowledge.covert:
             name = call_name("prepared", rules.options[i].id)
             if name in rules.reads:
                 env[name] = rules.knowledge.prepared(st, i, self.actor)

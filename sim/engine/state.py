@@ -90,8 +90,8 @@ class State:
         """A name read from the record rather than a column: a threshold crossed, an option in
         preparation, or a call of the record of moves (`Memory.value`)."""
         rules = self.rules
-        if name.startswith("prepared("):
-            return self.ready[rules.option_index[name[len("prepared("):-1]]] >= 0
+        if name.startswith("prepared("):  # the truth: every preparation under way
+            return rules.knowledge.prepared(self, rules.option_index[name[len("prepared("):-1]])
         j = rules.crossed.get(name)
         return self.memory.value(name, turn) if j is None else self.threshold_turn[:, j] >= 0
 
